@@ -1,0 +1,78 @@
+"""The :class:`Capture` that ``hskit.load`` returns, and its :class:`LoadReport`.
+
+>>> import hskit
+>>> cap = hskit.load("sample_pcaps/refused.pcap")  # doctest: +SKIP
+>>> cap.connections[["stream", "handshake", "conn_state"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+@dataclass
+class LoadReport:
+    """What a load read, what it kept and what it skipped, and why.
+
+    >>> LoadReport(path="x.pcap", backend="native", frames=3, tcp_segments=2,
+    ...            skipped={"not_tcp": 1}).skipped_total
+    1
+    """
+
+    path: str
+    backend: str
+    frames: int
+    tcp_segments: int
+    #: frames not in the segments table, by reason (``not_ip``, ``not_tcp``,
+    #: ``ip_fragment``, ``truncated_headers``, ``filtered`` …).
+    skipped: dict[str, int] = field(default_factory=dict)
+    #: link types seen, by their pcap LINKTYPE name (``EN10MB``, ``LINUX_SLL2`` …).
+    link_types: list[str] = field(default_factory=list)
+    #: bytes at the end of the file that did not form a whole record.
+    bytes_lost: int = 0
+    #: anything the user should know about how the load went.
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def skipped_total(self) -> int:
+        """Frames read but not in the segments table."""
+        return sum(self.skipped.values())
+
+
+class Capture:
+    """A loaded capture: its ``segments``, and ``connections``/``states`` computed on demand.
+
+    >>> cap = Capture(hskit.schema.empty_segments(), report)  # doctest: +SKIP
+    """
+
+    def __init__(self, segments: pd.DataFrame, load_report: LoadReport) -> None:
+        self.segments = segments
+        self.load_report = load_report
+        self._classified: tuple[pd.DataFrame, pd.DataFrame] | None = None
+
+    def __repr__(self) -> str:
+        report = self.load_report
+        streams = int(self.segments["stream"].max()) + 1 if len(self.segments) else 0
+        return (
+            f"<hskit.Capture {report.path!r}: {report.frames} frames, "
+            f"{report.tcp_segments} TCP segments, {streams} streams, backend={report.backend}>"
+        )
+
+    @property
+    def connections(self) -> pd.DataFrame:
+        """One row per connection (``hskit.classify``), computed on first access."""
+        return self._classify()[0]
+
+    @property
+    def states(self) -> pd.DataFrame:
+        """Endpoint state intervals (``hskit.classify``), computed on first access."""
+        return self._classify()[1]
+
+    def _classify(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if self._classified is None:
+            from hskit.classify import classify
+
+            self._classified = classify(self.segments)
+        return self._classified

@@ -1,0 +1,57 @@
+"""Typed errors and warnings: every problem with the input surfaces as one of these.
+
+All errors derive from :class:`HskitError`, so ``except hskit.errors.HskitError``
+catches anything hskit raises on purpose.
+
+>>> import hskit
+>>> try:
+...     hskit.load("no-such-file.pcap")
+... except hskit.errors.CaptureNotFound as error:
+...     print(type(error).__name__)
+CaptureNotFound
+"""
+
+from __future__ import annotations
+
+
+class HskitError(Exception):
+    """Base class of every error hskit raises on purpose."""
+
+
+class CaptureNotFound(HskitError, FileNotFoundError):
+    """The capture file does not exist."""
+
+
+class NotACapture(HskitError, ValueError):
+    """The file is not a pcap or pcapng capture (possibly gzip-compressed)."""
+
+
+class UnsupportedLinkType(HskitError, ValueError):
+    """The native reader cannot decode this link type or encapsulation.
+
+    The message names the tshark backend, which decodes everything Wireshark does.
+    """
+
+
+class TsharkNotFound(HskitError, RuntimeError):
+    """tshark is not installed or not on PATH (the message says how to install it)."""
+
+
+class TsharkFailed(HskitError, RuntimeError):
+    """tshark ran but failed; the message carries its stderr."""
+
+
+class SchemaError(HskitError, ValueError):
+    """A table does not follow the schema of :mod:`hskit.schema`."""
+
+
+class HskitWarning(UserWarning):
+    """Base class of hskit's warnings."""
+
+
+class TruncatedCaptureWarning(HskitWarning):
+    """The capture ends inside a record, or a record length is corrupt.
+
+    Every whole record before that point was loaded; the message says how many bytes
+    were lost and at which offset.
+    """

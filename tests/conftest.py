@@ -1,0 +1,59 @@
+"""Shared fixtures: where tshark is, and which captures the repository holds.
+
+Tests that need tshark use the ``tshark`` fixture. On a user's machine without tshark
+they skip with the reason; in CI (``CI`` set) a missing tshark fails them instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO / "sample_pcaps"
+ZEEK_ORACLE_DIR = REPO.parent / "shared" / "zeek-oracle"
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")
+
+
+def _captures_in(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.endswith(CAPTURE_SUFFIXES))
+
+
+SAMPLE_CAPTURES: list[Path] = _captures_in(SAMPLE_DIR)
+ZEEK_TRACES: list[Path] = _captures_in(ZEEK_ORACLE_DIR / "traces")
+ALL_CAPTURES: list[Path] = SAMPLE_CAPTURES + ZEEK_TRACES
+
+
+def tshark_path() -> str | None:
+    """tshark on PATH, or None."""
+    return shutil.which("tshark")
+
+
+@pytest.fixture(scope="session")
+def tshark() -> str:
+    """Path to tshark: skip without it on a user's machine, fail without it in CI."""
+    path = tshark_path()
+    if path is None:
+        message = (
+            "tshark is not installed (Debian/Ubuntu: sudo apt-get install tshark); "
+            "tests that compare with tshark's own output need it"
+        )
+        if os.environ.get("CI"):
+            pytest.fail("CI: " + message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def zeek_oracle_dir() -> Path:
+    """The shared Zeek oracle folder (traces, expected conn.log CSVs, manifest)."""
+    if not ZEEK_ORACLE_DIR.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI: the Zeek oracle is missing at {ZEEK_ORACLE_DIR}")
+        pytest.skip(f"the Zeek oracle is not beside this checkout ({ZEEK_ORACLE_DIR})")
+    return ZEEK_ORACLE_DIR
