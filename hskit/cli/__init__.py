@@ -1,0 +1,54 @@
+"""The ``hskit`` command line: one click group, commands grouped by pipeline stage.
+
+Each ``*_commands`` module registers its commands on :data:`main`. Errors that hskit
+raises on purpose become a one-line message and exit status 1, never a traceback.
+
+>>> from click.testing import CliRunner
+>>> CliRunner().invoke(main, ["--help"]).exit_code
+0
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from hskit.errors import HskitError
+
+
+class _HskitGroup(click.Group):
+    """A click group that turns :class:`HskitError` into a one-line error message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HskitError as error:
+            raise click.ClickException(f"{type(error).__name__}: {error}") from None
+
+
+@click.group(cls=_HskitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hskit")
+def main() -> None:
+    """hskit: TCP handshakes and teardowns in packet captures, as tables and pictures."""
+
+
+def capture_argument(function: Any) -> Any:
+    """The FILE argument every command takes: a pcap/pcapng capture, optionally gzipped."""
+    return click.argument("file", type=click.Path(dir_okay=False, path_type=str))(function)
+
+
+def backend_option(function: Any) -> Any:
+    """``--backend auto|native|tshark``, as in ``hskit.load``."""
+    return click.option(
+        "--backend",
+        type=click.Choice(["auto", "native", "tshark"]),
+        default="auto",
+        show_default=True,
+        help="Loader backend: native NumPy reader, tshark, or native with tshark fallback.",
+    )(function)
+
+
+from hskit.cli import load_commands  # noqa: E402  (registers its commands on main)
+
+__all__ = ["backend_option", "capture_argument", "load_commands", "main"]
