@@ -1,0 +1,238 @@
+"""Zeek-compatible ``conn_state`` and ``history`` (Zeek's conn.log vocabulary).
+
+:func:`zeek_conn_fields` gives the two columns for every stream of a segments table, as
+Zeek would log the stream if it were one connection. Zeek itself may log a stream as
+several connections: it ends a connection when its timers expire (a SYN unanswered for
+5 s, 5 s after a close, 5 min of silence) or when a SYN reuses a closed 4-tuple;
+:func:`zeek_connections` reproduces that split, one row per connection Zeek would log.
+
+Orientation follows Zeek: the originator is the sender of the connection's first packet,
+unless that packet is a SYN-ACK or Zeek's port heuristic flips it
+(:func:`hskit.direction.zeek_flipped`, logged as ``^``).
+
+>>> import hskit
+>>> cap = hskit.load("sample_pcaps/refused.pcap")  # doctest: +SKIP
+>>> zeek_conn_fields(cap.segments)  # doctest: +SKIP
+       conn_state history
+stream
+0             REJ      Sr
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from hskit.classify import zeek_state
+from hskit.classify.zeek_history import count_before, history
+from hskit.classify.zeek_ports import DEFAULT_LIKELY_SERVER_PORTS
+from hskit.direction import endpoint_keys, zeek_flipped
+from hskit.schema import ACK, CONN_STATE_DTYPE, FIN, RST, SYN
+
+#: Zeek's defaults: ``tcp_attempt_delay``, ``tcp_close_delay``, ``tcp_inactivity_timeout``.
+ATTEMPT_DELAY = 5.0
+CLOSE_DELAY = 5.0
+INACTIVITY_TIMEOUT = 300.0
+
+_RSTOS0_HISTORY = r"\^?S[^HAFGIQ]*R.*"
+
+
+def zeek_conn_fields(
+    segments: pd.DataFrame, *, likely_server_ports: Collection[int] | None = None
+) -> pd.DataFrame:
+    """``conn_state`` and ``history`` of every stream, each stream taken as one connection.
+
+    ``likely_server_ports`` defaults to the ports of a plain ``zeek`` run
+    (:data:`~hskit.classify.zeek_ports.DEFAULT_LIKELY_SERVER_PORTS`). Returns a frame
+    indexed by ``stream`` (uint32, every stream of ``segments``) with columns
+    ``conn_state`` (``schema.CONN_STATE_DTYPE``) and ``history`` (``string``).
+
+    >>> zeek_conn_fields(cap.segments).loc[0, "conn_state"]  # doctest: +SKIP
+    'SF'
+    """
+    connections = zeek_connections(segments, likely_server_ports=likely_server_ports, split=False)
+    fields = connections.set_index("stream")[["conn_state", "history"]]
+    fields.index = fields.index.astype(np.uint32)
+    return fields
+
+
+def zeek_connections(
+    segments: pd.DataFrame,
+    *,
+    likely_server_ports: Collection[int] | None = None,
+    split: bool = True,
+) -> pd.DataFrame:
+    """One row per connection Zeek would log, in order of first packet.
+
+    Columns: ``stream, first_frame, orig_h, orig_p, resp_h, resp_p, conn_state,
+    history``. With ``split=False`` each stream is one connection.
+
+    >>> zeek_connections(cap.segments)[["orig_p", "resp_p", "conn_state"]]  # doctest: +SKIP
+    """
+    ports = DEFAULT_LIKELY_SERVER_PORTS if likely_server_ports is None else likely_server_ports
+    order = np.argsort(segments["stream"].to_numpy(), kind="stable")
+    rows = segments.iloc[order].reset_index(drop=True)
+    if len(rows) == 0:
+        return _empty_connections()
+    src_key, _ = endpoint_keys(rows)
+    stream = rows["stream"].to_numpy(np.int64)
+    conn = _connection_ids(rows, src_key, ports) if split else pd.factorize(stream)[0]
+    first, flipped, is_orig = _orientation(conn, rows, src_key, ports)
+    histories = history(conn, is_orig, rows, flipped)
+    classes = zeek_state.packet_classes(is_orig, rows["flags"].to_numpy(), rows["payload_len"])
+    joint = zeek_state.final_states(conn, classes, len(first))
+    payload = rows["payload_len"].to_numpy(np.int64) * ((rows["flags"].to_numpy() & RST) == 0)
+    no_payload = np.bincount(conn, weights=payload, minlength=len(first)) == 0
+    syn_then_rst = histories.str.fullmatch(_RSTOS0_HISTORY).fillna(False).to_numpy(bool)
+    head = rows.iloc[first]
+    orig_is_src = ~flipped
+    return pd.DataFrame(
+        {
+            "stream": head["stream"].to_numpy(np.uint32),
+            "first_frame": head["frame"].to_numpy(np.uint32),
+            "orig_h": np.where(orig_is_src, head["src_ip"].astype(str), head["dst_ip"].astype(str)),
+            "orig_p": np.where(orig_is_src, head["src_port"], head["dst_port"]).astype(np.uint16),
+            "resp_h": np.where(orig_is_src, head["dst_ip"].astype(str), head["src_ip"].astype(str)),
+            "resp_p": np.where(orig_is_src, head["dst_port"], head["src_port"]).astype(np.uint16),
+            "conn_state": zeek_state.conn_state(joint, no_payload, syn_then_rst),
+            "history": histories.to_numpy(),
+        }
+    ).astype({"conn_state": CONN_STATE_DTYPE, "history": "string"})
+
+
+def _orientation(
+    conn: npt.NDArray[np.int64],
+    rows: pd.DataFrame,
+    src_key: npt.NDArray[np.int64],
+    ports: Collection[int],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Each connection's first row and whether Zeek flipped it; each row's ``is_orig``."""
+    first = np.flatnonzero(np.r_[True, conn[1:] != conn[:-1]])
+    flipped = zeek_flipped(
+        rows["flags"].to_numpy()[first],
+        rows["src_port"].to_numpy()[first],
+        rows["dst_port"].to_numpy()[first],
+        ports,
+    )
+    is_orig = (src_key == src_key[first][conn]) ^ flipped[conn]
+    return first, flipped, is_orig
+
+
+def _empty_connections() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "stream": pd.Series([], dtype=np.uint32),
+            "first_frame": pd.Series([], dtype=np.uint32),
+            "orig_h": pd.Series([], dtype=object),
+            "orig_p": pd.Series([], dtype=np.uint16),
+            "resp_h": pd.Series([], dtype=object),
+            "resp_p": pd.Series([], dtype=np.uint16),
+            "conn_state": pd.Series([], dtype=CONN_STATE_DTYPE),
+            "history": pd.Series([], dtype="string"),
+        }
+    )
+
+
+def _connection_ids(
+    rows: pd.DataFrame, src_key: npt.NDArray[np.int64], ports: Collection[int]
+) -> npt.NDArray[np.int64]:
+    """Zeek's connection number for each row (rows sorted by stream, capture order).
+
+    Streams are first cut at silences of ``INACTIVITY_TIMEOUT``; then each round cuts
+    every undecided connection at its first packet that Zeek would give a new connection
+    (after an expired timer, or a reusing SYN). Only the parts after a cut are looked at
+    again, so a round costs the rows still undecided; rounds: one more than the most cuts
+    in a stream.
+    """
+    stream = rows["stream"].to_numpy(np.int64)
+    time = rows["time"].to_numpy(np.float64)
+    new = np.r_[True, stream[1:] != stream[:-1]]
+    new[1:] |= np.diff(time) >= INACTIVITY_TIMEOUT
+    undecided = np.arange(len(rows))
+    while len(undecided):
+        conn = pd.factorize((np.cumsum(new) - 1)[undecided])[0]
+        part = rows.iloc[undecided].reset_index(drop=True)
+        cut = _first_cut(conn, part, src_key[undecided], ports)
+        new[undecided[cut]] = True
+        undecided = undecided[pd.Series(cut).groupby(conn).cummax().to_numpy()]
+    return np.cumsum(new) - 1
+
+
+def _first_cut(
+    conn: npt.NDArray[np.int64],
+    rows: pd.DataFrame,
+    src_key: npt.NDArray[np.int64],
+    ports: Collection[int],
+) -> npt.NDArray[np.bool_]:
+    """Each connection's first row that starts a new Zeek connection (at most one each)."""
+    time = rows["time"].to_numpy(np.float64)
+    flags = rows["flags"].to_numpy(np.int64)
+    seq = rows["seq"].to_numpy(np.int64)
+    payload = rows["payload_len"].to_numpy(np.int64)
+    count = int(conn[-1]) + 1
+    first, _, is_orig = _orientation(conn, rows, src_key, ports)
+    syn, fin, rst = (flags & SYN) != 0, (flags & FIN) != 0, (flags & RST) != 0
+    is_first = np.zeros(len(conn), dtype=bool)
+    is_first[first] = True
+
+    # The originator's first packet: a SYN there starts the attempt timer.
+    orig_first = _first_where(conn, is_orig, count)
+    orig_syn_time = np.full(count, np.inf)
+    has_orig = orig_first >= 0
+    opened = has_orig & syn[np.maximum(orig_first, 0)]
+    orig_syn_time[opened] = time[orig_first[opened]]
+    # A responder's pure ACK of a pending SYN leaves it inactive; anything else wakes it.
+    resp_wakes = ~is_orig & (((flags & (SYN | FIN | RST)) != 0) | (payload > 0) | ~opened[conn])
+    orig_leaves_syn_sent = is_orig & (fin | rst)
+    attempt_end = orig_syn_time + ATTEMPT_DELAY
+    spoiled = _first_time(conn, resp_wakes | orig_leaves_syn_sent, time, count) < attempt_end
+    attempt_end[spoiled] = np.inf
+
+    # Close: a RST; a FIN after the peer closed; a FIN while the peer is still inactive.
+    closes = fin | rst
+    resp_closed_before = count_before(conn, closes & ~is_orig)
+    orig_closed_before = count_before(conn, closes & is_orig)
+    peer_closed_before = np.where(is_orig, resp_closed_before, orig_closed_before)
+    resp_awake_before = count_before(conn, ~is_orig & resp_wakes)
+    peer_awake_before = np.where(is_orig, resp_awake_before, count_before(conn, is_orig))
+    complete = rst | (fin & ((peer_closed_before > 0) | (peer_awake_before == 0)))
+    close_end = _first_time(conn, complete, time, count) + CLOSE_DELAY
+
+    # Reuse: a SYN after a close, or with another initial sequence number.
+    orig_start = np.where(syn[np.maximum(orig_first, 0)], 0, -1) + seq[np.maximum(orig_first, 0)]
+    pure_syn = syn & ((flags & ACK) == 0)
+    closed_before = count_before(conn, closes) > 0
+    other_isn = has_orig[conn] & ((seq - orig_start[conn]) % 2**32 != 0)
+    reuse = pure_syn & ~is_first & (closed_before | other_isn)
+
+    expired = (time >= np.minimum(attempt_end, close_end)[conn]) & ~is_first
+    candidate = expired | reuse
+    cut_row = _first_where(conn, candidate, count)
+    cut = np.zeros(len(conn), dtype=bool)
+    cut[cut_row[cut_row >= 0]] = True
+    return cut
+
+
+def _first_where(
+    conn: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_], count: int
+) -> npt.NDArray[np.int64]:
+    """Row index of each connection's first row with ``mask`` set, -1 where none."""
+    result = np.full(count, -1, dtype=np.int64)
+    rows = np.flatnonzero(mask)  # ascending, and conn ascends with the rows
+    firsts = rows[np.r_[True, conn[rows][1:] != conn[rows][:-1]]] if len(rows) else rows
+    result[conn[firsts]] = firsts
+    return result
+
+
+def _first_time(
+    conn: npt.NDArray[np.int64],
+    mask: npt.NDArray[np.bool_],
+    time: npt.NDArray[np.float64],
+    count: int,
+) -> npt.NDArray[np.float64]:
+    """Time of each connection's first row with ``mask`` set, inf where none."""
+    row = _first_where(conn, mask, count)
+    return np.where(row >= 0, time[np.maximum(row, 0)], np.inf)

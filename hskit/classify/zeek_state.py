@@ -1,0 +1,198 @@
+"""Zeek's TCP endpoint state machine as a table, and ``conn_state`` from its final states.
+
+Zeek (``TCPSessionAdapter::UpdateStateMachine``) keeps a state per endpoint: INACTIVE,
+SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET. A packet's effect depends
+only on its direction, its SYN/ACK/FIN/RST bits, whether it carries payload, and the two
+current states; so each of the 64 packet classes is a function on the 64 joint states
+(orig, resp). A connection's final joint state is the composition of its packets'
+functions, computed for all connections at once by pairwise composition in
+log2(longest connection) rounds: no loop per packet or per connection.
+
+>>> import numpy as np
+>>> classes = packet_classes(np.array([True, False, True]), np.array([0x02, 0x12, 0x10]),
+...                          np.zeros(3, dtype=np.int64))
+>>> [endpoint_names(s) for s in final_states(np.zeros(3, dtype=np.int64), classes, 1)]
+[('ESTABLISHED', 'ESTABLISHED')]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from hskit.schema import ACK, CONN_STATES, FIN, RST, SYN
+
+#: Zeek's endpoint states; RESET_AFTER_CLOSE is RESET entered from CLOSED (Zeek's
+#: ``prev_state``), which a later FIN from the peer turns back into CLOSED.
+ENDPOINT_STATES: tuple[str, ...] = (
+    "INACTIVE", "SYN_SENT", "SYN_ACK_SENT", "PARTIAL", "ESTABLISHED",
+    "CLOSED", "RESET", "RESET_AFTER_CLOSE",
+)  # fmt: skip
+INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET, RESET_AFTER_CLOSE = range(8)
+_N = len(ENDPOINT_STATES)
+
+# packet class bits
+_ORIG, _SYN, _ACK, _FIN, _RST, _DATA = 1, 2, 4, 8, 16, 32
+
+
+def packet_classes(
+    is_orig: npt.NDArray[np.bool_], flags: npt.NDArray[np.integer], payload_len: npt.ArrayLike
+) -> npt.NDArray[np.int64]:
+    """The class (0–63) of each packet: direction, SYN/ACK/FIN/RST bits, payload or not."""
+    flags = np.asarray(flags, dtype=np.int64)
+    return (
+        is_orig.astype(np.int64) * _ORIG
+        + ((flags & SYN) != 0) * _SYN
+        + ((flags & ACK) != 0) * _ACK
+        + ((flags & FIN) != 0) * _FIN
+        + ((flags & RST) != 0) * _RST
+        + (np.asarray(payload_len) > 0) * _DATA
+    )
+
+
+def _reset(state: int) -> int:
+    return RESET_AFTER_CLOSE if state == CLOSED else RESET
+
+
+def _step(joint: int, cls: int) -> int:
+    """One packet of class ``cls`` applied to joint state ``orig * 8 + resp`` (Zeek's rules)."""
+    is_orig = bool(cls & _ORIG)
+    syn, ack, fin, rst, data = (bool(cls & bit) for bit in (_SYN, _ACK, _FIN, _RST, _DATA))
+    orig, resp = divmod(joint, _N)
+    me, peer = (orig, resp) if is_orig else (resp, orig)
+    if me == INACTIVE:
+        if syn:
+            if is_orig:
+                me = SYN_ACK_SENT if ack else SYN_SENT
+            else:
+                # The responder's SYN-ACK (or simultaneous SYN) establishes both sides.
+                if peer == SYN_SENT or (peer == SYN_ACK_SENT and not ack):
+                    peer = ESTABLISHED
+                me = ESTABLISHED
+        if fin:
+            me = CLOSED
+        if rst:
+            me = _reset(me)
+        if me == INACTIVE:
+            if not is_orig and not data and peer == SYN_SENT:
+                pass  # an ACK of the SYN before the SYN-ACK: still inactive
+            elif ack and peer == ESTABLISHED:
+                me = ESTABLISHED
+            else:
+                me = PARTIAL
+    elif me in (SYN_SENT, SYN_ACK_SENT):
+        if fin:
+            me = CLOSED
+        if rst:
+            me = _reset(me)
+    elif me in (PARTIAL, ESTABLISHED):
+        if syn and not ack and me == PARTIAL and peer == INACTIVE:
+            me = SYN_SENT
+        if fin and not rst:
+            me = CLOSED
+            if peer == RESET_AFTER_CLOSE:  # the peer's FIN then RST was a normal close
+                peer = CLOSED
+        if rst:
+            me = RESET
+    elif me == CLOSED and rst and peer != CLOSED:
+        me = RESET_AFTER_CLOSE
+    orig, resp = (me, peer) if is_orig else (peer, me)
+    return orig * _N + resp
+
+
+#: TRANSITIONS[class, joint] = joint state after a packet of that class.
+TRANSITIONS: npt.NDArray[np.uint8] = np.array(
+    [[_step(joint, cls) for joint in range(_N * _N)] for cls in range(64)], dtype=np.uint8
+)
+
+
+def final_states(
+    group: npt.NDArray[np.int64], classes: npt.NDArray[np.int64], n_groups: int
+) -> npt.NDArray[np.int64]:
+    """Final joint state of each group; rows sorted by group, in packet order within it.
+
+    Each round composes neighbouring pairs of each group's functions; only the distinct
+    functions are materialised, so a round costs O(rows) plus O(distinct pairs × 64).
+    """
+    functions = TRANSITIONS
+    ids = classes.astype(np.int64)
+    group = group.astype(np.int64)
+    while True:
+        same_next = np.zeros(len(ids), dtype=bool)
+        same_next[:-1] = group[1:] == group[:-1]
+        start = np.ones(len(ids), dtype=bool)
+        start[1:] = ~same_next[:-1]
+        index = np.arange(len(ids))
+        position = index - np.maximum.accumulate(np.where(start, index, 0))
+        left = same_next & (position % 2 == 0)
+        if not left.any():
+            break
+        lefts = np.flatnonzero(left)
+        pairs, pair_id = np.unique(
+            ids[lefts] * len(functions) + ids[lefts + 1], return_inverse=True
+        )
+        first, then = np.divmod(pairs, len(functions))
+        composed = np.take_along_axis(functions[then], functions[first].astype(np.int64), axis=1)
+        ids[lefts] = len(functions) + pair_id.reshape(-1)
+        keep = np.ones(len(ids), dtype=bool)
+        keep[lefts + 1] = False
+        functions, renumber = np.unique(
+            np.concatenate([functions, composed]), axis=0, return_inverse=True
+        )
+        ids = renumber.reshape(-1)[ids[keep]]
+        group = group[keep]
+    final = np.zeros(n_groups, dtype=np.int64)  # (INACTIVE, INACTIVE) before any packet
+    final[group] = functions[ids, 0]
+    return final
+
+
+def endpoint_names(joint: int) -> tuple[str, str]:
+    """``(orig, resp)`` state names of a joint state.
+
+    >>> endpoint_names(ESTABLISHED * 8 + RESET)
+    ('ESTABLISHED', 'RESET')
+    """
+    orig, resp = divmod(int(joint), _N)
+    return ENDPOINT_STATES[orig], ENDPOINT_STATES[resp]
+
+
+def conn_state(
+    joint: npt.NDArray[np.int64],
+    no_payload: npt.NDArray[np.bool_],
+    syn_then_rst: npt.NDArray[np.bool_],
+) -> pd.Categorical:
+    """Zeek's ``conn_state`` (``Conn::conn_state`` in base/protocols/conn/main.zeek).
+
+    ``no_payload``: neither side sent payload (Zeek's sizes both 0, which makes two
+    resets a REJ); ``syn_then_rst``: the history matches ``^?S[^HAFGIQ]*R.*`` (RSTOS0).
+
+    >>> list(conn_state(np.array([SYN_SENT * 8 + INACTIVE, CLOSED * 8 + CLOSED]),
+    ...                 np.array([True, False]), np.array([False, False])))
+    ['S0', 'SF']
+    """
+    orig, resp = np.divmod(joint, _N)
+    o_reset = np.isin(orig, (RESET, RESET_AFTER_CLOSE))
+    r_reset = np.isin(resp, (RESET, RESET_AFTER_CLOSE))
+    o_inactive = np.isin(orig, (INACTIVE, PARTIAL))
+    r_inactive = np.isin(resp, (INACTIVE, PARTIAL))
+    o_closed, r_closed = orig == CLOSED, resp == CLOSED
+    conditions = [
+        r_reset & (np.isin(orig, (SYN_SENT, SYN_ACK_SENT)) | (o_reset & no_payload)),
+        r_reset & o_inactive,
+        r_reset,
+        o_reset & r_inactive & syn_then_rst,
+        o_reset & r_inactive,
+        o_reset,
+        o_closed & r_closed,
+        o_closed & r_inactive,
+        o_closed,
+        r_closed & o_inactive,
+        r_closed,
+        (orig == SYN_SENT) & (resp == INACTIVE),
+        (orig == ESTABLISHED) & (resp == ESTABLISHED),
+    ]
+    choices = ["REJ", "RSTRH", "RSTR", "RSTOS0", "OTH", "RSTO", "SF", "SH", "S2", "SHR", "S3"]
+    choices += ["S0", "S1"]
+    labels = np.select(conditions, choices, default="OTH")
+    return pd.Categorical(labels, categories=CONN_STATES)
