@@ -7,9 +7,17 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from hskit.views.widgets import Explorer, LadderWidget, TimelineWidget
 
 
 @dataclass
@@ -76,3 +84,39 @@ class Capture:
 
             self._classified = classify(self.segments)
         return self._classified
+
+    def ladder(self, stream: int | None = None) -> LadderWidget:
+        """Interactive ladder (flow) diagram of one connection, with controls.
+
+        >>> cap.ladder(0)  # doctest: +SKIP
+        """
+        from hskit.views.widgets import ladder_widget
+
+        return ladder_widget(self, stream)
+
+    def timeline(self, stream: int | None = None) -> TimelineWidget:
+        """Both endpoints' states over time for ``stream``, or every connection (``None``)."""
+        from hskit.views.widgets import timeline_widget
+
+        return timeline_widget(self, stream)
+
+    def explore(self) -> Explorer:
+        """The connection table with filters, linked to the ladder and the state timeline."""
+        from hskit.views.widgets import explorer
+
+        return explorer(self)
+
+    def diagnose(self, **thresholds: Any) -> pd.DataFrame:
+        """Findings (no answer, refused, SYN flood, TIME_WAIT pressure …) as a DataFrame.
+
+        >>> cap.diagnose(stall_time=5.0)  # doctest: +SKIP
+        """
+        from hskit.diagnose import diagnose
+
+        return diagnose(self.segments, self.connections, self.states, **thresholds)
+
+    def to_pcap(self, streams: Iterable[int], path: str | os.PathLike[str]) -> Path:
+        """Write the frames of connections ``streams`` to a new capture at ``path``."""
+        from hskit.export import to_pcap
+
+        return to_pcap(self.load_report.path, self.segments, streams, path)

@@ -49,6 +49,22 @@ def backend_option(function: Any) -> Any:
     )(function)
 
 
-from hskit.cli import load_commands  # noqa: E402  (registers its commands on main)
+# Importing each module registers its commands on main.
+from hskit.cli import (  # noqa: E402
+    classify_commands,
+    demo_commands,
+    diagnose_commands,
+    load_commands,
+    report_commands,
+)
 
-__all__ = ["backend_option", "capture_argument", "load_commands", "main"]
+__all__ = [
+    "backend_option",
+    "capture_argument",
+    "classify_commands",
+    "demo_commands",
+    "diagnose_commands",
+    "load_commands",
+    "main",
+    "report_commands",
+]

@@ -1,0 +1,191 @@
+"""How fast the views build and render on a connection of 10k+ segments.
+
+Makes (once, cached) a loopback capture of one long connection: a bounded ping-pong of
+small messages between two local sockets, captured by tcpdump on ``lo``. Then times,
+on its biggest stream: ``ladder_figure`` with the default range (first 200 segments),
+handshake-only, time-scaled, and every segment; the figure's JSON; a ``FigureWidget``
+redraw; the state figures; and, when chromium is installed, plotly.js's first render
+of the default ladder in headless chromium.
+
+    python benchmarks/views.py            # uses the cached capture, or makes it
+    python benchmarks/views.py --force    # capture again
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+import hskit
+from hskit.views import (
+    connections_timeline_figure,
+    ladder_figure,
+    state_counts_figure,
+    state_timeline_figure,
+)
+from hskit.views.widgets import _replace_figure
+
+CACHE = Path.home() / ".cache" / "hskit" / "bench-long-connection.pcap"
+PORT = 47_391
+EXCHANGES = 5_500  # request + response each: > 11k segments
+MESSAGE = b"x" * 100
+TIME_LIMIT = 120.0  # seconds for the traffic, whatever happens
+REPEATS = 5
+
+
+def _serve(listener: socket.socket) -> None:
+    connection, _ = listener.accept()
+    with connection:
+        connection.settimeout(TIME_LIMIT)
+        while data := connection.recv(len(MESSAGE)):
+            connection.sendall(data)
+
+
+def make_capture(path: Path) -> None:
+    """Capture one loopback connection of ``EXCHANGES`` request/response pairs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tcpdump = subprocess.Popen(
+        ["tcpdump", "-i", "lo", "-n", "-U", "-B", "16384", "-w", str(path), f"tcp port {PORT}"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert tcpdump.stderr is not None
+        tcpdump.stderr.readline()  # "listening on lo …": capture has started
+        listener = socket.create_server(("127.0.0.1", PORT))
+        server = threading.Thread(target=_serve, args=(listener,), daemon=True)
+        server.start()
+        deadline = time.monotonic() + TIME_LIMIT
+        with socket.create_connection(("127.0.0.1", PORT)) as client:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client.settimeout(TIME_LIMIT)
+            for _ in range(EXCHANGES):
+                if time.monotonic() > deadline:
+                    break
+                client.sendall(MESSAGE)
+                received = 0
+                while received < len(MESSAGE):
+                    received += len(client.recv(len(MESSAGE)))
+        server.join(TIME_LIMIT)
+        listener.close()
+        _wait_until_written(path)
+    finally:
+        tcpdump.send_signal(2)
+        tcpdump.wait(30)
+    print(f"captured {path}: " + "; ".join(tcpdump.stderr.read().strip().splitlines()))
+
+
+def _wait_until_written(path: Path, quiet: float = 1.0, limit: float = 60.0) -> None:
+    """Wait until tcpdump has written its backlog: the file stops growing for ``quiet`` s."""
+    deadline = time.monotonic() + limit
+    size, still_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        current = path.stat().st_size if path.exists() else 0
+        if current != size:
+            size, still_since = current, time.monotonic()
+        elif time.monotonic() - still_since >= quiet:
+            return
+        time.sleep(0.1)
+
+
+def timed(function: Callable[[], object], repeats: int = REPEATS) -> tuple[float, object]:
+    """Median wall time of ``repeats`` calls, and the last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def browser_render_ms(figure: go.Figure) -> float | None:
+    """plotly.js ``newPlot`` until the next frame in headless chromium, or None without it."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return None
+    page = f"""<html><head><meta charset="utf-8"><script>{get_plotlyjs()}</script></head>
+<body><div id="plot"></div><pre id="result">pending</pre><script>
+const figure = {figure.to_json()};
+const t0 = performance.now();
+Plotly.newPlot("plot", figure.data, figure.layout).then(() => requestAnimationFrame(() => {{
+  document.getElementById("result").textContent = "render_ms=" + (performance.now() - t0);
+}}));
+</script></body></html>"""
+    with tempfile.TemporaryDirectory() as folder:
+        html = Path(folder) / "ladder.html"
+        html.write_text(page)
+        dom = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+             "--virtual-time-budget=20000", html.as_uri()],
+            capture_output=True, text=True, timeout=120, check=False,
+        ).stdout  # fmt: skip
+    found = re.search(r"render_ms=([\d.]+)", dom)
+    return float(found.group(1)) if found else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="capture again")
+    parser.add_argument("capture", nargs="?", type=Path, help="use this capture instead")
+    args = parser.parse_args()
+    path = args.capture or CACHE
+    if args.capture is None and (args.force or not CACHE.exists()):
+        make_capture(CACHE)
+
+    load_time, cap = timed(lambda: hskit.load(path), repeats=1)
+    classify_time, _ = timed(lambda: cap.connections, repeats=1)
+    sizes = cap.segments["stream"].value_counts()
+    stream = int(sizes.index[0])
+    print(
+        f"{path}: {len(cap.segments)} segments, load {load_time:.3f} s, "
+        f"classify {classify_time:.3f} s; stream {stream} has {sizes.iloc[0]} segments"
+    )
+
+    segments, connections, states = cap.segments, cap.connections, cap.states
+    cases: dict[str, Callable[[], go.Figure]] = {
+        "ladder, default range (first 200)": lambda: ladder_figure(segments, connections, stream),
+        "ladder, handshake and teardown only": lambda: ladder_figure(
+            segments, connections, stream, handshake_only=True
+        ),
+        "ladder, first 200, time-scaled": lambda: ladder_figure(
+            segments, connections, stream, spacing="time"
+        ),
+        "ladder, every segment": lambda: ladder_figure(
+            segments, connections, stream, frames=slice(None)
+        ),
+        "state timeline of the stream": lambda: state_timeline_figure(states, stream),
+        "connections timeline": lambda: connections_timeline_figure(states, connections),
+        "state counts": lambda: state_counts_figure(states),
+    }
+    figures = {}
+    for name, build in cases.items():
+        seconds, figures[name] = timed(build)
+        print(f"  build  {name:<40} {seconds * 1e3:8.1f} ms")
+    for name in ("ladder, default range (first 200)", "ladder, every segment"):
+        seconds, text = timed(figures[name].to_json)
+        print(f"  json   {name:<40} {seconds * 1e3:8.1f} ms, {len(text) / 1e6:.2f} MB")
+
+    widget = go.FigureWidget()
+    default = figures["ladder, default range (first 200)"]
+    seconds, _ = timed(lambda: _replace_figure(widget, default))
+    print(f"  widget redraw, default range                 {seconds * 1e3:8.1f} ms")
+    for name in ("ladder, default range (first 200)", "ladder, every segment"):
+        render = browser_render_ms(figures[name])
+        shown = "chromium not found" if render is None else f"{render:8.1f} ms"
+        print(f"  chromium first render, {name:<30} {shown}")
+
+
+if __name__ == "__main__":
+    main()

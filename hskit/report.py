@@ -1,0 +1,299 @@
+"""A static, self-contained HTML report of a capture: summary, problem connections, states.
+
+The report is ONE file that opens offline: plotly.js is inlined once, before the first
+figure, and every later figure reuses it. Each figure sits in a
+``<figure class="hskit-figure" data-kind=... data-stream=...>`` so scripts can find them.
+
+>>> import hskit
+>>> from hskit.report import write_report
+>>> write_report(hskit.load("sample_pcaps/refused.pcap"), "refused.html")  # doctest: +SKIP
+PosixPath('refused.html')
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from hskit.schema import TERMINATION_LABELS
+from hskit.views.ladder import ladder_figure
+from hskit.views.summary import handshake_figure, handshake_rtt_figure, termination_figure
+from hskit.views.timeline import state_counts_figure, state_timeline_figure
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from hskit.capture import Capture
+
+#: terminations that mean a connection did not close cleanly with FINs.
+PROBLEM_TERMINATIONS: tuple[str, ...] = tuple(
+    label
+    for label in TERMINATION_LABELS
+    if label not in ("fin_4way", "fin_3way", "simultaneous_close")
+)
+#: problem connections drawn (ladder and timeline) by default; the table lists more.
+MAX_DRAWN = 20
+#: problem connections listed in the table by default.
+MAX_LISTED = 1000
+
+_RTT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("handshake_time", "SYN → final ACK"),
+    ("rtt_syn_synack", "SYN → SYN-ACK"),
+    ("rtt_synack_ack", "SYN-ACK → ACK"),
+)
+_PERCENTILES: tuple[float, ...] = (0.5, 0.9, 0.99)
+_PROBLEM_COLUMNS: tuple[str, ...] = (
+    "stream",
+    "client_ip",
+    "client_port",
+    "server_ip",
+    "server_port",
+    "handshake",
+    "termination",
+    "conn_state",
+    "history",
+    "duration",
+    "packets_c2s",
+    "packets_s2c",
+)
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
+h1 { font-size: 1.5em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
+table.hskit-table { border-collapse: collapse; margin: 0.5em 1.5em 1em 0; font-size: 0.9em; }
+table.hskit-table th, table.hskit-table td { border: 1px solid #ddd; padding: 2px 8px; }
+table.hskit-table td { text-align: right; } table.hskit-table th { background: #f3f3f3; }
+.hskit-row { display: flex; flex-wrap: wrap; align-items: flex-start; }
+.hskit-note { color: #555; font-style: italic; }
+figure.hskit-figure { margin: 0.5em 0; }
+.hskit-scroll { max-height: 30em; overflow: auto; display: inline-block; }
+.hskit-scroll th { position: sticky; top: 0; }
+"""
+
+
+def problem_mask(connections: pd.DataFrame) -> pd.Series:
+    """True for connections whose handshake is not ``complete`` or that did not close cleanly.
+
+    Not clean: ``reset``, ``fin_then_reset``, ``half_closed``, ``open`` or ``not_established``.
+
+    >>> problem_mask(hskit.load("sample_pcaps/refused.pcap").connections).tolist()  # doctest: +SKIP
+    [True]
+    """
+    incomplete = connections["handshake"].astype("string").ne("complete").fillna(True)
+    unclean = connections["termination"].isin(PROBLEM_TERMINATIONS)
+    return (incomplete | unclean).astype(bool)
+
+
+def report_html(cap: Capture, max_drawn: int = MAX_DRAWN, max_listed: int = MAX_LISTED) -> str:
+    """The report of ``cap`` as one HTML document (plotly.js inlined once, no links out).
+
+    The first ``max_drawn`` problem connections get a ladder and a state timeline, the
+    first ``max_listed`` a row in the problem table; the report says how many more there are.
+
+    >>> text = report_html(hskit.load("sample_pcaps/refused.pcap"))  # doctest: +SKIP
+    >>> text.count("<figure class='hskit-figure'")  # doctest: +SKIP
+    5
+    """
+    connections = cap.connections
+    problems = connections[problem_mask(connections)]
+    figures = _FigureWriter()
+    title = f"hskit report: {Path(cap.load_report.path).name}"
+    body = [
+        f"<h1>{_esc(title)}</h1>",
+        f"<p class='hskit-note'>{_esc(_overview(cap, len(problems)))}</p>",
+        _summary_section(connections, figures),
+        _load_section(cap),
+        _states_section(cap, figures),
+        _problems_section(cap, problems, figures, max_drawn, max_listed),
+    ]
+    return (
+        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+        f"<title>{_esc(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def write_report(
+    cap: Capture,
+    path: str | os.PathLike[str],
+    max_drawn: int = MAX_DRAWN,
+    max_listed: int = MAX_LISTED,
+) -> Path:
+    """Write :func:`report_html` of ``cap`` to ``path`` (UTF-8) and return the path.
+
+    >>> write_report(hskit.load("sample_pcaps/refused.pcap"), "refused.html")  # doctest: +SKIP
+    PosixPath('refused.html')
+    """
+    target = Path(path)
+    target.write_text(report_html(cap, max_drawn, max_listed), encoding="utf-8")
+    return target
+
+
+# --------------------------------------------------------------------------- figures
+@dataclass
+class _FigureWriter:
+    """Turns plotly figures into HTML fragments, inlining plotly.js only in the first."""
+
+    written: int = 0
+
+    def __call__(self, figure: go.Figure, kind: str, stream: int | None = None) -> str:
+        suffix = "" if stream is None else f"-{stream}"
+        fragment = figure.to_html(
+            full_html=False,
+            include_plotlyjs=self.written == 0,
+            div_id=f"hskit-{kind}{suffix}",
+            config={"displaylogo": False},
+        )
+        self.written += 1
+        stream_attr = "" if stream is None else f" data-stream='{stream}'"
+        return f"<figure class='hskit-figure' data-kind='{kind}'{stream_attr}>{fragment}</figure>"
+
+
+# --------------------------------------------------------------------------- sections
+def _overview(cap: Capture, problems: int) -> str:
+    report = cap.load_report
+    segments = cap.segments
+    span = (segments["time"].max() - segments["time"].min()) if len(segments) else 0.0
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"{report.path}: {report.frames} frames, {report.tcp_segments} TCP segments, "
+        f"{len(cap.connections)} connections ({problems} with problems) over {span:.3f} s; "
+        f"loaded with the {report.backend} backend; generated {generated}."
+    )
+
+
+def _summary_section(connections: pd.DataFrame, figures: _FigureWriter) -> str:
+    counts = [
+        _counts_table(connections[column], column)
+        for column in ("handshake", "termination", "conn_state")
+    ]
+    parts = [
+        "<h2>Summary</h2>",
+        "<div class='hskit-row'>" + "".join(counts) + "</div>",
+        "<div class='hskit-row'>"
+        + figures(handshake_figure(connections), "handshake")
+        + figures(termination_figure(connections), "termination")
+        + "</div>",
+        "<h3>Handshake times (ms)</h3>",
+        _rtt_table(connections),
+    ]
+    if connections["handshake_time"].notna().any():
+        parts.append(figures(handshake_rtt_figure(connections), "handshake_rtt"))
+    return "\n".join(parts)
+
+
+def _counts_table(labels: pd.Series, name: str) -> str:
+    counts = labels.value_counts(sort=True)
+    counts = counts[counts > 0]
+    table = pd.DataFrame({name: counts.index.astype(str), "connections": counts.to_numpy()})
+    return _table(table)
+
+
+def _rtt_table(connections: pd.DataFrame) -> str:
+    rows = []
+    for column, meaning in _RTT_COLUMNS:
+        values = connections[column].dropna() * 1000.0
+        row: dict[str, object] = {"interval": meaning, "connections": len(values)}
+        for q in _PERCENTILES:
+            row[f"p{round(q * 100)}"] = _ms(values.quantile(q)) if len(values) else "-"
+        row["max"] = _ms(values.max()) if len(values) else "-"
+        rows.append(row)
+    return _table(pd.DataFrame(rows))
+
+
+def _load_section(cap: Capture) -> str:
+    report = cap.load_report
+    rows: list[tuple[str, object]] = [
+        ("file", report.path),
+        ("backend", report.backend),
+        ("link types", ", ".join(report.link_types) or "-"),
+        ("frames", report.frames),
+        ("TCP segments", report.tcp_segments),
+    ]
+    rows += [(f"skipped: {reason}", count) for reason, count in report.skipped.items()]
+    rows.append(("bytes lost at the end", report.bytes_lost))
+    rows += [("note", note) for note in report.notes]
+    table = pd.DataFrame(rows, columns=["item", "value"]).astype(str)
+    return "<h2>Load report</h2>\n" + _table(table)
+
+
+def _states_section(cap: Capture, figures: _FigureWriter) -> str:
+    heading = "<h2>Endpoint states over time</h2>\n"
+    if cap.states.empty:
+        return heading + "<p class='hskit-note'>No TCP connections in this capture.</p>"
+    return heading + figures(state_counts_figure(cap.states), "state_counts")
+
+
+def _problems_section(
+    cap: Capture,
+    problems: pd.DataFrame,
+    figures: _FigureWriter,
+    max_drawn: int,
+    max_listed: int,
+) -> str:
+    parts = [f"<h2>Problem connections ({len(problems)})</h2>"]
+    if problems.empty:
+        parts.append("<p class='hskit-note'>Every connection opened and closed cleanly.</p>")
+        return "\n".join(parts)
+    listed = problems.head(max_listed)
+    drawn = problems.head(max_drawn)
+    table = _table(
+        _readable(listed[list(_PROBLEM_COLUMNS)], linked=set(drawn["stream"].tolist())),
+        css_id="hskit-problems",
+        escape=False,
+    )
+    parts.append(f"<div class='hskit-scroll'>{table}</div>")
+    if len(problems) > len(listed):
+        parts.append(_more(len(problems) - len(listed), "listed"))
+    for row in drawn.itertuples(index=False):
+        stream = int(row.stream)
+        parts.append(
+            f"<h3 id='stream-{stream}'>stream {stream}: {_esc(row.client_ip)}:{row.client_port}"
+            f" → {_esc(row.server_ip)}:{row.server_port} — handshake {_esc(row.handshake)}, "
+            f"termination {_esc(row.termination)}, {_esc(row.conn_state)} "
+            f"<code>{_esc(row.history)}</code></h3>"
+        )
+        ladder = ladder_figure(cap.segments, cap.connections, stream)
+        timeline = state_timeline_figure(cap.states, stream, connections=cap.connections)
+        parts.append(figures(ladder, "ladder", stream) + figures(timeline, "timeline", stream))
+    if len(problems) > len(drawn):
+        parts.append(_more(len(problems) - len(drawn), "drawn"))
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- helpers
+def _readable(table: pd.DataFrame, linked: set[int]) -> pd.DataFrame:
+    """Every cell as escaped HTML text, durations to the microsecond, NA as ``-``.
+
+    The streams in ``linked`` link to their drawings further down.
+    """
+    text = table.assign(duration=table["duration"].map("{:.6f}".format)).astype("string")
+    text = text.fillna("-").map(html.escape)
+    streams = table["stream"].astype(int)
+    is_linked = streams.isin(linked).to_numpy()
+    text.loc[is_linked, "stream"] = [f"<a href='#stream-{s}'>{s}</a>" for s in streams[is_linked]]
+    return text
+
+
+def _table(table: pd.DataFrame, css_id: str | None = None, escape: bool = True) -> str:
+    return table.to_html(
+        index=False, classes="hskit-table", table_id=css_id, na_rep="-", border=0, escape=escape
+    )
+
+
+def _more(count: int, verb: str) -> str:
+    return f"<p class='hskit-note'>… and {count} more problem connections not {verb} here.</p>"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _esc(value: object) -> str:
+    return html.escape("-" if pd.isna(value) else str(value))
