@@ -17,6 +17,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from hskit.diagnose import Thresholds
     from hskit.views.widgets import Explorer, LadderWidget, TimelineWidget
 
 
@@ -106,14 +107,16 @@ class Capture:
 
         return explorer(self)
 
-    def diagnose(self, **thresholds: Any) -> pd.DataFrame:
+    def diagnose(self, thresholds: Thresholds | None = None, **overrides: Any) -> pd.DataFrame:
         """Findings (no answer, refused, SYN flood, TIME_WAIT pressure …) as a DataFrame.
+
+        ``overrides`` are :class:`hskit.diagnose.Thresholds` fields applied on top.
 
         >>> cap.diagnose(stall_time=5.0)  # doctest: +SKIP
         """
         from hskit.diagnose import diagnose
 
-        return diagnose(self.segments, self.connections, self.states, **thresholds)
+        return diagnose(self.segments, self.connections, self.states, thresholds, **overrides)
 
     def to_pcap(self, streams: Iterable[int], path: str | os.PathLike[str]) -> Path:
         """Write the frames of connections ``streams`` to a new capture at ``path``."""

@@ -1,0 +1,105 @@
+"""``hskit diagnose FILE``: the findings of a capture, as text, CSV or JSON.
+
+>>> from click.testing import CliRunner
+>>> CliRunner().invoke(main, ["diagnose", "--help"]).exit_code
+0
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import Any
+
+import click
+import pandas as pd
+
+import hskit
+from hskit.cli import backend_option, capture_argument, main
+from hskit.diagnose import Thresholds, diagnose
+
+_THRESHOLD_TYPES = {field.name: type(field.default) for field in fields(Thresholds)}
+
+
+def parse_threshold(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` as a :class:`Thresholds` override; ranges as ``LOW-HIGH``.
+
+    >>> parse_threshold("stall_time=5"), parse_threshold("ephemeral_ports=1024-65535")
+    (('stall_time', 5.0), ('ephemeral_ports', (1024, 65535)))
+    """
+    name, _, value = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if name not in _THRESHOLD_TYPES or not value:
+        raise click.BadParameter(
+            f"expected NAME=VALUE with NAME one of {', '.join(_THRESHOLD_TYPES)}, not {text!r}"
+        )
+    kind = _THRESHOLD_TYPES[name]
+    try:
+        if kind is tuple:
+            low, high = value.split("-")
+            return name, (int(low), int(high))
+        return name, kind(value)
+    except ValueError:
+        raise click.BadParameter(f"{name}: cannot read {value!r} as {kind.__name__}") from None
+
+
+def format_text(findings: pd.DataFrame) -> str:
+    """Findings as indented text blocks, one per finding.
+
+    >>> format_text(hskit.diagnose.empty_findings())
+    'no findings'
+    """
+    if findings.empty:
+        return "no findings"
+    blocks = []
+    for finding in findings.itertuples(index=False):
+        streams = " ".join(str(stream) for stream in finding.streams[:20])
+        more = f" … ({len(finding.streams)} in all)" if len(finding.streams) > 20 else ""
+        checks = "\n".join(f"      {line}" for line in finding.next_checks.splitlines())
+        blocks.append(
+            f"{finding.severity.upper()}  {finding.kind}  {finding.endpoint}\n"
+            f"  when      {finding.first_time:.3f} s to {finding.last_time:.3f} s"
+            f" ({finding.count} affected)\n"
+            f"  streams   {streams}{more}\n"
+            f"  evidence  {finding.evidence}\n"
+            f"  meaning   {finding.explanation}\n"
+            f"  next checks\n{checks}"
+        )
+    return "\n\n".join(blocks)
+
+
+@main.command("diagnose")
+@capture_argument
+@backend_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Readable text blocks, CSV (streams space-separated) or JSON records.",
+)
+@click.option(
+    "-t",
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a threshold, e.g. -t stall_time=5 -t ephemeral_ports=1024-65535.",
+)
+def diagnose_command(
+    file: str, backend: str, output_format: str, thresholds: tuple[str, ...]
+) -> None:
+    """What went wrong in FILE: unanswered or refused SYNs, SYN floods, slow handshakes,
+    TIME_WAIT pressure, resets, zero windows and stalls, with the commands to check next."""
+    overrides = dict(parse_threshold(text) for text in thresholds)
+    cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
+    findings = diagnose(cap.segments, cap.connections, cap.states, **overrides)
+    if output_format == "table":
+        click.echo(format_text(findings))
+    elif output_format == "csv":
+        flat = findings.assign(streams=findings["streams"].map(lambda s: " ".join(map(str, s))))
+        click.echo(flat.to_csv(index=False), nl=False)
+    else:
+        records = json.loads(findings.to_json(orient="records"))
+        click.echo(json.dumps(records, indent=2))

@@ -1,0 +1,96 @@
+"""``diagnose``: what went wrong in a capture, as a findings table.
+
+One row per problem and endpoint, most severe first. The kinds (``FINDING_KINDS``):
+``no_answer``, ``refused``, ``syn_flood``, ``slow_handshake``, ``time_wait_pressure``,
+``resets``, ``zero_window``, ``stalled``; each module of this package finds one family
+of them, and :class:`Thresholds` documents every knob.
+
+>>> from hskit.diagnose import diagnose
+>>> findings = diagnose(cap.segments, cap.connections, cap.states)  # doctest: +SKIP
+>>> findings[["kind", "severity", "endpoint", "evidence"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields, replace
+from typing import Any
+
+import pandas as pd
+
+from hskit.diagnose.flood import find_syn_flood
+from hskit.diagnose.handshake import find_no_answer, find_refused, find_slow_handshake
+from hskit.diagnose.resets import find_resets
+from hskit.diagnose.table import (
+    FINDING_COLUMNS,
+    FINDING_DTYPES,
+    FINDING_KINDS,
+    SEVERITIES,
+    Context,
+    Thresholds,
+    build_context,
+    empty_findings,
+)
+from hskit.diagnose.time_wait import find_time_wait_pressure
+from hskit.diagnose.window import find_stalled, find_zero_window
+
+Finder = Callable[[Context, Thresholds], pd.DataFrame]
+
+#: one function per finding kind, in ``FINDING_KINDS`` order.
+FINDERS: dict[str, Finder] = {
+    "no_answer": find_no_answer,
+    "refused": find_refused,
+    "syn_flood": find_syn_flood,
+    "slow_handshake": find_slow_handshake,
+    "time_wait_pressure": find_time_wait_pressure,
+    "resets": find_resets,
+    "zero_window": find_zero_window,
+    "stalled": find_stalled,
+}
+
+
+def diagnose(
+    segments: pd.DataFrame,
+    connections: pd.DataFrame,
+    states: pd.DataFrame,
+    thresholds: Thresholds | None = None,
+    **overrides: Any,
+) -> pd.DataFrame:
+    """Findings of a capture: columns ``FINDING_COLUMNS``, most severe and earliest first.
+
+    ``overrides`` are :class:`Thresholds` fields (``stall_time=5.0``,
+    ``ephemeral_ports=(1024, 65535)`` …) applied on top of ``thresholds``.
+
+    >>> diagnose(segments, connections, states, flood_min_half_open=50)  # doctest: +SKIP
+    """
+    known = {field.name for field in fields(Thresholds)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(
+            f"unknown threshold(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    settings = replace(thresholds or Thresholds(), **overrides)
+    if connections.empty:
+        return empty_findings()
+    context = build_context(segments, connections, states)
+    found = [finder(context, settings) for finder in FINDERS.values()]
+    found = [table for table in found if not table.empty]
+    if not found:
+        return empty_findings()
+    findings = pd.concat(found, ignore_index=True).astype(FINDING_DTYPES)
+    findings = findings.sort_values(
+        ["severity", "first_time", "kind"], ascending=[False, True, True], kind="stable"
+    )
+    return findings.reset_index(drop=True)
+
+
+__all__ = [
+    "FINDERS",
+    "FINDING_COLUMNS",
+    "FINDING_DTYPES",
+    "FINDING_KINDS",
+    "SEVERITIES",
+    "Thresholds",
+    "diagnose",
+    "empty_findings",
+]

@@ -1,0 +1,126 @@
+"""The ``syn_flood`` finding: half-open connections piling up at one listener.
+
+Signs, per server: connections whose SYN-ACK never got its final ACK (``no_final_ack``),
+how many distinct source addresses sent them and at what rate, the peak number of
+half-open entries at once, SYN-ACK retransmissions (the server's SYN queue kept them),
+and two signs of SYN cookies: SYN-ACKs without the SACK / window-scale options that the
+client's SYN offered and that the server's other SYN-ACKs carry (a cookie without
+timestamps cannot store them), and half-open SYN-ACKs never retransmitted although the
+server retransmits others (a cookie keeps no state to retransmit from).
+
+>>> find_syn_flood(context, Thresholds())[["endpoint", "evidence"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hskit.diagnose.table import (
+    Context,
+    Thresholds,
+    empty_findings,
+    finalize,
+    num,
+    peak_concurrent,
+    per_endpoint,
+)
+from hskit.schema import ACK, SYN
+
+
+def cookie_synacks(context: Context) -> pd.Series:
+    """Per server: SYN-ACKs that dropped options the SYN offered and the server supports.
+
+    >>> cookie_synacks(context)  # doctest: +SKIP
+    """
+    segments = context.segments
+    flags = segments["flags"].to_numpy(dtype=np.int64)
+    handshake = segments[(flags & SYN) != 0]
+    is_synack = (handshake["flags"].to_numpy(dtype=np.int64) & ACK) != 0
+    syns = handshake[~is_synack & handshake["from_client"].to_numpy()]
+    offered = syns.groupby("stream").agg(
+        syn_sack=("sack_perm", "first"), syn_wscale=("wscale", "first")
+    )
+    offered["syn_wscale"] = offered["syn_wscale"].notna()
+    synacks = handshake[is_synack & ~handshake["from_client"].to_numpy()]
+    servers = context.connections.set_index("stream")["server"]
+    synacks = synacks.assign(
+        server=servers.reindex(synacks["stream"].to_numpy()).to_numpy(),
+        has_wscale=synacks["wscale"].notna().to_numpy(),
+    ).join(offered, on="stream")
+    server_sends = synacks.groupby("server")[["sack_perm", "has_wscale"]].transform("any")
+    dropped_sack = synacks["syn_sack"].eq(True) & ~synacks["sack_perm"] & server_sends["sack_perm"]
+    dropped_wscale = (
+        synacks["syn_wscale"].eq(True) & ~synacks["has_wscale"] & server_sends["has_wscale"]
+    )
+    return (dropped_sack | dropped_wscale).groupby(synacks["server"]).sum()
+
+
+def stateless_synacks(
+    half_open: pd.DataFrame, capture_end: float, thresholds: Thresholds
+) -> pd.Series:
+    """Per server: half-open connections whose single SYN-ACK was never retransmitted
+    although the capture went on ``synack_retransmit_wait`` seconds and the server did
+    retransmit the SYN-ACKs of other half-open connections.
+    """
+    once = (half_open["synack_count"] == 1) & (
+        capture_end - half_open["end"] >= thresholds.synack_retransmit_wait
+    )
+    retransmits = (half_open["synack_count"] > 1).groupby(half_open["server"]).transform("any")
+    return (once & retransmits).groupby(half_open["server"]).sum()
+
+
+def find_syn_flood(context: Context, thresholds: Thresholds) -> pd.DataFrame:
+    """Listeners with at least ``flood_min_half_open`` half-open connections."""
+    conns = context.connections
+    half_open = conns[conns["handshake"] == "no_final_ack"]
+    table = per_endpoint(half_open, "server")
+    table = table[table["count"] >= thresholds.flood_min_half_open]
+    if table.empty:
+        return empty_findings()
+    half_open = half_open[half_open["server"].isin(table.index)]
+    by_server = half_open.groupby("server")
+    sources = by_server["client_ip"].nunique().reindex(table.index)
+    starts = by_server["start"]
+    span = (starts.max() - starts.min()).reindex(table.index).clip(lower=1e-9)
+    retransmitted = (half_open["synack_count"].astype("int64") - 1).clip(lower=0)
+    synack_retx = retransmitted.groupby(half_open["server"]).sum().reindex(table.index)
+
+    states = context.states
+    syn_received = states[(states["endpoint"] == "server") & (states["state"] == "SYN_RECEIVED")]
+    servers = conns.set_index("stream")["server"]
+    syn_received = syn_received.assign(
+        server=servers.reindex(syn_received["stream"].to_numpy()).to_numpy()
+    )
+    peak = peak_concurrent(
+        syn_received["server"], syn_received["start"], syn_received["end"], np.inf
+    ).reindex(table.index, fill_value=0)
+    cookies = cookie_synacks(context).reindex(table.index, fill_value=0)
+    stateless = stateless_synacks(half_open, context.capture_end, thresholds)
+    stateless = stateless.reindex(table.index, fill_value=0)
+    evidence = (
+        num(table["count"], "d") + " half-open connections from " + num(sources, "d")
+        + " source addresses, their SYNs within " + num(span, ".1f") + " s ("
+        + num(table["count"] / span, ".0f") + "/s); peak " + num(peak, "d")
+        + " in SYN_RECEIVED at once; " + num(synack_retx, "d") + " SYN-ACK retransmissions; "
+        + num(cookies, "d") + " SYN-ACK(s) without the options the SYN offered and "
+        + num(stateless, "d") + " never retransmitted (SYN cookies)"
+    )  # fmt: skip
+    checks = (
+        "ss -tan state syn-recv '( sport = :" + table["port"] + " )' | wc -l  # on the server"
+        + "\nsysctl net.ipv4.tcp_max_syn_backlog net.core.somaxconn net.ipv4.tcp_syncookies"
+        + " net.ipv4.tcp_synack_retries\nnstat -az TcpExtSyncookiesSent TcpExtListenDrops"
+        + " TcpExtListenOverflows\nss -tln sport = :" + table["port"] + "  # Recv-Q: accept queue"
+    )  # fmt: skip
+    return finalize(
+        "syn_flood",
+        table,
+        "critical",
+        evidence,
+        "Many SYNs reached this listener and were answered, but the clients never "
+        "completed the handshake: the half-open entries fill the SYN queue, the server "
+        "retransmits its SYN-ACKs, and once the queue is full Linux answers with SYN "
+        "cookies (or drops SYNs). Spoofed sources or a scanner are typical; legitimate "
+        "clients see slow or failed connects.",
+        checks,
+    )

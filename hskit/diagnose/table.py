@@ -1,0 +1,191 @@
+"""The findings table: its columns, the thresholds, and helpers every finding kind shares.
+
+A finding is one problem at one endpoint (a server ``ip:port`` or a client address):
+which streams show it, when, the numbers that triggered it, what it means and what
+to run next.
+
+>>> empty_findings().columns.tolist()[:4]
+['kind', 'severity', 'endpoint', 'streams']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hskit.timing import endpoint_text
+
+#: finding kinds, in the order the pipeline meets them (opening, load, closing, transfer).
+FINDING_KINDS: tuple[str, ...] = (
+    "no_answer",
+    "refused",
+    "syn_flood",
+    "slow_handshake",
+    "time_wait_pressure",
+    "resets",
+    "zero_window",
+    "stalled",
+)
+SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
+FINDING_DTYPES: dict[str, object] = {
+    "kind": pd.CategoricalDtype(FINDING_KINDS),
+    "severity": pd.CategoricalDtype(SEVERITIES, ordered=True),
+    "endpoint": pd.StringDtype(),
+    "streams": np.dtype("object"),
+    "count": np.dtype("int64"),
+    "first_time": np.dtype("float64"),
+    "last_time": np.dtype("float64"),
+    "evidence": pd.StringDtype(),
+    "explanation": pd.StringDtype(),
+    #: shell commands to run next, one a line, with ``# comments``.
+    "next_checks": pd.StringDtype(),
+}
+FINDING_COLUMNS: tuple[str, ...] = tuple(FINDING_DTYPES)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a pattern becomes a finding. Pass any field to ``diagnose`` as a keyword.
+
+    >>> Thresholds(stall_time=5.0).stall_time
+    5.0
+    """
+
+    #: an unanswered SYN that was never retransmitted counts only if the capture went
+    #: on for this many seconds after it (a SYN in the capture's last moments is no sign).
+    answer_wait: float = 1.0
+    #: half-open connections (SYN-ACK sent, final ACK never seen) at one listener that
+    #: make a SYN flood.
+    flood_min_half_open: int = 10
+    #: a half-open SYN-ACK not repeated within this many seconds was not retransmitted
+    #: (Linux retransmits after 1 s, then 2 s …): a stateless SYN-cookie answer.
+    synack_retransmit_wait: float = 1.5
+    #: the client's ephemeral port range (Linux ``net.ipv4.ip_local_port_range``).
+    ephemeral_ports: tuple[int, int] = (32768, 60999)
+    #: share of the ephemeral range in TIME_WAIT at once that is a finding.
+    time_wait_fraction: float = 0.5
+    #: a handshake slower than this (seconds, SYN to final ACK as captured) is slow …
+    slow_handshake_time: float = 0.2
+    #: … and so is one above ``slow_factor`` × its server's median handshake time,
+    slow_factor: float = 3.0
+    #: provided it is also above this many seconds (no outliers among microseconds).
+    slow_outlier_min: float = 0.05
+    #: seconds without payload progress, while a side keeps trying, that make a stall.
+    stall_time: float = 2.0
+
+
+@dataclass(frozen=True)
+class Context:
+    """The three tables, with the columns every finding kind needs added once."""
+
+    segments: pd.DataFrame
+    #: connections plus ``server`` (``ip:port`` text), ``start`` and ``end`` (capture
+    #: times of the stream's first and last segment).
+    connections: pd.DataFrame
+    states: pd.DataFrame
+    capture_end: float
+
+
+def build_context(
+    segments: pd.DataFrame, connections: pd.DataFrame, states: pd.DataFrame
+) -> Context:
+    """Add the shared columns: each connection's server text and its first/last time."""
+    span = segments.groupby("stream", sort=False)["time"].agg(start="min", end="max")
+    streams = connections["stream"].to_numpy()
+    conns = connections.assign(
+        server=endpoint_text(connections["server_ip"], connections["server_port"]).to_numpy(),
+        start=span["start"].reindex(streams).to_numpy(),
+        end=span["end"].reindex(streams).to_numpy(),
+    )
+    capture_end = float(segments["time"].max()) if len(segments) else 0.0
+    return Context(segments, conns, states, capture_end)
+
+
+def per_endpoint(rows: pd.DataFrame, endpoint: str) -> pd.DataFrame:
+    """Group connection rows by the ``endpoint`` column: streams, count, first/last time.
+
+    The result is indexed by endpoint, sorted, with columns ``streams, count,
+    first_time, last_time, host, port`` (host and port of the first row of each group).
+    """
+    grouped = rows.groupby(endpoint, sort=True, observed=True)
+    table = grouped.agg(
+        count=("stream", "size"),
+        first_time=("start", "min"),
+        last_time=("end", "max"),
+        host=("server_ip", "first"),
+        port=("server_port", "first"),
+    )
+    table.insert(
+        0, "streams", grouped["stream"].agg(lambda s: np.sort(s.to_numpy(np.int64)).tolist())
+    )
+    table["host"] = table["host"].astype("string")
+    table["port"] = table["port"].astype("int64").astype("string")
+    return table
+
+
+def num(values: pd.Series, fmt: str) -> pd.Series:
+    """Format a numeric Series element-wise with a format spec (``".1f"``, ``"d"``).
+
+    >>> num(pd.Series([1.25, 2.0]), ".1f").tolist()
+    ['1.2', '2.0']
+    """
+    return values.map(lambda value: format(value, fmt)).astype("string")
+
+
+def peak_concurrent(
+    keys: pd.Series, starts: pd.Series, ends: pd.Series, open_end: float
+) -> pd.Series:
+    """Per key, the largest number of ``[start, end)`` intervals open at once.
+
+    A missing end counts as ``open_end``. A sweep over sorted +1/−1 events, by key.
+
+    >>> peak_concurrent(pd.Series(["a", "a", "a"]), pd.Series([0.0, 1.0, 5.0]),
+    ...                 pd.Series([2.0, 3.0, 6.0]), 9.0).to_dict()
+    {'a': 2}
+    """
+    ends = ends.astype("float64").fillna(open_end)
+    events = pd.DataFrame(
+        {
+            "key": np.concatenate([keys.to_numpy(), keys.to_numpy()]),
+            "time": np.concatenate([starts.to_numpy(float), ends.to_numpy(float)]),
+            "delta": np.concatenate([np.ones(len(keys), int), -np.ones(len(keys), int)]),
+        }
+    ).sort_values(["key", "time", "delta"], kind="stable")
+    events["open"] = events.groupby("key", sort=False)["delta"].cumsum()
+    return events.groupby("key", sort=True)["open"].max()
+
+
+def finalize(
+    kind: str,
+    table: pd.DataFrame,
+    severity: pd.Series | str,
+    evidence: pd.Series,
+    explanation: str,
+    next_checks: pd.Series | str,
+) -> pd.DataFrame:
+    """Findings rows of ``kind`` from a :func:`per_endpoint`-style table and its texts."""
+    result = pd.DataFrame(
+        {
+            "kind": kind,
+            "severity": severity if isinstance(severity, str) else np.asarray(severity),
+            "endpoint": table.index.astype("string"),
+            "streams": table["streams"].to_numpy(),
+            "count": table["count"].to_numpy(),
+            "first_time": table["first_time"].to_numpy(),
+            "last_time": table["last_time"].to_numpy(),
+            "evidence": evidence.to_numpy(),
+            "explanation": explanation,
+            "next_checks": next_checks if isinstance(next_checks, str) else next_checks.to_numpy(),
+        },
+        index=pd.RangeIndex(len(table)),
+    )
+    return result.astype(FINDING_DTYPES)
+
+
+def empty_findings() -> pd.DataFrame:
+    """A findings table with no rows and the right dtypes."""
+    return pd.DataFrame(
+        {name: pd.Series([], dtype=dtype) for name, dtype in FINDING_DTYPES.items()}
+    )

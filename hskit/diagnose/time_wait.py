@@ -1,0 +1,96 @@
+"""The ``time_wait_pressure`` finding, per client address.
+
+Two signs: the peak number of the client's connections in TIME_WAIT at once, against
+the size of its ephemeral port range (each one holds a port for ``time_wait_end``);
+and a 4-tuple reused while its previous connection would still be in TIME_WAIT on one
+of the sides (``time_wait_end`` of the previous connection after the new one's start).
+
+>>> find_time_wait_pressure(context, Thresholds())[["endpoint", "evidence"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hskit.diagnose.table import (
+    Context,
+    Thresholds,
+    empty_findings,
+    finalize,
+    num,
+    peak_concurrent,
+    per_endpoint,
+)
+
+_TUPLE = ["client_ip", "client_port", "server_ip", "server_port"]
+
+
+def reused_in_time_wait(connections: pd.DataFrame) -> pd.DataFrame:
+    """Per connection: ``reused`` (it started before its 4-tuple's previous ``time_wait_end``)
+    and ``holder`` (the previous connection's ``closer``, the side holding TIME_WAIT).
+
+    Needs ``start`` (first segment time) beside the connections columns.
+    """
+    ordered = connections.sort_values([*_TUPLE, "start"], kind="stable")
+    previous = ordered.groupby(_TUPLE, observed=True, sort=False)[["time_wait_end", "closer"]]
+    previous = previous.shift()
+    reused = ordered["start"].to_numpy(float) < previous["time_wait_end"].to_numpy(float)
+    table = pd.DataFrame(
+        {"reused": reused, "holder": previous["closer"].astype(object)}, index=ordered.index
+    )
+    return table.reindex(connections.index)
+
+
+def find_time_wait_pressure(context: Context, thresholds: Thresholds) -> pd.DataFrame:
+    """Clients near port exhaustion, or reusing 4-tuples still in TIME_WAIT."""
+    conns = context.connections.assign(client=context.connections["client_ip"].astype(str))
+    reuse = reused_in_time_wait(conns)
+    reused = reuse["reused"]
+
+    states = context.states
+    waiting = states[(states["endpoint"] == "client") & (states["state"] == "TIME_WAIT")]
+    clients = conns.set_index("stream")["client"]
+    waiting_client = clients.reindex(waiting["stream"].to_numpy())
+    peak = peak_concurrent(waiting_client, waiting["start"], waiting["end"], np.inf)
+
+    low, high = thresholds.ephemeral_ports
+    ports = high - low + 1
+    pressured = peak[peak >= thresholds.time_wait_fraction * ports].index
+    in_waiting = conns["stream"].isin(waiting["stream"]) & conns["client"].isin(pressured)
+    rows = conns[reused | in_waiting]
+    table = per_endpoint(rows, "client")
+    if table.empty:
+        return empty_findings()
+    peak = peak.reindex(table.index, fill_value=0)
+    reuse = reuse.loc[rows.index].assign(client=rows["client"])
+    by_holder = [
+        (reuse["reused"] & (reuse["holder"] == side)).groupby(reuse["client"]).sum()
+        for side in ("client", "server")
+    ]
+    by_client, by_server = (count.reindex(table.index) for count in by_holder)
+    evidence = (
+        "peak " + num(peak, "d") + " of the client's connections in TIME_WAIT at once ("
+        + num(peak / ports, ".1%") + f" of the {ports} ephemeral ports {low}-{high}); "
+        + num(by_client + by_server, "d") + " connection(s) reused a 4-tuple still in "
+        + "TIME_WAIT (held by the client in " + num(by_client, "d")
+        + ", by the server in " + num(by_server, "d") + ")"
+    )  # fmt: skip
+    severity = np.where(
+        peak.to_numpy() >= thresholds.time_wait_fraction * ports, "critical", "warning"
+    )
+    return finalize(
+        "time_wait_pressure",
+        table,
+        severity,
+        evidence,
+        "The side that closes first keeps each connection in TIME_WAIT (60 s on Linux), "
+        "holding its 4-tuple. Many short connections from one client can use up its "
+        "ephemeral ports (connect() fails with EADDRNOTAVAIL), and a new connection on a "
+        "4-tuple still in TIME_WAIT is accepted only if its sequence number or timestamp "
+        "is newer; otherwise it is answered by a stale ACK or RST.",
+        "ss -tan state time-wait | wc -l\n"
+        "sysctl net.ipv4.ip_local_port_range net.ipv4.tcp_tw_reuse net.ipv4.tcp_timestamps\n"
+        "ss -tan state time-wait | awk '{print $5}' | sort | uniq -c | sort -rn | head"
+        "  # per peer; connection pooling / keep-alive avoids the churn",
+    )

@@ -1,0 +1,182 @@
+"""Transfer findings: ``zero_window`` (a receiver closed its window) and ``stalled``.
+
+Per segment, with group-wise cumulative operations over each stream:
+
+- *zero-window advertisement*: a segment other than SYN / RST with window field 0;
+- *window probe*: a segment of at most one byte, without SYN / FIN / RST, sent while
+  the peer's last advertised window is 0;
+- *progress*: a segment whose payload reaches beyond every byte its side sent before;
+- *trying*: a zero-window advertisement, a window probe, or a payload segment that
+  makes no progress (a retransmission).
+
+A stall is a gap between two progress segments of a stream (or from the last one to
+the stream's last segment) longer than ``stall_time`` in which a side kept trying: an
+idle connection (keep-alives only) is not stalled.
+
+>>> find_stalled(context, Thresholds())[["endpoint", "evidence"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hskit.diagnose.table import (
+    Context,
+    Thresholds,
+    empty_findings,
+    finalize,
+    num,
+    per_endpoint,
+)
+from hskit.schema import FIN, RST, SYN
+
+
+def segment_signs(segments: pd.DataFrame) -> pd.DataFrame:
+    """Per segment: ``zero_window``, ``probe``, ``progress``, ``trying`` (booleans).
+
+    >>> segment_signs(cap.segments).sum()  # doctest: +SKIP
+    """
+    flags = segments["flags"].to_numpy(dtype=np.int64)
+    payload = segments["payload_len"].to_numpy(dtype=np.int64)
+    from_client = segments["from_client"].to_numpy()
+    win = segments["win"].to_numpy(dtype=np.int64)
+    stream = segments["stream"]
+
+    zero_window = (win == 0) & ((flags & (SYN | RST)) == 0)
+    client_win = pd.Series(np.where(from_client, win, np.nan), index=segments.index)
+    server_win = pd.Series(np.where(from_client, np.nan, win), index=segments.index)
+    client_win = client_win.groupby(stream, sort=False).ffill()
+    server_win = server_win.groupby(stream, sort=False).ffill()
+    peer_win = np.where(from_client, server_win.to_numpy(), client_win.to_numpy())
+    probe = (peer_win == 0) & (payload <= 1) & ((flags & (SYN | FIN | RST)) == 0)
+
+    seq_end = segments["rel_seq"].to_numpy(dtype=np.int64) + payload
+    sent_end = pd.Series(np.where(payload > 0, seq_end, 0), index=segments.index)
+    side = [stream, pd.Series(from_client, index=segments.index)]
+    before = sent_end.groupby(side, sort=False).cummax().groupby(side, sort=False).shift()
+    progress = (payload > 0) & (seq_end > before.fillna(0).to_numpy())
+    retransmission = (payload > 0) & ~progress & ((flags & SYN) == 0)
+    return pd.DataFrame(
+        {
+            "zero_window": zero_window,
+            "probe": probe,
+            "progress": progress,
+            "trying": zero_window | probe | retransmission,
+        },
+        index=segments.index,
+    )
+
+
+def _with_server(context: Context, rows: pd.DataFrame) -> pd.DataFrame:
+    conns = context.connections.set_index("stream")
+    streams = rows["stream"].to_numpy()
+    return rows.assign(
+        server=conns["server"].reindex(streams).to_numpy(),
+        server_ip=conns["server_ip"].reindex(streams).to_numpy(),
+        server_port=conns["server_port"].reindex(streams).to_numpy(),
+    )
+
+
+def find_zero_window(context: Context, thresholds: Thresholds) -> pd.DataFrame:
+    """Per server and per advertising side: zero-window advertisements and window probes."""
+    segments = context.segments
+    signs = segment_signs(segments)
+    findings = []
+    for side, is_client in (("client", True), ("server", False)):
+        mine = segments["from_client"].to_numpy() == is_client
+        advertised = _with_server(context, segments[signs["zero_window"].to_numpy() & mine])
+        if advertised.empty:
+            continue
+        advertised = advertised.assign(start=advertised["time"], end=advertised["time"])
+        table = per_endpoint(advertised.drop_duplicates("stream"), "server")
+        grouped = advertised.groupby("server")
+        table["first_time"] = grouped["time"].min()
+        table["last_time"] = grouped["time"].max()
+        probes = _with_server(context, segments[signs["probe"].to_numpy() & ~mine])
+        probe_count = probes.groupby("server").size().reindex(table.index, fill_value=0)
+        other = "server" if is_client else "client"
+        evidence = (
+            num(grouped.size().reindex(table.index), "d") + " zero-window advertisements by the "
+            + side + " in " + num(table["count"], "d") + " connection(s) over "
+            + num(table["last_time"] - table["first_time"], ".1f") + " s; "
+            + num(probe_count, "d") + " window probes from the " + other
+        )  # fmt: skip
+        checks = (
+            "ss -tmi dst " + table["host"] + "  # on the " + side + ": rcv_space, skmem"
+            + "\nstrace -p PID -e trace=read,recvfrom  # is the " + side + " application reading?"
+            + "\nsysctl net.ipv4.tcp_rmem net.core.rmem_max"
+        )  # fmt: skip
+        findings.append(
+            finalize(
+                "zero_window",
+                table,
+                "warning",
+                evidence,
+                f"The {side}'s receive buffer filled up: it advertised a zero window, so "
+                f"the {other} had to stop sending and probe until the window reopened. "
+                f"The receiving application reads too slowly (or not at all), or its "
+                f"buffer is too small.",
+                checks,
+            )
+        )
+    return pd.concat(findings, ignore_index=True) if findings else empty_findings()
+
+
+def stall_gaps(segments: pd.DataFrame) -> pd.DataFrame:
+    """Each stream's gaps between progress segments: ``stream, start, end, trying``.
+
+    >>> stall_gaps(cap.segments).sort_values("end").tail()  # doctest: +SKIP
+    """
+    signs = segment_signs(segments)
+    gap = signs["progress"].groupby(segments["stream"], sort=False).cumsum()
+    keyed = pd.DataFrame(
+        {
+            "stream": segments["stream"].to_numpy(),
+            "gap": gap.to_numpy(),
+            "time": segments["time"].to_numpy(),
+            "trying": signs["trying"].to_numpy(),
+        }
+    )
+    gaps = keyed.groupby(["stream", "gap"], sort=True).agg(
+        start=("time", "first"), last=("time", "last"), trying=("trying", "sum")
+    )
+    gaps = gaps.reset_index()
+    next_start = gaps.groupby("stream")["start"].shift(-1)
+    gaps["end"] = next_start.fillna(gaps["last"])
+    return gaps[["stream", "start", "end", "trying"]]
+
+
+def find_stalled(context: Context, thresholds: Thresholds) -> pd.DataFrame:
+    """Connections with no payload progress for ``stall_time`` while a side kept trying."""
+    gaps = stall_gaps(context.segments)
+    stalls = gaps[(gaps["end"] - gaps["start"] > thresholds.stall_time) & (gaps["trying"] > 0)]
+    if stalls.empty:
+        return empty_findings()
+    stalls = _with_server(context, stalls)
+    table = per_endpoint(stalls.drop_duplicates("stream"), "server")
+    grouped = stalls.groupby("server")
+    table["first_time"] = grouped["start"].min()
+    table["last_time"] = grouped["end"].max()
+    longest = (stalls["end"] - stalls["start"]).groupby(stalls["server"]).max()
+    evidence = (
+        num(table["count"], "d") + " connection(s) made no data progress for up to "
+        + num(longest.reindex(table.index), ".1f") + " s while open ("
+        + num(grouped["trying"].sum().reindex(table.index), "d")
+        + " retransmissions, window probes or zero-window segments meanwhile)"
+    )  # fmt: skip
+    checks = (
+        "ss -tin dst " + table["host"] + "  # retrans, rto, unacked, rwnd_limited"
+        + "\nnstat -az TcpRetransSegs TcpExtTCPTimeouts TcpExtTCPLossProbes"
+        + "\ntcpdump -nn host " + table["host"] + " and port " + table["port"]
+    )  # fmt: skip
+    return finalize(
+        "stalled",
+        table,
+        "warning",
+        evidence,
+        "An established connection stopped moving data for a long time although a side "
+        "still had something to send: it was retransmitting unacknowledged data (loss, "
+        "a black hole, an MTU problem) or waiting for a zero window to reopen.",
+        checks,
+    )

@@ -1,0 +1,148 @@
+"""Write the frames of chosen connections to a new capture file, records copied unchanged.
+
+tshark selects the frames by number (``frame.number in {1..4 9 12..15}``) and writes
+them in the input's own format: pcap with micro- or nanosecond timestamps stays so,
+pcapng keeps its interface blocks (and so every link type). Packet bytes and
+timestamps are copied as they are; frames are renumbered from 1 in the new file.
+
+>>> from hskit.export import to_pcap
+>>> to_pcap("busy.pcap.gz", cap.segments, [3, 17], "two-connections.pcap")  # doctest: +SKIP
+PosixPath('two-connections.pcap')
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from hskit.errors import CaptureNotFound, NotACapture, TsharkFailed
+from hskit.pyshark_bridge import (
+    checked_tshark,
+    companion_executable,
+    error_text,
+    isolated_environment,
+)
+
+#: tshark ``-F`` output type for each file magic (the first four bytes).
+_FORMATS: dict[bytes, str] = {
+    b"\xd4\xc3\xb2\xa1": "pcap",
+    b"\xa1\xb2\xc3\xd4": "pcap",
+    b"\x4d\x3c\xb2\xa1": "nsecpcap",
+    b"\xa1\xb2\x3c\x4d": "nsecpcap",
+    b"\x0a\x0d\x0d\x0a": "pcapng",
+}
+#: longest display filter passed in one argument (Linux allows 128 KiB per argument).
+MAX_FILTER_CHARS = 100_000
+
+
+def capture_format(path: str | os.PathLike[str]) -> str:
+    """tshark's name for the file's format (``pcap``, ``nsecpcap``, ``pcapng``), gzip or not.
+
+    >>> capture_format("sample_pcaps/nanosecond.pcap")  # doctest: +SKIP
+    'nsecpcap'
+    """
+    with open(path, "rb") as raw:
+        magic = raw.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        with gzip.open(path, "rb") as unzipped:
+            magic = unzipped.read(4)
+    if magic not in _FORMATS:
+        raise NotACapture(f"{path} is not a pcap or pcapng file (magic {magic.hex()})")
+    return _FORMATS[magic]
+
+
+def frame_ranges(frames: npt.ArrayLike) -> list[str]:
+    """Sorted, de-duplicated frame numbers as display-filter set items (runs as ``a..b``).
+
+    >>> frame_ranges([1, 2, 3, 7, 9, 10])
+    ['1..3', '7', '9..10']
+    """
+    numbers = np.unique(np.asarray(frames, dtype=np.int64))
+    if numbers.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(numbers) != 1) + 1
+    starts = numbers[np.concatenate([[0], breaks])]
+    ends = numbers[np.concatenate([breaks - 1, [numbers.size - 1]])]
+    items = np.where(
+        starts == ends,
+        starts.astype(str),
+        np.char.add(np.char.add(starts.astype(str), ".."), ends.astype(str)),
+    )
+    return items.tolist()
+
+
+def _chunks(items: list[str], limit: int) -> list[list[str]]:
+    """Split set items into groups whose joined text stays under ``limit`` characters."""
+    lengths = np.array([len(item) + 2 for item in items], dtype=np.int64)
+    group = np.cumsum(lengths) // limit
+    return [
+        list(part)
+        for part in np.split(np.array(items, dtype=object), np.flatnonzero(np.diff(group)) + 1)
+    ]
+
+
+def _run(arguments: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(
+        arguments, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False
+    )
+    if done.returncode != 0:
+        raise TsharkFailed(
+            f"{Path(arguments[0]).name} failed (exit {done.returncode}): {error_text(done.stderr)}"
+        )
+
+
+def to_pcap(
+    path_in: str | os.PathLike[str],
+    segments: pd.DataFrame,
+    streams: Iterable[int],
+    path_out: str | os.PathLike[str],
+) -> Path:
+    """Copy the frames of ``streams`` (per ``segments``) from ``path_in`` into ``path_out``.
+
+    The output has the input's format and link type(s); a name ending in ``.gz`` is
+    gzip-compressed. Reading it back gives the same segments for those streams, with
+    frames renumbered and streams numbered from 0.
+
+    >>> to_pcap("capture.pcap", cap.segments, [0], "first.pcap")  # doctest: +SKIP
+    """
+    source, target = Path(path_in), Path(path_out)
+    if not source.is_file():
+        raise CaptureNotFound(f"no such capture file: {source}")
+    wanted = np.unique(np.fromiter((int(s) for s in streams), dtype=np.int64))
+    frames = segments.loc[segments["stream"].isin(wanted), "frame"].to_numpy()
+    if frames.size == 0:
+        raise ValueError(f"no segments of streams {wanted.tolist()} in the segments table")
+    output_type = capture_format(source)
+    tshark = checked_tshark()
+    with isolated_environment() as env, tempfile.TemporaryDirectory(prefix="hskit-") as tmp:
+        parts = []
+        for index, chunk in enumerate(_chunks(frame_ranges(frames), MAX_FILTER_CHARS)):
+            part = Path(tmp, f"part{index}")
+            display_filter = "frame.number in {" + ", ".join(chunk) + "}"
+            _run(
+                [tshark, "-n", "-r", os.path.abspath(source), "-Y", display_filter,
+                 "-F", output_type, "-w", str(part)],
+                env,
+            )  # fmt: skip
+            parts.append(part)
+        written = Path(tmp, "selected")
+        if len(parts) == 1:
+            parts[0].rename(written)
+        else:
+            mergecap = companion_executable(tshark, "mergecap") or "mergecap"
+            _run([mergecap, "-a", "-F", output_type, "-w", str(written), *map(str, parts)], env)
+        if target.name.endswith(".gz"):
+            with written.open("rb") as plain, gzip.open(target, "wb") as packed:
+                shutil.copyfileobj(plain, packed)
+        else:
+            shutil.copyfile(written, target)
+    return target
