@@ -215,7 +215,7 @@ def conform(frame: pd.DataFrame, dtypes: Mapping[str, object]) -> pd.DataFrame:
     if missing:
         raise SchemaError(f"missing columns: {', '.join(missing)}")
     return pd.DataFrame(
-        {name: frame[name].astype(dtype, copy=False) for name, dtype in dtypes.items()},
+        {name: frame[name].astype(dtype) for name, dtype in dtypes.items()},
         index=pd.RangeIndex(len(frame)),
     )
 

@@ -115,6 +115,25 @@ class Vantage(NamedTuple):
     connections: int
 
 
+def vantage_label(server_leg: float, client_leg: float, factor: float = VANTAGE_FACTOR) -> str:
+    """``client``, ``server``, ``between`` or ``unknown`` from the two handshake legs.
+
+    ``server_leg`` is SYN → SYN-ACK (the capture point's round trip to the server),
+    ``client_leg`` SYN-ACK → ACK (its round trip to the client). One leg ``factor``
+    times the other puts the capture near the opposite end.
+
+    >>> vantage_label(0.04, 0.001), vantage_label(0.001, 0.03), vantage_label(0.02, 0.02)
+    ('client', 'server', 'between')
+    """
+    if not (np.isfinite(server_leg) and np.isfinite(client_leg)) or server_leg + client_leg <= 0:
+        return "unknown"
+    if server_leg >= factor * client_leg:
+        return "client"
+    if client_leg >= factor * server_leg:
+        return "server"
+    return "between"
+
+
 def vantage_point(connections: pd.DataFrame, factor: float = VANTAGE_FACTOR) -> Vantage:
     """Infer the capture point from the two handshake legs.
 
@@ -133,14 +152,7 @@ def vantage_point(connections: pd.DataFrame, factor: float = VANTAGE_FACTOR) -> 
     client_leg = float(legs["rtt_synack_ack"].median())
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = float(np.float64(server_leg) / np.float64(client_leg))
-    if np.isnan(ratio):
-        label = "unknown"
-    elif ratio >= factor:
-        label = "client"
-    elif ratio <= 1 / factor:
-        label = "server"
-    else:
-        label = "between"
+    label = vantage_label(server_leg, client_leg, factor)
     return Vantage(label, ratio, len(legs))
 
 

@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 
 from hskit import flags
 from hskit.schema import ACK, FIN, RST, SYN
+from hskit.timing import vantage_label
 from hskit.views.palette import KIND_COLORS, KIND_DASH, SEGMENT_KINDS
 
 Numbers = Literal["relative", "absolute"]
@@ -34,8 +35,11 @@ DEFAULT_MAX_SEGMENTS = 200
 TEXT_LIMIT = 400
 #: Rows an arrow descends between its lanes in even spacing.
 EVEN_SLANT = 0.6
-#: Handshake split beyond which the capture point counts as near one end (the ``≫``).
-VANTAGE_RATIO = 4.0
+_VANTAGE_WHERE = {
+    "client": "near the client",
+    "server": "near the server",
+    "between": "between client and server",
+}
 _ROW_PX = 26
 _MAX_HEIGHT = 760
 _VISIBLE_ROWS = (_MAX_HEIGHT - 160) // _ROW_PX  # rows on screen before panning
@@ -74,14 +78,10 @@ def capture_vantage(connection: pd.Series) -> Vantage:
     """
     to_server = float(connection["rtt_syn_synack"])
     to_client = float(connection["rtt_synack_ack"])
-    if not (np.isfinite(to_server) and np.isfinite(to_client)) or to_server + to_client <= 0:
+    label = vantage_label(to_server, to_client)
+    if label == "unknown":
         return Vantage("unknown", 0.0, 0.0, 0.5, "capture point unknown (no complete handshake)")
-    if to_server >= VANTAGE_RATIO * to_client:
-        where = "near the client"
-    elif to_client >= VANTAGE_RATIO * to_server:
-        where = "near the server"
-    else:
-        where = "between client and server"
+    where = _VANTAGE_WHERE[label]
     text = (
         f"capture point {where}: SYN→SYN-ACK {to_server * 1e3:.3f} ms, "
         f"SYN-ACK→ACK {to_client * 1e3:.3f} ms"
