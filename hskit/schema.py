@@ -180,6 +180,35 @@ STATE_DTYPES: dict[str, object] = {
 STATE_COLUMNS: tuple[str, ...] = tuple(STATE_DTYPES)
 
 
+#: findings of ``hskit.diagnose``: one row per problem and endpoint.
+#: finding kinds, in the order the pipeline meets them (opening, load, closing, transfer).
+FINDING_KINDS: tuple[str, ...] = (
+    "no_answer",
+    "refused",
+    "syn_flood",
+    "slow_handshake",
+    "time_wait_pressure",
+    "resets",
+    "zero_window",
+    "stalled",
+)
+SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
+FINDING_DTYPES: dict[str, object] = {
+    "kind": pd.CategoricalDtype(FINDING_KINDS),
+    "severity": pd.CategoricalDtype(SEVERITIES, ordered=True),
+    "endpoint": pd.StringDtype(),
+    "streams": np.dtype("object"),
+    "count": np.dtype("int64"),
+    "first_time": np.dtype("float64"),
+    "last_time": np.dtype("float64"),
+    "evidence": pd.StringDtype(),
+    "explanation": pd.StringDtype(),
+    #: shell commands to run next, one a line, with ``# comments``.
+    "next_checks": pd.StringDtype(),
+}
+FINDING_COLUMNS: tuple[str, ...] = tuple(FINDING_DTYPES)
+
+
 # --------------------------------------------------------------------------- helpers
 def _empty(dtypes: Mapping[str, object]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in dtypes.items()})

@@ -21,18 +21,10 @@ import pandas as pd
 from hskit.diagnose.flood import find_syn_flood
 from hskit.diagnose.handshake import find_no_answer, find_refused, find_slow_handshake
 from hskit.diagnose.resets import find_resets
-from hskit.diagnose.table import (
-    FINDING_COLUMNS,
-    FINDING_DTYPES,
-    FINDING_KINDS,
-    SEVERITIES,
-    Context,
-    Thresholds,
-    build_context,
-    empty_findings,
-)
+from hskit.diagnose.table import Context, Thresholds, build_context, empty_findings
 from hskit.diagnose.time_wait import find_time_wait_pressure
 from hskit.diagnose.window import find_stalled, find_zero_window
+from hskit.schema import FINDING_COLUMNS, FINDING_DTYPES, FINDING_KINDS, SEVERITIES
 
 Finder = Callable[[Context, Thresholds], pd.DataFrame]
 

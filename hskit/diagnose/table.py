@@ -15,34 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hskit.schema import FINDING_DTYPES
 from hskit.timing import endpoint_text
-
-#: finding kinds, in the order the pipeline meets them (opening, load, closing, transfer).
-FINDING_KINDS: tuple[str, ...] = (
-    "no_answer",
-    "refused",
-    "syn_flood",
-    "slow_handshake",
-    "time_wait_pressure",
-    "resets",
-    "zero_window",
-    "stalled",
-)
-SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
-FINDING_DTYPES: dict[str, object] = {
-    "kind": pd.CategoricalDtype(FINDING_KINDS),
-    "severity": pd.CategoricalDtype(SEVERITIES, ordered=True),
-    "endpoint": pd.StringDtype(),
-    "streams": np.dtype("object"),
-    "count": np.dtype("int64"),
-    "first_time": np.dtype("float64"),
-    "last_time": np.dtype("float64"),
-    "evidence": pd.StringDtype(),
-    "explanation": pd.StringDtype(),
-    #: shell commands to run next, one a line, with ``# comments``.
-    "next_checks": pd.StringDtype(),
-}
-FINDING_COLUMNS: tuple[str, ...] = tuple(FINDING_DTYPES)
 
 
 @dataclass(frozen=True)
