@@ -112,11 +112,13 @@ def endpoint_keys(
     >>> src, dst = endpoint_keys(rows); bool(src[0] != dst[0])
     True
     """
-    addresses = pd.concat(
-        [segments["src_ip"].astype("string"), segments["dst_ip"].astype("string")],
-        ignore_index=True,
-    )
-    codes, _ = pd.factorize(addresses)
+    src_ip, dst_ip = segments["src_ip"], segments["dst_ip"]
+    if isinstance(src_ip.dtype, pd.CategoricalDtype) and src_ip.dtype == dst_ip.dtype:
+        # Shared categories (as both loaders produce): the codes already identify addresses.
+        codes = np.concatenate([src_ip.cat.codes.to_numpy(), dst_ip.cat.codes.to_numpy()])
+    else:
+        addresses = pd.concat([src_ip.astype("string"), dst_ip.astype("string")], ignore_index=True)
+        codes, _ = pd.factorize(addresses)
     count = len(segments)
     ports = np.concatenate(
         [segments["src_port"].to_numpy(np.int64), segments["dst_port"].to_numpy(np.int64)]
