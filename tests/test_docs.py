@@ -1,0 +1,237 @@
+"""The documentation site builds in strict mode, and its pages say what they should.
+
+One ``mkdocs build --strict`` into a temporary directory (module-scoped). The tutorial
+notebooks are rendered without being executed here (``HSKIT_DOCS_EXECUTE=false``):
+``test_notebooks.py`` already runs each of them, and executing them again would double
+the time. Set ``HSKIT_TEST_DOCS_EXECUTE=1`` to build exactly as the published site is
+built, with the notebooks executed and their figures checked.
+
+The labels and states quoted on the concept pages are recomputed from the captures, so
+a change in the classifier that makes an example wrong fails here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from conftest import REPO, SAMPLE_DIR
+
+import hskit
+
+DOCS = REPO / "docs"
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+EXECUTE = os.environ.get("HSKIT_TEST_DOCS_EXECUTE") == "1"
+PLUGINS = ("mkdocs", "material", "mkdocs_jupyter", "mkdocstrings", "mkdocstrings_handlers.python")
+
+
+def _missing_plugins() -> list[str]:
+    return [name for name in PLUGINS if importlib.util.find_spec(name.split(".")[0]) is None]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built site: ``mkdocs build --strict`` must succeed."""
+    missing = _missing_plugins()
+    if missing:
+        message = f"docs tools not installed ({', '.join(missing)}): pip install -e '.[docs]'"
+        if os.environ.get("CI"):
+            pytest.fail("CI: " + message)
+        pytest.skip(message)
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    env["HSKIT_DOCS_EXECUTE"] = "true" if EXECUTE else "false"
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    return out
+
+
+def page(site: Path, name: str) -> str:
+    return (site / name / "index.html").read_text(encoding="utf-8")
+
+
+def text(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def test_api_reference_documents_the_public_api(site: Path) -> None:
+    loading = page(site, "api/loading")
+    for anchor in ("hskit.load", "hskit.capture.Capture", "hskit.capture.LoadReport",
+                   "hskit.flags.label", "hskit.schema", "hskit.errors"):  # fmt: skip
+        assert f'id="{anchor}"' in loading, anchor
+    assert 'id="hskit.classify.classify"' in page(site, "api/classify")
+    views = page(site, "api/views")
+    for anchor in ("hskit.views.ladder.ladder_figure", "hskit.views.widgets.explorer"):
+        assert f'id="{anchor}"' in views, anchor
+    troubleshooting = page(site, "api/troubleshooting")
+    for anchor in ("hskit.diagnose", "hskit.timing", "hskit.filters", "hskit.export"):
+        assert f'id="{anchor}"' in troubleshooting, anchor
+
+
+def test_docstring_examples_render_as_code_not_quotes(site: Path) -> None:
+    loading = page(site, "api/loading")
+    assert "<blockquote>" not in loading
+    assert ":class:" not in text(loading)
+    assert "doctest:" not in text(loading)
+
+
+def test_every_notebook_has_a_rendered_page(site: Path) -> None:
+    assert len(NOTEBOOKS) == 9
+    for path in NOTEBOOKS:
+        html = page(site, f"notebooks/{path.stem}")
+        title = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0]
+        assert title.lstrip("# ").replace("`", "") in text(html), path.name
+        assert "jp-Cell" in html, path.name
+        if EXECUTE:
+            assert "jp-OutputArea-output" in html, f"{path.name}: no outputs"
+
+
+@pytest.mark.skipif(not EXECUTE, reason="notebooks run only with HSKIT_TEST_DOCS_EXECUTE=1")
+def test_executed_notebooks_show_their_figures(site: Path) -> None:
+    html = page(site, "notebooks/01_three_way_handshake")
+    assert "Plotly.newPlot" in html
+
+
+def test_cli_page_has_every_command_help(site: Path) -> None:
+    from hskit.cli import main
+
+    cli = text(page(site, "cli"))
+    assert "Usage: hskit [OPTIONS] COMMAND" in cli
+    for name in main.commands:
+        assert f"Usage: hskit {name} [OPTIONS]" in cli, name
+
+
+def test_comparison_page_has_the_benchmark_tables(site: Path) -> None:
+    comparison = text(page(site, "comparison"))
+    for needle in ("hskit native", "pyshark FileCapture", "tcptrace -n", "2 cores",
+                   "2026-11-24", "22 traces"):  # fmt: skip
+        assert needle in comparison, needle
+
+
+def test_concept_pages_exist(site: Path) -> None:
+    for name in ("concepts/tables", "concepts/labels", "concepts/states", "concepts/zeek"):
+        assert "<h1" in page(site, name), name
+
+
+# --------------------------------------------------------------- the examples are real
+def markdown_tables(path: Path) -> list[pd.DataFrame]:
+    """Every pipe table of a markdown file, as strings with backticks removed."""
+    tables, block = [], []
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        if line.startswith("|"):
+            block.append([cell.strip().strip("`") for cell in line.strip("|").split("|")])
+        elif block:
+            tables.append(pd.DataFrame(block[2:], columns=block[0]))
+            block = []
+    return tables
+
+
+def shown(value: object) -> str:
+    if value is pd.NA or (isinstance(value, float) and value != value):
+        return "NA"
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return str(value)
+
+
+def test_label_table_matches_the_captures() -> None:
+    (table,) = [
+        t for t in markdown_tables(DOCS / "concepts" / "labels.md") if "capture" in t.columns
+    ]
+    assert len(table) >= 15
+    columns = ["handshake", "termination", "closer", "reset_by", "conn_state", "history"]
+    for row in table.itertuples(index=False):
+        connections = hskit.load(SAMPLE_DIR / row.capture).connections
+        actual = connections.set_index("stream").loc[int(row.stream)]
+        for column in columns:
+            assert shown(actual[column]) == getattr(row, column), (row.capture, column)
+
+
+#: the states tables of states.md in page order: (capture, whole table or an excerpt).
+STATE_TABLES = [
+    ("fin_4way.pcap", True),
+    ("fin_3way.pcap", False),
+    ("simultaneous_close.pcap", False),
+    ("rst_client.pcap", True),
+    ("refused.pcap", True),
+    ("no_answer.pcap", True),
+]
+
+
+def test_state_tables_match_the_captures() -> None:
+    tables = [
+        t for t in markdown_tables(DOCS / "concepts" / "states.md") if "cause_frame" in t.columns
+    ]
+    assert len(tables) == len(STATE_TABLES)
+    for table, (capture, whole) in zip(tables, STATE_TABLES, strict=True):
+        states = hskit.load(SAMPLE_DIR / capture).states
+        computed = [[shown(v) for v in row] for row in states.itertuples(index=False)]
+        shown_rows = table.values.tolist()
+        if whole:
+            assert shown_rows == computed, capture
+        else:
+            assert all(row in computed for row in shown_rows), capture
+
+
+SEGMENT_COLUMNS = ["frame", "time", "sender", "flags", "rel_seq", "rel_ack", "payload_len"]
+CAPTURE_NAME = re.compile(r"`(\w+\.pcap)`")
+
+
+def segment_excerpts(path: Path) -> list[tuple[str, pd.DataFrame]]:
+    """Each segments excerpt of a page, with the capture last named before it."""
+    capture, excerpts = None, []
+    for table_or_text in re.split(r"((?:^\|.*\n)+)", path.read_text(encoding="utf-8"), flags=re.M):
+        if table_or_text.startswith("|"):
+            rows = [[c.strip() for c in line.strip("|").split("|")] for line in
+                    table_or_text.strip().splitlines()]  # fmt: skip
+            if rows[0] == SEGMENT_COLUMNS:
+                excerpts.append((capture, pd.DataFrame(rows[2:], columns=rows[0])))
+        else:
+            capture = ([None, *CAPTURE_NAME.findall(table_or_text)])[-1] or capture
+    return excerpts
+
+
+@pytest.mark.parametrize("name", ["labels.md", "states.md"])
+def test_segment_excerpts_match_the_captures(name: str) -> None:
+    excerpts = segment_excerpts(DOCS / "concepts" / name)
+    assert excerpts
+    for capture, table in excerpts:
+        segments = hskit.load(SAMPLE_DIR / capture).segments.set_index("frame")
+        for row in table.itertuples(index=False):
+            segment = segments.loc[int(row.frame)]
+            computed = [
+                row.frame,
+                f"{segment['time']:.6f}",
+                "client" if segment["from_client"] else "server",
+                hskit.flags.label(int(segment["flags"])),
+                str(segment["rel_seq"]),
+                str(segment["rel_ack"]),
+                str(segment["payload_len"]),
+            ]
+            assert list(row) == computed, (capture, row.frame)
+
+
+def test_home_page_example_matches_the_capture() -> None:
+    tables = markdown_tables(DOCS / "index.md")
+    cap = hskit.load(SAMPLE_DIR / "close_client_first.pcap")
+    connection = tables[0].iloc[0]
+    for column in tables[0].columns:
+        assert shown(cap.connections.loc[0, column]) == connection[column], column
+    states = cap.states[cap.states["endpoint"] == "client"]
+    client = states[["state", "start", "end", "cause_frame"]]
+    computed = [[shown(v) for v in row] for row in client.itertuples(index=False)]
+    assert tables[1].values.tolist() == computed
