@@ -5,9 +5,19 @@
 >>> cap.connections[["handshake", "termination", "conn_state", "history"]]  # doctest: +SKIP
 """
 
-from hskit import errors, filters, flags, schema, timing
+from hskit import classify, errors, filters, flags, schema, timing
 from hskit.capture import Capture, LoadReport
 from hskit.loader import load
 
-__all__ = ["Capture", "LoadReport", "errors", "filters", "flags", "load", "schema", "timing"]
+__all__ = [
+    "Capture",
+    "LoadReport",
+    "classify",
+    "errors",
+    "filters",
+    "flags",
+    "load",
+    "schema",
+    "timing",
+]
 __version__ = "0.1.0"

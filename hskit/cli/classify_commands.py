@@ -1,0 +1,102 @@
+"""``hskit connections`` and ``hskit summary``: the connections table, and its overview.
+
+>>> from click.testing import CliRunner
+>>> CliRunner().invoke(main, ["summary", "--help"]).exit_code
+0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+
+import hskit
+from hskit.cli import backend_option, capture_argument, main
+from hskit.cli.load_commands import write_table
+
+#: the label columns ``hskit summary`` counts, in the order it prints them
+COUNTED = ("handshake", "termination", "conn_state")
+#: the handshake_time percentiles ``hskit summary`` prints
+PERCENTILES = (0, 50, 90, 99, 100)
+
+
+@main.command()
+@capture_argument
+@backend_option
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the table: a .parquet or .csv file.",
+)
+def connections(file: str, backend: str, output: Path) -> None:
+    """Write FILE's connections table (one row per TCP connection) to Parquet or CSV."""
+    cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
+    table = cap.connections
+    write_table(table, output)
+    click.echo(f"wrote {len(table)} connections to {output}")
+
+
+@main.command()
+@capture_argument
+@backend_option
+def summary(file: str, backend: str) -> None:
+    """Connections of FILE counted by handshake, termination and conn_state, and the
+    handshake time percentiles of complete handshakes."""
+    cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
+    table = cap.connections
+    click.echo(f"{file}: {len(cap.segments)} TCP segments, {len(table)} connections")
+    for column in COUNTED:
+        click.echo("")
+        click.echo(format_counts(table[column]))
+    click.echo("")
+    click.echo(format_percentiles(table.loc[table["handshake"] == "complete", "handshake_time"]))
+
+
+def format_counts(labels: pd.Series) -> str:
+    """A two-column text table of how often each label occurs, most frequent first.
+
+    >>> print(format_counts(pd.Series(["a", "b", "a", None], name="x")))
+    x   count
+    a       2
+    b       1
+    NA      1
+    """
+    counts = labels.astype("string").fillna("NA").value_counts(sort=True)
+    counts = counts[counts > 0]
+    rows = [(str(label), str(count)) for label, count in counts.items()]
+    return _table([(str(labels.name), "count"), *rows])
+
+
+def format_percentiles(times: pd.Series) -> str:
+    """Percentiles of handshake times (seconds) as a text table in milliseconds.
+
+    >>> print(format_percentiles(pd.Series([0.001, 0.003])))
+    handshake_time of 2 complete handshakes (ms)
+    min    p50    p90    p99    max
+    1.000  2.000  2.800  2.980  3.000
+    """
+    values = times.dropna().to_numpy(dtype=float)
+    title = f"handshake_time of {len(values)} complete handshakes (ms)"
+    if len(values) == 0:
+        return title + "\n-"
+    names = ["min" if p == 0 else "max" if p == 100 else f"p{p}" for p in PERCENTILES]
+    cells = [f"{value * 1e3:.3f}" for value in np.percentile(values, PERCENTILES)]
+    width = max(len(cell) for cell in [*names, *cells])
+    return "\n".join(
+        [
+            title,
+            "  ".join(n.ljust(width) for n in names).rstrip(),
+            "  ".join(c.ljust(width) for c in cells).rstrip(),
+        ]
+    )
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    left = max(len(name) for name, _ in rows)
+    right = max(len(value) for _, value in rows)
+    return "\n".join(f"{name:<{left}}  {value:>{right}}" for name, value in rows)
