@@ -113,8 +113,13 @@ def endpoint_keys(
     True
     """
     src_ip, dst_ip = segments["src_ip"], segments["dst_ip"]
-    if isinstance(src_ip.dtype, pd.CategoricalDtype) and src_ip.dtype == dst_ip.dtype:
-        # Shared categories (as both loaders produce): the codes already identify addresses.
+    shared_categories = (
+        isinstance(src_ip.dtype, pd.CategoricalDtype)
+        and isinstance(dst_ip.dtype, pd.CategoricalDtype)
+        and src_ip.cat.categories.equals(dst_ip.cat.categories)  # same order, not just same set
+    )
+    if shared_categories:
+        # As both loaders produce: the codes already identify addresses.
         codes = np.concatenate([src_ip.cat.codes.to_numpy(), dst_ip.cat.codes.to_numpy()])
     else:
         addresses = pd.concat([src_ip.astype("string"), dst_ip.astype("string")], ignore_index=True)
