@@ -21,13 +21,15 @@ stream
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from hskit.classify import zeek_state
-from hskit.classify.zeek_history import count_before, history
+from hskit.classify.zeek_groups import cumsum_in, first_rows, group_starts, sum_before
+from hskit.classify.zeek_history import history
 from hskit.classify.zeek_ports import DEFAULT_LIKELY_SERVER_PORTS
 from hskit.direction import endpoint_keys, zeek_flipped
 from hskit.schema import ACK, CONN_STATE_DTYPE, FIN, RST, SYN
@@ -38,6 +40,12 @@ CLOSE_DELAY = 5.0
 INACTIVITY_TIMEOUT = 300.0
 
 _RSTOS0_HISTORY = r"\^?S[^HAFGIQ]*R.*"
+#: The segment columns the Zeek fields read (the addresses through ``endpoint_keys``).
+_FIELD_COLUMNS = ("stream", "flags", "seq", "payload_len", "win", "src_port", "dst_port")
+_CONNECTION_COLUMNS = (*_FIELD_COLUMNS, "frame", "time")
+
+#: Segment columns as NumPy arrays, rows sorted by stream (capture order within it).
+Rows = dict[str, npt.NDArray[Any]]
 
 
 def zeek_conn_fields(
@@ -53,10 +61,15 @@ def zeek_conn_fields(
     >>> zeek_conn_fields(cap.segments).loc[0, "conn_state"]  # doctest: +SKIP
     'SF'
     """
-    connections = zeek_connections(segments, likely_server_ports=likely_server_ports, split=False)
-    fields = connections.set_index("stream")[["conn_state", "history"]]
-    fields.index = fields.index.astype(np.uint32)
-    return fields
+    if len(segments) == 0:
+        fields = _empty_connections().set_index("stream")[["conn_state", "history"]]
+        fields.index = fields.index.astype(np.uint32)
+        return fields
+    _, rows, src_key = _by_stream(segments, _FIELD_COLUMNS)
+    conn = _group_ids(rows["stream"])
+    first, _, conn_state, histories = _fields(conn, rows, src_key, _ports(likely_server_ports))
+    index = pd.Index(rows["stream"][first].astype(np.uint32), name="stream")
+    return pd.DataFrame({"conn_state": conn_state, "history": histories}, index=index)
 
 
 def zeek_connections(
@@ -72,52 +85,84 @@ def zeek_connections(
 
     >>> zeek_connections(cap.segments)[["orig_p", "resp_p", "conn_state"]]  # doctest: +SKIP
     """
-    ports = DEFAULT_LIKELY_SERVER_PORTS if likely_server_ports is None else likely_server_ports
-    order = np.argsort(segments["stream"].to_numpy(), kind="stable")
-    rows = segments.iloc[order].reset_index(drop=True)
-    if len(rows) == 0:
+    if len(segments) == 0:
         return _empty_connections()
-    src_key, _ = endpoint_keys(rows)
-    stream = rows["stream"].to_numpy(np.int64)
-    conn = _connection_ids(rows, src_key, ports) if split else pd.factorize(stream)[0]
-    first, flipped, is_orig = _orientation(conn, rows, src_key, ports)
-    histories = history(conn, is_orig, rows, flipped)
-    classes = zeek_state.packet_classes(is_orig, rows["flags"].to_numpy(), rows["payload_len"])
-    joint = zeek_state.final_states(conn, classes, len(first))
-    payload = rows["payload_len"].to_numpy(np.int64) * ((rows["flags"].to_numpy() & RST) == 0)
-    no_payload = np.bincount(conn, weights=payload, minlength=len(first)) == 0
-    syn_then_rst = histories.str.fullmatch(_RSTOS0_HISTORY).fillna(False).to_numpy(bool)
-    head = rows.iloc[first]
+    ports = _ports(likely_server_ports)
+    order, rows, src_key = _by_stream(segments, _CONNECTION_COLUMNS)
+    conn = _connection_ids(rows, src_key, ports) if split else _group_ids(rows["stream"])
+    first, flipped, conn_state, histories = _fields(conn, rows, src_key, ports)
+    head = segments[["src_ip", "dst_ip"]].iloc[order[first]]
+    src_port, dst_port = rows["src_port"][first], rows["dst_port"][first]
     orig_is_src = ~flipped
     return pd.DataFrame(
         {
-            "stream": head["stream"].to_numpy(np.uint32),
-            "first_frame": head["frame"].to_numpy(np.uint32),
+            "stream": rows["stream"][first].astype(np.uint32),
+            "first_frame": rows["frame"][first].astype(np.uint32),
             "orig_h": np.where(orig_is_src, head["src_ip"].astype(str), head["dst_ip"].astype(str)),
-            "orig_p": np.where(orig_is_src, head["src_port"], head["dst_port"]).astype(np.uint16),
+            "orig_p": np.where(orig_is_src, src_port, dst_port).astype(np.uint16),
             "resp_h": np.where(orig_is_src, head["dst_ip"].astype(str), head["src_ip"].astype(str)),
-            "resp_p": np.where(orig_is_src, head["dst_port"], head["src_port"]).astype(np.uint16),
-            "conn_state": zeek_state.conn_state(joint, no_payload, syn_then_rst),
-            "history": histories.to_numpy(),
+            "resp_p": np.where(orig_is_src, dst_port, src_port).astype(np.uint16),
+            "conn_state": conn_state,
+            "history": histories,
         }
     ).astype({"conn_state": CONN_STATE_DTYPE, "history": "string"})
 
 
+def _ports(likely_server_ports: Collection[int] | None) -> Collection[int]:
+    return DEFAULT_LIKELY_SERVER_PORTS if likely_server_ports is None else likely_server_ports
+
+
+def _by_stream(
+    segments: pd.DataFrame, columns: tuple[str, ...]
+) -> tuple[npt.NDArray[np.intp], Rows, npt.NDArray[np.int64]]:
+    """The sort order by stream, the ``columns`` in that order and each row's source key."""
+    order = np.argsort(segments["stream"].to_numpy(), kind="stable")
+    rows = {name: segments[name].to_numpy()[order] for name in columns}
+    src_key, _ = endpoint_keys(segments)
+    return order, rows, src_key[order]
+
+
+def _group_ids(values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """0, 1, 2, … for each run of equal ``values`` (sorted: one run per value).
+
+    >>> _group_ids(np.array([3, 3, 5, 9, 9])).tolist()
+    [0, 0, 1, 2, 2]
+    """
+    ids = np.zeros(len(values), dtype=np.int64)
+    ids[first_rows(values)[1:]] = 1
+    return np.cumsum(ids)
+
+
+def _fields(
+    conn: npt.NDArray[np.int64], rows: Rows, src_key: npt.NDArray[np.int64], ports: Collection[int]
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.bool_], pd.Categorical, pd.api.extensions.ExtensionArray
+]:
+    """Each connection's first row, whether Zeek flipped it, its ``conn_state`` and history."""
+    first, flipped, is_orig = _orientation(conn, rows, src_key, ports)
+    histories = history(conn, is_orig, rows, flipped)
+    flags, payload = rows["flags"], rows["payload_len"]
+    classes = zeek_state.packet_classes(is_orig, flags, payload)
+    joint = zeek_state.final_states(conn, classes, len(first))
+    no_payload = ~np.logical_or.reduceat((payload > 0) & ((flags & RST) == 0), first)
+    syn_then_rst = histories.str.fullmatch(_RSTOS0_HISTORY).fillna(False).to_numpy(bool)
+    conn_state = zeek_state.conn_state(joint, no_payload, syn_then_rst)
+    return first, flipped, conn_state, histories.array
+
+
 def _orientation(
     conn: npt.NDArray[np.int64],
-    rows: pd.DataFrame,
+    rows: Rows,
     src_key: npt.NDArray[np.int64],
     ports: Collection[int],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Each connection's first row and whether Zeek flipped it; each row's ``is_orig``."""
-    first = np.flatnonzero(np.r_[True, conn[1:] != conn[:-1]])
+    first = first_rows(conn)
     flipped = zeek_flipped(
-        rows["flags"].to_numpy()[first],
-        rows["src_port"].to_numpy()[first],
-        rows["dst_port"].to_numpy()[first],
-        ports,
+        rows["flags"][first], rows["src_port"][first], rows["dst_port"][first], ports
     )
-    is_orig = (src_key == src_key[first][conn]) ^ flipped[conn]
+    lengths = np.diff(np.append(first, len(conn)))
+    is_orig = (src_key == np.repeat(src_key[first], lengths)) ^ np.repeat(flipped, lengths)
     return first, flipped, is_orig
 
 
@@ -137,7 +182,7 @@ def _empty_connections() -> pd.DataFrame:
 
 
 def _connection_ids(
-    rows: pd.DataFrame, src_key: npt.NDArray[np.int64], ports: Collection[int]
+    rows: Rows, src_key: npt.NDArray[np.int64], ports: Collection[int]
 ) -> npt.NDArray[np.int64]:
     """Zeek's connection number for each row (rows sorted by stream, capture order).
 
@@ -147,31 +192,31 @@ def _connection_ids(
     again, so a round costs the rows still undecided; rounds: one more than the most cuts
     in a stream.
     """
-    stream = rows["stream"].to_numpy(np.int64)
-    time = rows["time"].to_numpy(np.float64)
+    stream = rows["stream"].astype(np.int64)
+    time = rows["time"].astype(np.float64)
     new = np.r_[True, stream[1:] != stream[:-1]]
     new[1:] |= np.diff(time) >= INACTIVITY_TIMEOUT
-    undecided = np.arange(len(rows))
+    undecided = np.arange(len(stream))
     while len(undecided):
-        conn = pd.factorize((np.cumsum(new) - 1)[undecided])[0]
-        part = rows.iloc[undecided].reset_index(drop=True)
+        conn = _group_ids((np.cumsum(new) - 1)[undecided])
+        part = {name: column[undecided] for name, column in rows.items()}
         cut = _first_cut(conn, part, src_key[undecided], ports)
         new[undecided[cut]] = True
-        undecided = undecided[pd.Series(cut).groupby(conn).cummax().to_numpy()]
+        undecided = undecided[cumsum_in(cut, group_starts(conn)) > 0]
     return np.cumsum(new) - 1
 
 
 def _first_cut(
     conn: npt.NDArray[np.int64],
-    rows: pd.DataFrame,
+    rows: Rows,
     src_key: npt.NDArray[np.int64],
     ports: Collection[int],
 ) -> npt.NDArray[np.bool_]:
     """Each connection's first row that starts a new Zeek connection (at most one each)."""
-    time = rows["time"].to_numpy(np.float64)
-    flags = rows["flags"].to_numpy(np.int64)
-    seq = rows["seq"].to_numpy(np.int64)
-    payload = rows["payload_len"].to_numpy(np.int64)
+    time = rows["time"].astype(np.float64)
+    flags = rows["flags"].astype(np.int64)
+    seq = rows["seq"].astype(np.int64)
+    payload = rows["payload_len"].astype(np.int64)
     count = int(conn[-1]) + 1
     first, _, is_orig = _orientation(conn, rows, src_key, ports)
     syn, fin, rst = (flags & SYN) != 0, (flags & FIN) != 0, (flags & RST) != 0
@@ -193,18 +238,19 @@ def _first_cut(
 
     # Close: a RST; a FIN after the peer closed; a FIN while the peer is still inactive.
     closes = fin | rst
-    resp_closed_before = count_before(conn, closes & ~is_orig)
-    orig_closed_before = count_before(conn, closes & is_orig)
+    start = group_starts(conn)
+    resp_closed_before = sum_before(closes & ~is_orig, start)
+    orig_closed_before = sum_before(closes & is_orig, start)
     peer_closed_before = np.where(is_orig, resp_closed_before, orig_closed_before)
-    resp_awake_before = count_before(conn, ~is_orig & resp_wakes)
-    peer_awake_before = np.where(is_orig, resp_awake_before, count_before(conn, is_orig))
+    resp_awake_before = sum_before(~is_orig & resp_wakes, start)
+    peer_awake_before = np.where(is_orig, resp_awake_before, sum_before(is_orig, start))
     complete = rst | (fin & ((peer_closed_before > 0) | (peer_awake_before == 0)))
     close_end = _first_time(conn, complete, time, count) + CLOSE_DELAY
 
     # Reuse: a SYN after a close, or with another initial sequence number.
     orig_start = np.where(syn[np.maximum(orig_first, 0)], 0, -1) + seq[np.maximum(orig_first, 0)]
     pure_syn = syn & ((flags & ACK) == 0)
-    closed_before = count_before(conn, closes) > 0
+    closed_before = sum_before(closes, start) > 0
     other_isn = has_orig[conn] & ((seq - orig_start[conn]) % 2**32 != 0)
     reuse = pure_syn & ~is_first & (closed_before | other_isn)
 

@@ -28,179 +28,237 @@ analyzers) and ``X`` (analyzer limits).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from hskit.classify.zeek_groups import cummax_in, first_rows, group_starts
 from hskit.schema import ACK, FIN, RST, SYN
 
 #: Zeek's limit on sequence jumps it trusts in SYN and RST packets (TOO_LARGE_SEQ_DELTA).
 TOO_LARGE_SEQ_DELTA = 1_048_576
 _POWERS_OF_TEN = 10 ** np.arange(10, dtype=np.int64)
+_HEADER_BITS = SYN | ACK | FIN | RST
+_DATA, _ORIG = 0x20, 0x40  # above the header bits in a row's letter index
 
-# order of a packet's letters: the flag letter, then W, then T; ^ before the first packet
-_FLIP, _FLAG, _ZERO_WINDOW, _RETRANSMIT = -1, 0, 1, 2
+
+def _letter_tables() -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """By letter index (header bits, payload, direction): the flag letter in ASCII (0 for
+    none, lower case for the responder) and its dedup group ``kind * 2 + is_orig`` with
+    ``kind`` the upper-case letter, H counted as S: Zeek's SYN and SYN-ACK share one "last
+    SYN" per direction."""
+    letters = np.zeros(_ORIG * 2, dtype=np.uint8)
+    groups = np.zeros(_ORIG * 2, dtype=np.uint8)
+    for index in range(_ORIG * 2):
+        syn, ack, fin, rst = (bool(index & bit) for bit in (SYN, ACK, FIN, RST))
+        bits = syn + fin + rst
+        if bits > 1:
+            letter = "I" if fin and rst else "Q"
+        elif bits == 1:
+            letter = ("H" if ack else "S") if syn else "F" if fin else "R"
+        else:
+            letter = "D" if index & _DATA else "A" if ack else ""
+        if letter:
+            is_orig = bool(index & _ORIG)
+            letters[index] = ord(letter if is_orig else letter.lower())
+            groups[index] = ord("S" if letter == "H" else letter) * 2 + is_orig
+    return letters, groups
+
+
+_FLAG_LETTERS, _FLAG_GROUPS = _letter_tables()
+_GROUP_F, _GROUP_R, _GROUP_S = (ord(kind) * 2 for kind in "FRS")
 
 
 def history(
     conn: npt.NDArray[np.int64],
     is_orig: npt.NDArray[np.bool_],
-    rows: pd.DataFrame,
+    rows: pd.DataFrame | Mapping[str, npt.NDArray[np.integer]],
     flipped: npt.NDArray[np.bool_],
 ) -> pd.Series:
     """Zeek's history string of each connection.
 
     ``rows`` (columns ``flags, seq, payload_len, win``) are sorted by ``conn``, in capture
-    order within it; ``flipped[c]`` is True when Zeek made connection ``c``'s first
-    receiver its originator. Returns a ``string`` Series indexed by connection number.
+    order within it, and every connection number up to the last has rows; ``flipped[c]``
+    is True when Zeek made connection ``c``'s first receiver its originator. Returns a
+    ``string`` Series indexed by connection number.
+
+    Each row gets up to four letters: ``^``, its flag letter, ``W``, ``T``; the flag
+    letters are a byte per row, the rare others are inserted among them (:func:`_strings`).
+    Per-direction work runs on the rows regrouped by direction ("side order").
     """
-    flags = rows["flags"].to_numpy(np.int64)
-    seq = rows["seq"].to_numpy(np.int64)
-    payload = rows["payload_len"].to_numpy(np.int64)
-    syn, ack = (flags & SYN) != 0, (flags & ACK) != 0
+    if len(conn) == 0:
+        return pd.Series(pd.array([], dtype="string"))
+    flags = np.asarray(rows["flags"])
+    payload = np.asarray(rows["payload_len"])
+    seq = np.asarray(rows["seq"]).astype(np.uint32, copy=False)
     fin, rst = (flags & FIN) != 0, (flags & RST) != 0
-    side = conn * 2 + is_orig  # one group per connection and direction
-    own_rst_before = count_before(side, rst) > 0
-    own_close_before = count_before(side, fin | rst) > 0
-    peer_fin_before = count_before(conn, fin) - count_before(side, fin) > 0
+    side = conn * 2 + is_orig
+    sides_count = 2 * int(conn[-1]) + 2
+    own_rst_before = _after_first(rst, side, side, sides_count)
+    own_close_before = _after_first(fin | rst, side, side, sides_count)
+    peer_fin_before = _after_first(fin, side, side ^ 1, sides_count)
+    flag_letters = _flag_letters(conn, is_orig, flags, seq, payload, own_close_before)
 
-    sources = [
-        _flag_letters(side, syn, ack, fin, rst, seq, payload, own_close_before),
-        _scaled(side, _zero_window(rows, rst, own_rst_before, peer_fin_before), "W", _ZERO_WINDOW),
-        _scaled(
-            side,
-            _retransmitted(side, syn, fin, rst, seq, payload, own_rst_before),
-            "T",
-            _RETRANSMIT,
-        ),
-    ]
-    events = pd.concat(
-        [_events(position, letter, order) for position, letter, order in sources],
-        ignore_index=True,
-    )
-    position = events["position"].to_numpy()
-    events["conn"] = conn[position]
-    events["letter"] = events["letter"].where(is_orig[position], events["letter"].str.lower())
-    first_rows = np.flatnonzero(np.r_[True, conn[1:] != conn[:-1]])
-    flips = first_rows[flipped[conn[first_rows]]]
-    events = pd.concat(
-        [
-            events,
-            pd.DataFrame({"position": flips, "letter": "^", "order": _FLIP, "conn": conn[flips]}),
-        ]
-    )
-    events = events.sort_values(["conn", "position", "order"], kind="stable")
-    count = int(conn.max()) + 1 if len(conn) else 0
-    offsets = np.zeros(count + 1, dtype=np.int32)
-    np.cumsum(np.bincount(events["conn"].to_numpy(), minlength=count), out=offsets[1:])
-    letters = pa.ListArray.from_arrays(
-        pa.array(offsets), pa.array(events["letter"].to_numpy(str), type=pa.string())
-    )
-    joined = pc.binary_join(letters, "")
-    return pd.Series(pd.array(joined, dtype="string"))
+    first_row = first_rows(conn)
+    flips = first_row[flipped[conn[first_row]]]
+    extras = [(flips, 0, np.full(len(flips), ord("^"), dtype=np.uint8))]
+    sides = _Sides(side, is_orig)
+    zero_window = (np.asarray(rows["win"]) == 0) & ~rst & ~own_rst_before & ~peer_fin_before
+    for slot, letter, side_rows in (
+        (2, "W", np.flatnonzero(zero_window[sides.order])),
+        (3, "T", _retransmitted(sides, flags, seq, payload, own_rst_before)),
+    ):
+        marked = sides.order[_scaled(side_rows, sides.start)]
+        cased = np.where(is_orig[marked], ord(letter), ord(letter.lower())).astype(np.uint8)
+        extras.append((marked, slot, cased))
+    return _strings(flag_letters, extras, conn, first_row)
 
 
-def _events(
-    position: npt.NDArray[np.int64], letter: npt.NDArray[np.str_] | str, order: int
-) -> pd.DataFrame:
-    return pd.DataFrame({"position": position, "letter": letter, "order": order})
+def _after_first(
+    mask: npt.NDArray[np.bool_],
+    side: npt.NDArray[np.int64],
+    of: npt.NDArray[np.int64],
+    sides_count: int,
+) -> npt.NDArray[np.bool_]:
+    """For each row: has an earlier row of side ``of`` (``conn * 2 + is_orig``) ``mask``?
 
-
-def count_before(group: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_]) -> npt.NDArray:
-    """How many earlier rows of the same group have ``mask`` set.
-
-    >>> count_before(np.array([0, 0, 1, 0]), np.array([True, True, True, False])).tolist()
-    [0, 1, 0, 2]
+    >>> side = np.array([1, 0, 1, 1])
+    >>> _after_first(np.array([True, False, False, False]), side, side, 2).tolist()
+    [False, False, True, True]
     """
-    counts = pd.Series(mask.astype(np.int64)).groupby(group).cumsum().to_numpy()
-    return counts - mask
+    marked = np.flatnonzero(mask)
+    first = np.full(sides_count, len(mask))
+    np.minimum.at(first, side[marked], marked)
+    return first[of] < np.arange(len(mask))
+
+
+class _Sides:
+    """The rows regrouped by side (``conn * 2 + is_orig``), capture order within each.
+
+    ``order`` lists the rows side after side (responders' first); ``start[i]`` is the
+    position, in ``order``, of the first row of the side of ``order[i]``.
+    """
+
+    def __init__(self, side: npt.NDArray[np.int64], is_orig: npt.NDArray[np.bool_]) -> None:
+        self.order = np.argsort(is_orig, kind="stable")
+        self.start = group_starts(side[self.order])
 
 
 def _flag_letters(
-    side: npt.NDArray[np.int64],
-    syn: npt.NDArray[np.bool_],
-    ack: npt.NDArray[np.bool_],
-    fin: npt.NDArray[np.bool_],
-    rst: npt.NDArray[np.bool_],
-    seq: npt.NDArray[np.int64],
-    payload: npt.NDArray[np.int64],
+    conn: npt.NDArray[np.int64],
+    is_orig: npt.NDArray[np.bool_],
+    flags: npt.NDArray[np.integer],
+    seq: npt.NDArray[np.uint32],
+    payload: npt.NDArray[np.integer],
     own_close_before: npt.NDArray[np.bool_],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_], int]:
-    bits = syn.astype(np.int64) + fin + rst
-    letter = np.select(
-        [
-            (bits > 1) & fin & rst,
-            bits > 1,
-            (bits == 1) & syn & ack,
-            (bits == 1) & syn,
-            (bits == 1) & fin,
-            (bits == 1) & rst,
-            payload > 0,
-            ack,
-        ],
-        ["I", "Q", "H", "S", "F", "R", "D", "A"],
-        default="",
-    )
-    # S and H share one "last SYN" per direction in Zeek; the others have their own.
-    kind = np.where(letter == "H", "S", letter)
-    value = np.where(fin, (seq + payload) % 2**32, seq)
-    frame = pd.DataFrame({"side": side, "kind": kind, "value": value})
-    candidates = frame[letter != ""]
-    grouped = candidates.groupby(["side", "kind"], sort=False)
-    first = grouped.cumcount().to_numpy() == 0
-    changed = grouped["value"].diff().fillna(0).to_numpy() != 0
-    kind = candidates["kind"].to_numpy()
-    repeatable = np.isin(kind, ("F", "R")) | ((kind == "S") & own_close_before[candidates.index])
-    chosen = candidates.index.to_numpy()[first | (repeatable & changed)]
-    return chosen, letter[chosen], _FLAG
+) -> npt.NDArray[np.uint8]:
+    """Each row's flag letter (ASCII; 0 where Zeek records none).
 
-
-def _zero_window(
-    rows: pd.DataFrame,
-    rst: npt.NDArray[np.bool_],
-    own_rst_before: npt.NDArray[np.bool_],
-    peer_fin_before: npt.NDArray[np.bool_],
-) -> npt.NDArray[np.bool_]:
-    """A zero window, except with or after one's own RST or after the peer's FIN."""
-    return (rows["win"].to_numpy() == 0) & ~rst & ~own_rst_before & ~peer_fin_before
+    I, Q, D, A: the first per direction; S, H, F, R: also any later one whose sequence
+    number differs from the previous such packet's (S and H after the sender closed).
+    Rows are ranked by dedup group (a stable sort of bytes; rows without a letter, group
+    0, first and skipped), then connection, then row; the groups of F and of R, S come out
+    as two blocks, the only ones to compare.
+    """
+    index = (flags & _HEADER_BITS).astype(np.uint8)
+    index |= (payload > 0).astype(np.uint8) * np.uint8(_DATA)
+    index |= is_orig.astype(np.uint8) * np.uint8(_ORIG)
+    group = _FLAG_GROUPS[index]
+    rank = np.argsort(group, kind="stable")
+    group = group[rank]
+    lettered = np.searchsorted(group, 1)
+    ranked, group = rank[lettered:], group[lettered:]
+    ranked_conn = conn[ranked]
+    same = (group[1:] == group[:-1]) & (ranked_conn[1:] == ranked_conn[:-1])
+    keep = np.ones(len(ranked), dtype=bool)
+    keep[1:] = ~same
+    f_start, f_end, r_start = np.searchsorted(group, [_GROUP_F, _GROUP_F + 2, _GROUP_R])
+    for start, end, is_fin in ((f_start, f_end, True), (r_start, len(ranked), False)):
+        block = ranked[start:end]
+        value = seq[block]
+        if is_fin:  # a FIN's sequence number is the one after its payload
+            value = value + payload[block].astype(np.uint32)
+            repeatable = np.ones(len(block), dtype=bool)
+        else:
+            repeatable = (group[start:end] < _GROUP_S) | own_close_before[block]
+        changed = same[start : max(end - 1, start)] & (value[1:] != value[:-1])
+        keep[start + 1 : end] |= changed & repeatable[1:]
+    chosen = ranked[keep]
+    result = np.zeros(len(conn), dtype=np.uint8)
+    result[chosen] = _FLAG_LETTERS[index[chosen]]
+    return result
 
 
 def _retransmitted(
-    side: npt.NDArray[np.int64],
-    syn: npt.NDArray[np.bool_],
-    fin: npt.NDArray[np.bool_],
-    rst: npt.NDArray[np.bool_],
-    seq: npt.NDArray[np.int64],
-    payload: npt.NDArray[np.int64],
+    sides: _Sides,
+    flags: npt.NDArray[np.integer],
+    seq: npt.NDArray[np.uint32],
+    payload: npt.NDArray[np.integer],
     own_rst_before: npt.NDArray[np.bool_],
-) -> npt.NDArray[np.bool_]:
-    """Payload that ends at or below the highest sequence number the sender reached.
+) -> npt.NDArray[np.int64]:
+    """Side-order positions of payload that ends at or below the highest sequence number
+    the sender reached.
 
     Zeek's ``last_seq`` starts at the end of a first SYN (so data on a SYN counts as a
     retransmission) or at the start of any other first packet; a FIN sent when nothing but
     the SYN was, moves it without counting. Sequence numbers are unwrapped per direction
-    from 32-bit differences.
+    from 32-bit differences; a RST's payload does not count.
     """
-    grouped = pd.Series(seq).groupby(side)
-    step = (grouped.diff().fillna(0).to_numpy().astype(np.int64) + 2**31) % 2**32 - 2**31
-    position = pd.Series(step).groupby(side).cumsum().to_numpy()
-    end = position + payload * ~rst + syn + fin
-    first = grouped.cumcount().to_numpy() == 0
-    initial_last = np.where(first & syn, end, position)
-    reached = pd.Series(np.where(first, initial_last, end)).groupby(side).cummax()
-    last = np.where(first, initial_last, reached.groupby(side).shift(1).to_numpy())
-    delta = end - last
-    trusted = ~((syn | rst) & (np.abs(delta) > TOO_LARGE_SEQ_DELTA))
-    opened_with_syn = pd.Series(syn).groupby(side).transform("first").to_numpy(bool)
-    fin_after_syn_only = fin & opened_with_syn & (last == 1)
-    return (payload > 0) & (delta <= 0) & trusted & ~fin_after_syn_only & ~own_rst_before
+    order, start = sides.order, sides.start
+    flags, seq, payload = flags[order], seq[order], payload[order].astype(np.int64)
+    syn, fin, rst = (flags & SYN) != 0, (flags & FIN) != 0, (flags & RST) != 0
+    first = start == np.arange(len(start))
+    step = np.zeros(len(seq), dtype=np.int32)
+    step[1:] = (seq[1:] - seq[:-1]).view(np.int32)  # wraps modulo 2**32
+    step[first] = 0
+    position = np.cumsum(step, dtype=np.int64)
+    position -= position[start]
+    end = position + np.where(rst, 0, payload) + syn + fin
+    # ``last`` before each packet: the first packet's own start, then the highest end so far
+    reached = cummax_in(np.where(first & ~syn, position, end), start)
+    data = np.flatnonzero(payload > 0)
+    last = np.where(first[data], reached[data], reached[data - 1])
+    delta = end[data] - last
+    trusted = ~((syn | rst)[data] & (np.abs(delta) > TOO_LARGE_SEQ_DELTA))
+    fin_after_syn_only = fin[data] & syn[start[data]] & (last == 1)
+    own_rst = own_rst_before[order[data]]
+    return data[(delta <= 0) & trusted & ~fin_after_syn_only & ~own_rst]
 
 
-def _scaled(
-    side: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_], letter: str, order: int
-) -> tuple[npt.NDArray[np.int64], str, int]:
-    """Rows where the per-direction count of ``mask`` reaches 1, 10, 100, …"""
-    count = pd.Series(mask.astype(np.int64)).groupby(side).cumsum().to_numpy()
-    return np.flatnonzero(mask & np.isin(count, _POWERS_OF_TEN)), letter, order
+def _scaled(side_rows: npt.NDArray[np.int64], start: npt.NDArray[np.int64]) -> npt.NDArray:
+    """Of the marked rows (ascending side-order positions), those where the count so far
+    in their side reaches 1, 10, 100, …
+
+    >>> _scaled(np.arange(12), np.zeros(12, dtype=np.int64)).tolist()
+    [0, 9]
+    """
+    count = np.arange(1, len(side_rows) + 1) - group_starts(start[side_rows])
+    return side_rows[np.isin(count, _POWERS_OF_TEN)]
+
+
+def _strings(
+    flag_letters: npt.NDArray[np.uint8],
+    extras: list[tuple[npt.NDArray[np.int64], int, npt.NDArray[np.uint8]]],
+    conn: npt.NDArray[np.int64],
+    first_row: npt.NDArray[np.int64],
+) -> pd.Series:
+    """Each connection's history: its rows' flag letters (0: none), with the ``extras``
+    ``(rows, slot, letters)`` placed around them, slot 0 before the row's flag letter, 2
+    and 3 after it; one byte buffer cut at each connection's offset."""
+    rows = np.concatenate([marked for marked, _, _ in extras])
+    slots = np.concatenate([np.full(len(marked), slot) for marked, slot, _ in extras])
+    letters = np.concatenate([cased for _, _, cased in extras])
+    ranked = np.argsort(rows * 4 + slots, kind="stable")
+    rows, slots, letters = rows[ranked], slots[ranked], letters[ranked]
+    present = flag_letters != 0
+    flags_through = np.cumsum(present)  # flag letters up to and including each row
+    at = flags_through[rows] - (present[rows] & (slots == 0))
+    data = np.insert(flag_letters[present], at, letters)
+    offsets = np.zeros(len(first_row) + 1, dtype=np.int32)
+    offsets[1:] = flags_through[np.append(first_row[1:], len(conn)) - 1]
+    offsets[1:] += np.cumsum(np.bincount(conn[rows], minlength=len(first_row)))
+    strings = pa.StringArray.from_buffers(len(first_row), pa.py_buffer(offsets), pa.py_buffer(data))
+    return pd.Series(pd.array(strings, dtype="string"))

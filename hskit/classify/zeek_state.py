@@ -4,9 +4,10 @@ Zeek (``TCPSessionAdapter::UpdateStateMachine``) keeps a state per endpoint: INA
 SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET. A packet's effect depends
 only on its direction, its SYN/ACK/FIN/RST bits, whether it carries payload, and the two
 current states; so each of the 64 packet classes is a function on the 64 joint states
-(orig, resp). A connection's final joint state is the composition of its packets'
-functions, computed for all connections at once by pairwise composition in
-log2(longest connection) rounds: no loop per packet or per connection.
+(orig, resp). A connection's final joint state is its packets' functions applied in
+turn: for all connections at once, the first few packets one position at a time, the rest
+of longer connections by pairwise composition in log2(longest connection) rounds; no loop
+per packet or per connection.
 
 >>> import numpy as np
 >>> classes = packet_classes(np.array([True, False, True]), np.array([0x02, 0x12, 0x10]),
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from hskit.classify.zeek_groups import first_rows
 from hskit.schema import ACK, CONN_STATES, FIN, RST, SYN
 
 #: Zeek's endpoint states; RESET_AFTER_CLOSE is RESET entered from CLOSED (Zeek's
@@ -38,17 +40,26 @@ _ORIG, _SYN, _ACK, _FIN, _RST, _DATA = 1, 2, 4, 8, 16, 32
 
 def packet_classes(
     is_orig: npt.NDArray[np.bool_], flags: npt.NDArray[np.integer], payload_len: npt.ArrayLike
-) -> npt.NDArray[np.int64]:
+) -> npt.NDArray[np.uint8]:
     """The class (0–63) of each packet: direction, SYN/ACK/FIN/RST bits, payload or not."""
-    flags = np.asarray(flags, dtype=np.int64)
-    return (
-        is_orig.astype(np.int64) * _ORIG
-        + ((flags & SYN) != 0) * _SYN
-        + ((flags & ACK) != 0) * _ACK
-        + ((flags & FIN) != 0) * _FIN
-        + ((flags & RST) != 0) * _RST
-        + (np.asarray(payload_len) > 0) * _DATA
-    )
+    classes = _HEADER_CLASS_BITS[np.asarray(flags) & (SYN | ACK | FIN | RST)]
+    classes |= np.asarray(is_orig, dtype=np.uint8) * np.uint8(_ORIG)
+    classes |= (np.asarray(payload_len) > 0).astype(np.uint8) * np.uint8(_DATA)
+    return classes
+
+
+#: The class bits of each combination of the SYN, ACK, FIN and RST flag bits.
+_HEADER_CLASS_BITS = np.array(
+    [
+        sum(
+            bit
+            for flag, bit in ((SYN, _SYN), (ACK, _ACK), (FIN, _FIN), (RST, _RST))
+            if header & flag
+        )
+        for header in range((SYN | ACK | FIN | RST) + 1)
+    ],
+    dtype=np.uint8,
+)
 
 
 def _reset(state: int) -> int:
@@ -101,22 +112,63 @@ def _step(joint: int, cls: int) -> int:
     return orig * _N + resp
 
 
+#: Packets of each connection applied one at a time before the rest are composed.
+STEPWISE = 16
+
 #: TRANSITIONS[class, joint] = joint state after a packet of that class.
 TRANSITIONS: npt.NDArray[np.uint8] = np.array(
     [[_step(joint, cls) for joint in range(_N * _N)] for cls in range(64)], dtype=np.uint8
 )
+_TRANSITIONS_FLAT = TRANSITIONS.reshape(-1)
 
 
 def final_states(
-    group: npt.NDArray[np.int64], classes: npt.NDArray[np.int64], n_groups: int
+    group: npt.NDArray[np.int64], classes: npt.NDArray[np.integer], n_groups: int
 ) -> npt.NDArray[np.int64]:
     """Final joint state of each group; rows sorted by group, in packet order within it.
 
+    The first ``STEPWISE`` packets of every group are applied one position at a time,
+    groups longest first so that those still going are a prefix (a step costs the groups
+    that long); longer groups then compose their remaining packets' functions
+    (:func:`_compose`) and apply the result.
+    """
+    firsts = first_rows(group)
+    lengths = np.diff(np.append(firsts, len(group)))
+    clipped = np.minimum(lengths, STEPWISE + 1).astype(np.uint8)
+    longest_first = np.argsort(np.uint8(STEPWISE + 1) - clipped, kind="stable")
+    going = np.cumsum(np.bincount(clipped, minlength=STEPWISE + 2)[::-1])[::-1]
+    starts = firsts[longest_first]
+    state = np.zeros(len(firsts), dtype=np.uint8)  # (INACTIVE, INACTIVE) before any packet
+    for position in range(STEPWISE):
+        count = going[position + 1]
+        packet = classes[starts[:count] + position].astype(np.intp)
+        state[:count] = _TRANSITIONS_FLAT[packet * _N * _N + state[:count]]
+    longer = longest_first[: np.count_nonzero(lengths > STEPWISE)]
+    if len(longer):
+        rest_lengths = lengths[longer] - STEPWISE
+        offsets = np.cumsum(rest_lengths) - rest_lengths
+        rest_group = np.repeat(longer, rest_lengths)
+        rest = np.repeat(firsts[longer] + STEPWISE - offsets, rest_lengths)
+        rest += np.arange(len(rest))
+        functions, ids = _compose(rest_group, classes[rest])
+        state[: len(longer)] = functions[ids, state[: len(longer)]]
+    final = np.zeros(n_groups, dtype=np.int64)
+    final[group[firsts[longest_first]]] = state
+    return final
+
+
+def _compose(
+    group: npt.NDArray[np.int64], ids: npt.NDArray[np.integer]
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Each group's packets composed into one function: ``(functions, ids)`` with
+    ``functions[ids[i]]`` the composition for the i-th group (groups in given order).
+
     Each round composes neighbouring pairs of each group's functions; only the distinct
-    functions are materialised, so a round costs O(rows) plus O(distinct pairs × 64).
+    functions are materialised, so a round costs O(rows) plus O(distinct pairs × 64), and
+    there are log2(longest group) rounds.
     """
     functions = TRANSITIONS
-    ids = classes.astype(np.int64)
+    ids = ids.astype(np.int64)
     group = group.astype(np.int64)
     while True:
         same_next = np.zeros(len(ids), dtype=bool)
@@ -127,7 +179,7 @@ def final_states(
         position = index - np.maximum.accumulate(np.where(start, index, 0))
         left = same_next & (position % 2 == 0)
         if not left.any():
-            break
+            return functions, ids
         lefts = np.flatnonzero(left)
         pairs, pair_id = np.unique(
             ids[lefts] * len(functions) + ids[lefts + 1], return_inverse=True
@@ -142,9 +194,6 @@ def final_states(
         )
         ids = renumber.reshape(-1)[ids[keep]]
         group = group[keep]
-    final = np.zeros(n_groups, dtype=np.int64)  # (INACTIVE, INACTIVE) before any packet
-    final[group] = functions[ids, 0]
-    return final
 
 
 def endpoint_names(joint: int) -> tuple[str, str]:
@@ -166,11 +215,23 @@ def conn_state(
 
     ``no_payload``: neither side sent payload (Zeek's sizes both 0, which makes two
     resets a REJ); ``syn_then_rst``: the history matches ``^?S[^HAFGIQ]*R.*`` (RSTOS0).
+    Looked up in a table of :func:`_conn_state_codes` over every combination.
 
     >>> list(conn_state(np.array([SYN_SENT * 8 + INACTIVE, CLOSED * 8 + CLOSED]),
     ...                 np.array([True, False]), np.array([False, False])))
     ['S0', 'SF']
     """
+    index = np.asarray(joint) * 4 + np.asarray(no_payload) * 2 + np.asarray(syn_then_rst)
+    codes = _CONN_STATE_CODES[index]
+    return pd.Categorical.from_codes(codes, categories=CONN_STATES, validate=False)
+
+
+def _conn_state_codes(
+    joint: npt.NDArray[np.int64],
+    no_payload: npt.NDArray[np.bool_],
+    syn_then_rst: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.int8]:
+    """:func:`conn_state` as codes into ``CONN_STATES``, from Zeek's rules."""
     orig, resp = np.divmod(joint, _N)
     o_reset = np.isin(orig, (RESET, RESET_AFTER_CLOSE))
     r_reset = np.isin(resp, (RESET, RESET_AFTER_CLOSE))
@@ -194,5 +255,13 @@ def conn_state(
     ]
     choices = ["REJ", "RSTRH", "RSTR", "RSTOS0", "OTH", "RSTO", "SF", "SH", "S2", "SHR", "S3"]
     choices += ["S0", "S1"]
-    labels = np.select(conditions, choices, default="OTH")
-    return pd.Categorical(labels, categories=CONN_STATES)
+    codes = [CONN_STATES.index(choice) for choice in choices]
+    return np.select(conditions, codes, default=CONN_STATES.index("OTH")).astype(np.int8)
+
+
+#: ``_conn_state_codes`` of every ``joint * 4 + no_payload * 2 + syn_then_rst``.
+_CONN_STATE_CODES = _conn_state_codes(
+    np.arange(_N * _N * 4) // 4,
+    np.arange(_N * _N * 4) // 2 % 2 == 1,
+    np.arange(_N * _N * 4) % 2 == 1,
+)
