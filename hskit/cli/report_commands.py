@@ -13,7 +13,6 @@ import click
 
 import hskit
 from hskit.cli import backend_option, capture_argument, main
-from hskit.report import MAX_DRAWN, problem_mask, write_report
 
 
 @main.command()
@@ -29,12 +28,16 @@ from hskit.report import MAX_DRAWN, problem_mask, write_report
 @click.option(
     "--max-drawn",
     type=click.IntRange(min=0),
-    default=MAX_DRAWN,
-    show_default=True,
-    help="Problem connections drawn with a ladder and a state timeline.",
+    default=None,
+    help="Problem connections drawn with a ladder and a state timeline  [default: 20].",
 )
-def report(file: str, backend: str, output: Path, max_drawn: int) -> None:
+def report(file: str, backend: str, output: Path, max_drawn: int | None) -> None:
     """Write FILE's HTML report: summary, problem connections with ladders, states over time."""
+    # plotly and the views load only for this command, so the other commands start quickly.
+    from hskit.report import MAX_DRAWN, problem_mask, write_report
+
+    if max_drawn is None:
+        max_drawn = MAX_DRAWN
     cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
     try:
         write_report(cap, output, max_drawn=max_drawn)
