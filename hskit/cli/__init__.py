@@ -10,6 +10,7 @@ raises on purpose become a one-line message and exit status 1, never a traceback
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -49,6 +50,17 @@ def backend_option(function: Any) -> Any:
     )(function)
 
 
+def table_output_option(function: Any) -> Any:
+    """``-o/--output FILE``: where a command writes its table, ``.parquet`` or ``.csv``."""
+    return click.option(
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Where to write the table: a .parquet or .csv file.",
+    )(function)
+
+
 # Importing each module registers its commands on main.
 from hskit.cli import (  # noqa: E402
     classify_commands,
@@ -67,4 +79,5 @@ __all__ = [
     "load_commands",
     "main",
     "report_commands",
+    "table_output_option",
 ]

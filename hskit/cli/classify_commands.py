@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 import hskit
-from hskit.cli import backend_option, capture_argument, main
+from hskit.cli import backend_option, capture_argument, main, table_output_option
 from hskit.cli.load_commands import write_table
 
 #: the label columns ``hskit summary`` counts, in the order it prints them
@@ -26,13 +26,7 @@ PERCENTILES = (0, 50, 90, 99, 100)
 @main.command()
 @capture_argument
 @backend_option
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the table: a .parquet or .csv file.",
-)
+@table_output_option
 def connections(file: str, backend: str, output: Path) -> None:
     """Write FILE's connections table (one row per TCP connection) to Parquet or CSV."""
     cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]

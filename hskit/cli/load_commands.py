@@ -13,7 +13,7 @@ import click
 import pandas as pd
 
 import hskit
-from hskit.cli import backend_option, capture_argument, main
+from hskit.cli import backend_option, capture_argument, main, table_output_option
 
 
 @main.command()
@@ -50,13 +50,7 @@ def info(file: str, backend: str) -> None:
 @main.command()
 @capture_argument
 @backend_option
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the table: a .parquet or .csv file.",
-)
+@table_output_option
 def segments(file: str, backend: str, output: Path) -> None:
     """Write FILE's segments table (one row per TCP segment) to a Parquet or CSV file."""
     cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
