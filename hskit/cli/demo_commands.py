@@ -14,6 +14,7 @@ import pandas as pd
 
 import hskit
 from hskit.cli import main
+from hskit.timing import endpoint_text
 
 #: the repository's sample captures (present in a source checkout or editable install).
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_pcaps"
@@ -29,8 +30,8 @@ def sample_captures(folder: Path) -> list[Path]:
 def connection_lines(connections: pd.DataFrame) -> pd.DataFrame:
     """The columns ``hskit demo`` prints, with endpoints as ``ip:port`` text."""
     shown = connections.assign(
-        client=connections["client_ip"].astype(str) + ":" + connections["client_port"].astype(str),
-        server=connections["server_ip"].astype(str) + ":" + connections["server_port"].astype(str),
+        client=endpoint_text(connections["client_ip"], connections["client_port"]),
+        server=endpoint_text(connections["server_ip"], connections["server_port"]),
     )
     return shown[_SHOWN]
 

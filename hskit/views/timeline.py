@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from hskit.schema import ENDPOINTS, TCP_STATES
+from hskit.timing import endpoint_text
 from hskit.views.palette import STATE_COLORS
 
 #: States without a socket: ``ss`` never lists them, so counts leave them out by default.
@@ -203,21 +204,16 @@ def connection_labels(connections: pd.DataFrame, streams: npt.ArrayLike | None =
     '0 · 10.0.0.1:40000 → 10.0.0.2:80'
     """
     every = connections["stream"].to_numpy(np.int64)
-    chosen = every if streams is None else np.asarray(streams, dtype=np.int64)
-    table = connections.set_index(every).reindex(chosen)
-    number = pd.Series(chosen, index=table.index).astype("string")
-    text = (
-        number
-        + " · "
-        + table["client_ip"].astype("string")
-        + ":"
-        + table["client_port"].astype("string")
-        + " → "
-        + table["server_ip"].astype("string")
-        + ":"
-        + table["server_port"].astype("string")
+    client = endpoint_text(connections["client_ip"], connections["client_port"])
+    server = endpoint_text(connections["server_ip"], connections["server_port"])
+    labels = pd.Series(
+        (pd.Series(every).astype("string") + " · " + client + " → " + server).to_numpy(),
+        index=every,
+        dtype="string",
     )
-    return text.fillna(number)
+    chosen = every if streams is None else np.asarray(streams, dtype=np.int64)
+    number = pd.Series(chosen, index=chosen).astype("string")
+    return labels.reindex(chosen).fillna(number)
 
 
 def state_counts(
