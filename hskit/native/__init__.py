@@ -76,10 +76,12 @@ def _segments(records: Records, everything: TcpColumns) -> pd.DataFrame:
         src_key, dst_key, everything.flags, everything.seq, everything.ack, everything.analyzed
     )
     # TCP headers quoted by ICMP errors only took part in stream numbering.
-    segment = ~everything.quoted
-    if segment.all():
+    segment: npt.NDArray[np.bool_] | slice
+    if not everything.quoted.any():
+        segment = slice(None)  # every row: no copies
         tcp = everything
     else:
+        segment = ~everything.quoted
         tcp = everything.select(segment)
         src_code, dst_code = src_code[segment], dst_code[segment]
         used = np.unique(np.concatenate([src_code, dst_code]))
@@ -92,34 +94,40 @@ def _segments(records: Records, everything: TcpColumns) -> pd.DataFrame:
     first_ns = records.ts_ns[0] if len(records.ts_ns) else 0
     unknown = (ts_ns == NO_TIMESTAMP) | (first_ns == NO_TIMESTAMP)
     time = np.where(unknown, np.nan, (ts_ns - first_ns) / 1e9)
-    frame = pd.DataFrame(
-        {
-            "frame": (tcp.record + 1).astype(np.uint32),
-            "ts": pd.to_datetime(ts_ns, unit="ns", utc=True),
-            "time": time,
-            "stream": stream.stream[segment].astype(np.uint32),
-            "src_ip": pd.Categorical.from_codes(src_code, dtype=address),
-            "dst_ip": pd.Categorical.from_codes(dst_code, dtype=address),
-            "src_port": tcp.src_port.astype(np.uint16),
-            "dst_port": tcp.dst_port.astype(np.uint16),
-            "ip_version": tcp.ip_version.astype(np.uint8),
-            "flags": tcp.flags.astype(np.uint16),
-            "seq": tcp.seq.astype(np.uint32),
-            "ack": tcp.ack.astype(np.uint32),
-            "rel_seq": stream.rel_seq[segment].astype(np.uint32),
-            "rel_ack": stream.rel_ack[segment].astype(np.uint32),
-            "win": tcp.win.astype(np.uint16),
-            "payload_len": tcp.payload_len.astype(np.uint32),
-            "mss": _nullable(tcp.mss, "UInt16"),
-            "wscale": _nullable(tcp.wscale, "UInt8"),
-            "sack_perm": tcp.sack_perm,
-            "tfo": tcp.tfo,
-            "ts_val": _nullable(tcp.ts_val, "UInt32"),
-            "ts_ecr": _nullable(tcp.ts_ecr, "UInt32"),
-        }
+    columns = {
+        "frame": (tcp.record + 1).astype(np.uint32),
+        "ts": pd.to_datetime(ts_ns, unit="ns", utc=True),
+        "time": time,
+        "stream": stream.stream[segment].astype(np.uint32),
+        "src_ip": pd.Categorical.from_codes(src_code, dtype=address),
+        "dst_ip": pd.Categorical.from_codes(dst_code, dtype=address),
+        "src_port": tcp.src_port.astype(np.uint16, copy=False),
+        "dst_port": tcp.dst_port.astype(np.uint16, copy=False),
+        "ip_version": tcp.ip_version.astype(np.uint8),
+        "flags": tcp.flags.astype(np.uint16, copy=False),
+        "seq": tcp.seq.astype(np.uint32, copy=False),
+        "ack": tcp.ack.astype(np.uint32, copy=False),
+        "rel_seq": stream.rel_seq[segment].astype(np.uint32),
+        "rel_ack": stream.rel_ack[segment].astype(np.uint32),
+        "win": tcp.win.astype(np.uint16, copy=False),
+        "payload_len": tcp.payload_len.astype(np.uint32),
+    }
+    direction_columns = ("stream", "src_ip", "dst_ip", "src_port", "dst_port", "flags")
+    columns["from_client"] = from_client(
+        pd.DataFrame({name: columns[name] for name in direction_columns}, copy=False)
     )
-    frame["from_client"] = from_client(frame)
-    return schema.conform(frame, schema.SEGMENT_DTYPES)
+    columns.update(
+        mss=_nullable(tcp.mss, "UInt16"),
+        wscale=_nullable(tcp.wscale, "UInt8"),
+        sack_perm=tcp.sack_perm,
+        tfo=tcp.tfo,
+        ts_val=_nullable(tcp.ts_val, "UInt32"),
+        ts_ecr=_nullable(tcp.ts_ecr, "UInt32"),
+    )
+    # Every column already has its schema dtype, in schema order: no casting pass.
+    frame = pd.DataFrame(columns, copy=False)
+    schema.check(frame, schema.SEGMENT_DTYPES, "segments")
+    return frame
 
 
 def _nullable(values: Int, dtype: str) -> pd.arrays.IntegerArray:

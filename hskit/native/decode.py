@@ -70,6 +70,9 @@ _ICMPV6_ERRORS = (1, 2, 3, 4)
 _MAX_OPTION_STEPS = 40
 _TFO_MAGIC = 0xF989
 _NOP_NOP_TIMESTAMPS = 0x0101080A
+_MSS_OPTION = 0x0204
+_SACK_PERM_TIMESTAMPS = 0x0402080A
+_NOP_WSCALE = 0x01030300
 #: (column, option kind, option length, value bytes, value offset in the option)
 _VALUE_OPTIONS = (
     ("mss", 2, 4, 2, 2),
@@ -80,7 +83,10 @@ _VALUE_OPTIONS = (
 #: link header bytes gathered: SLL2 (20) + three VLAN tags + LLC/SNAP (8)
 _LINK_WIDTH = 40
 _IP_WIDTH = 40
-_TCP_WIDTH = 60
+_IPV4_WIDTH = 20
+#: TCP header bytes gathered: the fixed header and the options read from fixed offsets
+#: (NOP, NOP, timestamps; Linux's SYN options); other options are read from the buffer.
+_TCP_WIDTH = 40
 #: header bytes Wireshark reads before anything else: ports, numbers, flags, window.
 _TCP_FIELDS_LEN = 16
 
@@ -133,7 +139,13 @@ def _field(block: Bytes, offset: int, size: int, dtype: type = np.int64) -> npt.
     if size == 1:
         return block[:, offset].astype(dtype)
     wire = {2: ">u2", 4: ">u4", 8: ">u8"}[size]
-    column = np.ascontiguousarray(block[:, offset : offset + size]).view(wire)[:, 0]
+    if len(block) and block.flags.c_contiguous:
+        # A strided (unaligned) view of the column: converted without a copy first.
+        column = np.ndarray(
+            (len(block),), dtype=wire, buffer=block, offset=offset, strides=(block.shape[1],)
+        )
+    else:
+        column = np.ascontiguousarray(block[:, offset : offset + size]).view(wire)[:, 0]
     return column.astype(dtype)
 
 
@@ -159,48 +171,64 @@ def link_layer(records: Records) -> tuple[Int, Int]:
     """
     start, link = records.data_offset, records.link_type
     count = len(start)
-    net = np.zeros(count, dtype=np.int64)
-    version = np.zeros(count, dtype=np.int64)
     link_types = np.unique(link).tolist()
+    if len(link_types) == 1:  # the usual case: no per-type scatter
+        return _link_type_layer(records, link_types[0], start)
+    net = np.zeros(count, dtype=np.int64)
+    version = np.zeros(count, dtype=np.int8)
     for link_type in link_types:
-        rows = slice(None) if len(link_types) == 1 else np.flatnonzero(link == link_type)
-        at = start[rows]
-        header = _block(records.buffer, at, _LINK_WIDTH)
-        if link_type in _ETHERTYPE_AT:
-            type_at, payload_at = _ETHERTYPE_AT[link_type]
-            ethertype, offset = _ethertype_after_tags(header, type_at, payload_at)
-            bad = np.isin(ethertype, list(_UNSUPPORTED_ETHERTYPES))
-            if bad.any():
-                name = _UNSUPPORTED_ETHERTYPES[int(ethertype[bad][0])]
-                raise _unsupported(f"{name} encapsulation")
-            ip_version = np.where(ethertype == _ETH_IPV4, 4, np.where(ethertype == _ETH_IPV6, 6, 0))
-        elif link_type in _RAW_IP:
-            nibble = header[:, 0] >> 4
-            ip_version = np.where(np.isin(nibble, _RAW_IP[link_type]), nibble, 0)
-            offset = np.zeros(len(at), dtype=np.int64)
-        elif link_type in (0, 108):
-            family = _field(header, 0, 4)
-            # The family is in the capturing host's byte order: a big value means swapped.
-            swapped = np.ascontiguousarray(header[:, :4]).view("<u4")[:, 0].astype(np.int64)
-            family = np.where(family > 0xFFFF, swapped, family)
-            ip_version = np.where(family == _AF_INET, 4, np.where(np.isin(family, _AF_INET6), 6, 0))
-            offset = np.full(len(at), 4, dtype=np.int64)
-        else:
-            raise _unsupported(f"link type {link_type}")
-        net[rows] = at + offset
-        version[rows] = ip_version
+        rows = np.flatnonzero(link == link_type)
+        net[rows], version[rows] = _link_type_layer(records, link_type, start[rows])
     return net, version
+
+
+def _link_type_layer(records: Records, link_type: int, at: Int) -> tuple[Int, Int]:
+    """``(network offset, IP version)`` of records of one link type starting at ``at``."""
+    if link_type in _ETHERTYPE_AT:
+        type_at, payload_at = _ETHERTYPE_AT[link_type]
+        # Only the few tagged or 802.3 frames need more of the link header than the type.
+        ethertype = _field(_block(records.buffer, at + type_at, 2), 0, 2, np.int32)
+        offset = np.full(len(at), payload_at, dtype=np.int32)
+        special = np.flatnonzero(np.isin(ethertype, _VLAN_TPIDS) | (ethertype <= _MAX_8023_LENGTH))
+        if len(special):
+            header = _block(records.buffer, at[special], _LINK_WIDTH)
+            ethertype[special], offset[special] = _ethertype_after_tags(header, type_at, payload_at)
+        bad = np.isin(ethertype, list(_UNSUPPORTED_ETHERTYPES))
+        if bad.any():
+            name = _UNSUPPORTED_ETHERTYPES[int(ethertype[bad][0])]
+            raise _unsupported(f"{name} encapsulation")
+        ip_version = np.zeros(len(at), dtype=np.int8)
+        ip_version[ethertype == _ETH_IPV4] = 4
+        ip_version[ethertype == _ETH_IPV6] = 6
+    elif link_type in _RAW_IP:
+        header = _block(records.buffer, at, _LINK_WIDTH)
+        nibble = (header[:, 0] >> 4).astype(np.int8)
+        ip_version = np.where(np.isin(nibble, _RAW_IP[link_type]), nibble, np.int8(0))
+        offset = np.zeros(len(at), dtype=np.int64)
+    elif link_type in (0, 108):
+        header = _block(records.buffer, at, _LINK_WIDTH)
+        family = _field(header, 0, 4)
+        # The family is in the capturing host's byte order: a big value means swapped.
+        swapped = np.ascontiguousarray(header[:, :4]).view("<u4")[:, 0].astype(np.int64)
+        family = np.where(family > 0xFFFF, swapped, family)
+        ip_version = np.zeros(len(at), dtype=np.int8)
+        ip_version[family == _AF_INET] = 4
+        ip_version[np.isin(family, _AF_INET6)] = 6
+        offset = np.full(len(at), 4, dtype=np.int64)
+    else:
+        raise _unsupported(f"link type {link_type}")
+    return at + offset, ip_version
 
 
 def _ethertype_after_tags(header: Bytes, type_at: int, payload_at: int) -> tuple[Int, Int]:
     """EtherType and payload offset after up to three 802.1Q/802.1ad tags and LLC/SNAP."""
-    ethertype = _field(header, type_at, 2)
-    payload = np.full(len(header), payload_at, dtype=np.int64)
+    ethertype = _field(header, type_at, 2, np.int32)
+    payload = np.full(len(header), payload_at, dtype=np.int32)
     for tag in range(_MAX_VLAN_TAGS):
         tagged = np.isin(ethertype, _VLAN_TPIDS)
         if not tagged.any():
             break
-        inner = _field(header, payload_at + 4 * tag + 2, 2)
+        inner = _field(header, payload_at + 4 * tag + 2, 2, np.int32)
         ethertype = np.where(tagged, inner, ethertype)
         payload = np.where(tagged, payload + 4, payload)
     # An 802.3 length instead of an EtherType: LLC/SNAP (AA AA 03, OUI, EtherType).
@@ -229,7 +257,7 @@ class _IpLayer:
     more_fragments: Bool
     transport: Int  # offset of the upper-layer header
     payload: Int  # upper-layer bytes according to the IP lengths
-    header: Bytes  # the first 40 bytes from the IP header on
+    header: Bytes  # the first 40 bytes from the IP header on (20 when all are IPv4)
 
     def select(self, which: npt.NDArray) -> _IpLayer:
         """The rows chosen by a boolean mask (no copy when it keeps every row)."""
@@ -248,13 +276,15 @@ class _IpLayer:
 
 
 def _ip_layer(records: Records, rows: Int, net: Int, version: Int) -> _IpLayer:
-    header = _block(records.buffer, net, _IP_WIDTH)
+    # IPv4 fields all lie in the first 20 bytes.
+    width = _IP_WIDTH if (version == 6).any() else _IPV4_WIDTH
+    header = _block(records.buffer, net, width)
     is4 = version == 4
-    first = header[:, 0].astype(np.int64)
-    ihl = (first & 0x0F) * 4
-    frag = _field(header, 6, 2)
+    first = header[:, 0]
+    ihl = (first & 0x0F) * 4  # uint8: at most 60
+    frag = _field(header, 6, 2, np.uint16)
     proto = np.where(is4, header[:, 9], header[:, 6]).astype(np.int64)
-    transport = np.where(is4, net + ihl, net + 40)
+    transport = net + np.where(is4, ihl, np.uint8(40))
     first_fragment = ~is4 | ((frag & 0x1FFF) == 0)
     more_fragments = is4 & ((frag & 0x2000) != 0)
     extended = np.flatnonzero(~is4 & np.isin(proto, (*_IPV6_EXTENSIONS, 44, 51)))
@@ -266,9 +296,12 @@ def _ip_layer(records: Records, rows: Int, net: Int, version: Int) -> _IpLayer:
         first_fragment[extended], more_fragments[extended] = ext_first, ext_more
     # The whole packet's length; 0 in the field (TCP segmentation offload) means the rest
     # of the frame.
-    length = np.where(is4, _field(header, 2, 2), _field(header, 4, 2) + 40)
-    on_wire = records.origlen[rows] - (net - records.data_offset[rows])
-    total = np.where(length == np.where(is4, 0, 40), on_wire, length)
+    length = np.where(is4, _field(header, 2, 2, np.int32), _field(header, 4, 2, np.int32) + 40)
+    if len(rows) == len(records.origlen):  # every record: rows is 0, 1, 2, …
+        on_wire = records.origlen - (net - records.data_offset)
+    else:
+        on_wire = records.origlen[rows] - (net - records.data_offset[rows])
+    total = np.where(np.where(is4, length == 0, length == 40), on_wire, length)
     return _IpLayer(
         rows=rows,
         net=net,
@@ -326,18 +359,22 @@ def decode(records: Records) -> tuple[TcpColumns, dict[str, int]]:
     buf = records.buffer
     end = records.data_offset + records.caplen  # first byte past each record's data
     net, version = link_layer(records)
-    version[net > end] = 0  # the link header itself is cut short: nothing to decode
-    whole_ip = ((version == 4) & (net + 20 <= end)) | ((version == 6) & (net + 40 <= end))
+    after_link = end - net
+    version[after_link < 0] = 0  # the link header itself is cut short: nothing to decode
+    whole_ip = np.where(version == 4, after_link >= 20, (version == 6) & (after_link >= 40))
     rows = np.flatnonzero(whole_ip)
-    ip = _ip_layer(records, rows, net[rows], version[rows])
+    if len(rows) == len(whole_ip):
+        ip = _ip_layer(records, rows, net, version)
+    else:
+        ip = _ip_layer(records, rows, net[rows], version[rows])
     # A cut IP header counts as a truncated TCP header when its protocol field says TCP.
-    cut = (version != 0) & ~whole_ip
-    proto_at = net + np.where(version == 4, 9, 6)
-    cut_tcp = cut & (proto_at < end) & (_u8(buf, np.minimum(proto_at, len(buf) - 1)) == _PROTO_TCP)
+    cut = np.flatnonzero((version != 0) & ~whole_ip)
+    proto_at = net[cut] + np.where(version[cut] == 4, 9, 6)
+    cut_tcp = (proto_at < end[cut]) & (_u8(buf, np.minimum(proto_at, len(buf) - 1)) == _PROTO_TCP)
     skipped = {
         "not_ip": int((version == 0).sum() + (~ip.ok).sum()),
         "truncated_headers": int(cut_tcp.sum()),
-        "not_tcp": int((cut & ~cut_tcp).sum()),
+        "not_tcp": int((~cut_tcp).sum()),
     }
     carried = ip.ok & ip.first_fragment
     _check_tunnels(buf, ip.proto[carried], ip.transport[carried])
@@ -448,9 +485,24 @@ def _options(buf: Bytes, header: Bytes, tcp_at: Int, header_len: Int) -> dict[st
     wscale = np.full(count, -1, dtype=np.int64)
     sack_perm = np.zeros(count, dtype=bool)
     tfo = np.zeros(count, dtype=bool)
-    usual = (header_len == 32) & (_field(header, 20, 4) == _NOP_NOP_TIMESTAMPS)
+    usual = (header_len == 32) & (_field(header, 20, 4, np.uint32) == _NOP_NOP_TIMESTAMPS)
     ts_val = np.where(usual, _field(header, 24, 4), -1)
     ts_ecr = np.where(usual, _field(header, 28, 4), -1)
+    # Linux's SYN and SYN/ACK: MSS, SACK permitted, timestamps, NOP, window scale.
+    syn = np.flatnonzero(
+        (header_len == 40)
+        & (_field(header, 20, 2, np.uint16) == _MSS_OPTION)
+        & (_field(header, 24, 4, np.uint32) == _SACK_PERM_TIMESTAMPS)
+        & ((_field(header, 36, 4, np.uint32) & 0xFFFFFF00) == _NOP_WSCALE)
+    )
+    if len(syn):
+        usual[syn] = True
+        syn_header = header[syn]
+        mss[syn] = _field(syn_header, 22, 2)
+        sack_perm[syn] = True
+        ts_val[syn] = _field(syn_header, 28, 4)
+        ts_ecr[syn] = _field(syn_header, 32, 4)
+        wscale[syn] = syn_header[:, 39]
     active = np.flatnonzero((header_len > 20) & ~usual)
     pos = tcp_at[active] + 20
     end = tcp_at[active] + header_len[active]

@@ -9,8 +9,11 @@ everything it returns is a NumPy column, one entry per record (= Wireshark frame
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,10 @@ PADDING = 512
 NO_TIMESTAMP = np.iinfo(np.int64).min
 #: Bytes walked between two progress updates.
 PROGRESS_STEP = 4 * 1024 * 1024
+#: pcap record size assumed before the first record is walked.
+_FIRST_RECORD_GUESS = 256
+#: Fewer records than this are walked one by one rather than chained.
+_MIN_CHAIN = 16
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _PCAP_MAGICS: dict[bytes, tuple[str, int]] = {
@@ -139,10 +146,12 @@ def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) 
         raise NotACapture("the file ends inside the pcap file header")
     link_type = struct.unpack_from(order + "I", buffer, 20)[0] & 0xFFFF
     caplen_at = struct.Struct(order + "I").unpack_from
+    # a record's captured length, given the offset of its header
+    next_caplen = struct.Struct(order + "8xI").unpack_from
     data = memoryview(buffer)  # struct reads a memoryview faster than the array
 
     starts: list[int] = []
-    append = starts.append
+    append, extend = starts.append, starts.extend
     offset = 24
     last_header = size - 16
     with byte_progress(size, enabled=progress) as bar:
@@ -151,8 +160,25 @@ def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) 
             window_end = min(offset + PROGRESS_STEP, last_header)
             begin = offset
             while offset <= window_end:
+                # Chains of records that, at the average size so far, end well before the
+                # window does; the last few records are walked one by one.
+                average = (offset - 24) // len(starts) if starts else _FIRST_RECORD_GUESS
+                count = (window_end - offset) // (2 * max(average, 16))
+                chain: list[int] = []
+                if count >= _MIN_CHAIN:
+                    # a corrupt length leading past the buffer: walk one by one instead
+                    with contextlib.suppress(struct.error):
+                        chain = _chain(data, next_caplen, offset, count)
+                if not chain:
+                    while offset <= window_end:
+                        append(offset)
+                        offset += 16 + caplen_at(data, offset + 8)[0]
+                    break
+                if chain[-1] > last_header:  # a corrupt length led past the file's end
+                    chain = chain[: bisect.bisect_right(chain, last_header) + 1]
                 append(offset)
-                offset += 16 + caplen_at(data, offset + 8)[0]
+                extend(chain[:-1])
+                offset = chain[-1]
             bar.update(min(offset, size) - begin)
     header = np.asarray(starts, dtype=np.int64)
     words = _words(buffer, header, 4, order == ">")
@@ -183,6 +209,20 @@ def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) 
         bytes_lost=size - offset,
         stop_reason=stop_reason,
     )
+
+
+def _chain(
+    data: memoryview,
+    next_caplen: Callable[[memoryview, int], tuple[int, ...]],
+    offset: int,
+    count: int,
+) -> list[int]:
+    """Offsets of the ``count`` pcap records following the one at ``offset``.
+
+    Lengths are trusted: the caller checks for offsets past the end of the file.
+    Raises :class:`struct.error` when a length leads past the end of ``data``.
+    """
+    return [offset := offset + 16 + next_caplen(data, offset)[0] for _ in range(count)]
 
 
 # --------------------------------------------------------------------------- pcapng

@@ -41,6 +41,10 @@ class StreamColumns:
 def tuple_ids(src_key: Int, dst_key: Int) -> tuple[Int, Int]:
     """``(id of the unordered endpoint pair, direction 0/1)`` for each segment."""
     low, high = np.minimum(src_key, dst_key), np.maximum(src_key, dst_key)
+    if len(low) and int(low.min()) >= 0 and int(high.max()) < 1 << 31:
+        # Both keys fit in one 64-bit integer: a single hashing pass.
+        pair, _ = pd.factorize((low << 32) | high)
+        return pair.astype(np.int64, copy=False), (src_key > dst_key).astype(np.int64)
     low_code, _ = pd.factorize(low)
     high_code, high_uniques = pd.factorize(high)
     pair, _ = pd.factorize(low_code.astype(np.int64) * len(high_uniques) + high_code)
@@ -81,8 +85,11 @@ def _bases(
 def _predicted_starts(
     boundary: Bool, pair_first: Bool, direction: Int, flags: Int, seq: Int, ack: Int,
     analyzed: Bool,
-) -> Bool:  # fmt: skip
-    """Where Wireshark would start a conversation, given conversations split at ``boundary``."""
+) -> tuple[Bool, Int, _Bases]:  # fmt: skip
+    """Where Wireshark would start a conversation, given conversations split at ``boundary``.
+
+    Also returns the conversation of each row and the bases for that split.
+    """
     conv = np.cumsum(boundary) - 1
     count = int(conv[-1]) + 1
     bases = _bases(conv, direction, flags, seq, ack, analyzed, count)
@@ -94,7 +101,7 @@ def _predicted_starts(
     when = bases.when[current, side]
     known = np.where(boundary[syn], when != _NEVER, when < syn)
     predicted[syn] = known & (bases.value[current, side] != seq[syn])
-    return predicted
+    return predicted, conv, bases
 
 
 def streams(
@@ -125,7 +132,7 @@ def streams(
     # Fix the first disagreement of every pair until the split is self-consistent: the
     # decision at a SYN depends only on the conversation before it, so this converges.
     while True:
-        predicted = _predicted_starts(
+        predicted, conv, bases = _predicted_starts(
             boundary, pair_first, dir_s, flags_s, seq_s, ack_s, analyzed_s
         )
         wrong = np.flatnonzero(predicted != boundary)
@@ -135,9 +142,8 @@ def streams(
         first_of_pair[1:] = pair_s[wrong[1:]] != pair_s[wrong[:-1]]
         boundary[wrong[first_of_pair]] = predicted[wrong[first_of_pair]]
 
-    conv = np.cumsum(boundary) - 1
+    # The last prediction agreed with ``boundary``: its conversations and bases are final.
     conversations = int(conv[-1]) + 1
-    bases = _bases(conv, dir_s, flags_s, seq_s, ack_s, analyzed_s, conversations)
     first_row = order[np.flatnonzero(boundary)]
     number = np.empty(conversations, dtype=np.int64)
     number[np.argsort(first_row, kind="stable")] = np.arange(conversations)
