@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hskit.classify.rows import Rows
-from hskit.classify.streams import NONE, Bool, Int, StreamIndex, covers, take
+from hskit.classify.streams import NONE, Bool, Int, StreamIndex, covers, select, take
 from hskit.schema import HANDSHAKE_LABELS
 
 #: code of each handshake label in :data:`hskit.schema.HANDSHAKE_DTYPE`
@@ -86,7 +86,7 @@ def analyse(rows: Rows, index: StreamIndex) -> Handshake:
     []
     """
     client, server = rows.client, ~rows.client
-    client_syn = rows.syn_only & client
+    client_syn = index.hits(rows.syn_only & client)
     first_client_syn = index.first(client_syn)
     first_server_syn = index.first(rows.syn_only & server)
 
@@ -96,7 +96,7 @@ def analyse(rows: Rows, index: StreamIndex) -> Handshake:
     safe = np.maximum(syn_of, 0)
     offset = rows.ack[answers] - rows.seq[safe] - np.uint32(1)
     acked = (syn_of >= 0) & (offset <= rows.payload_len[safe])
-    valid_synack = _mask(len(rows.flags), answers[acked & rows.syn_ack[answers]])
+    valid_synack = index.hits(_mask(len(rows.flags), answers[acked & rows.syn_ack[answers]]))
     synack = index.first(valid_synack)
     refusal = index.first(_mask(len(rows.flags), answers[acked & rows.rst[answers]]))
     answered_syn = index.last_before(client_syn, synack)
@@ -131,10 +131,10 @@ def analyse(rows: Rows, index: StreamIndex) -> Handshake:
 
     complete &= ~simultaneous & ~midstream
     sim_done = simultaneous & (sim_client >= 0) & (sim_server >= 0)
-    client_established = np.select(
+    client_established = select(
         [complete, sim_done, midstream], [synack, sim_client, index.starts], NONE
     )
-    server_established = np.select(
+    server_established = select(
         [complete, sim_done, midstream], [final_ack, sim_server, index.starts], NONE
     )
     established = complete | sim_done | midstream

@@ -26,10 +26,19 @@ def identity(segments: pd.DataFrame, rows: Rows, index: StreamIndex) -> dict[str
     sent_by_client = rows.client[index.starts]
 
     def endpoint(src: str, dst: str) -> object:
-        source, destination = segments[src].iloc[first_rows], segments[dst].iloc[first_rows]
+        source, destination = segments[src], segments[dst]
         if isinstance(source.dtype, pd.CategoricalDtype) and source.dtype == destination.dtype:
-            codes = np.where(sent_by_client, source.cat.codes, destination.cat.codes)
+            codes = np.where(
+                sent_by_client,
+                source.cat.codes.to_numpy()[first_rows],
+                destination.cat.codes.to_numpy()[first_rows],
+            )
             return pd.Categorical.from_codes(codes, dtype=source.dtype, validate=False)
+        if isinstance(source.dtype, np.dtype) and source.dtype == destination.dtype:
+            return np.where(
+                sent_by_client, source.to_numpy()[first_rows], destination.to_numpy()[first_rows]
+            )
+        source, destination = source.iloc[first_rows], destination.iloc[first_rows]
         return np.where(sent_by_client, source.to_numpy(object), destination.to_numpy(object))
 
     ns = segments["ts"].to_numpy("datetime64[ns]").view("int64")[index.order]
@@ -40,7 +49,7 @@ def identity(segments: pd.DataFrame, rows: Rows, index: StreamIndex) -> dict[str
         first_ns = last_ns = np.zeros(0, dtype=np.int64)
     unique = ~rows.duplicate
     to_server, to_client = unique & rows.client, unique & ~rows.client
-    payload = np.where(rows.keep_alive, 0, rows.payload_len).astype(np.uint64)
+    payload = np.where(rows.keep_alive, np.uint32(0), rows.payload_len)
     return {
         "stream": index.ids,
         "client_ip": endpoint("src_ip", "dst_ip"),
@@ -53,12 +62,12 @@ def identity(segments: pd.DataFrame, rows: Rows, index: StreamIndex) -> dict[str
         "duration": (last_ns - first_ns) / 1e9,
         "packets_c2s": index.count(to_server),
         "packets_s2c": index.count(to_client),
-        "bytes_c2s": _sum(np.where(to_server, payload, 0), index),
-        "bytes_s2c": _sum(np.where(to_client, payload, 0), index),
+        "bytes_c2s": _sum(np.where(to_server, payload, np.uint32(0)), index),
+        "bytes_s2c": _sum(np.where(to_client, payload, np.uint32(0)), index),
     }
 
 
 def _sum(values: np.ndarray, index: StreamIndex) -> np.ndarray:
     if index.size == 0:
         return np.zeros(0, dtype=np.uint64)
-    return np.add.reduceat(values, index.starts)
+    return np.add.reduceat(values, index.starts, dtype=np.uint64)

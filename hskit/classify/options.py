@@ -54,13 +54,16 @@ def negotiated(
     def original(positions: np.ndarray) -> np.ndarray:
         return np.where(positions >= 0, index.order[np.maximum(positions, 0)], -1)
 
-    def at(column: str, positions: np.ndarray) -> pd.api.extensions.ExtensionArray:
-        return segments[column].array.take(original(positions), allow_fill=True)
+    # rows of the original table (``-1``: none), looked up once per side
+    client_original, server_original = original(client_row), original(server_row)
 
-    def flag(column: str, positions: np.ndarray) -> np.ndarray:
-        return take(segments[column].to_numpy(bool), original(positions), False)
+    def at(column: str, rows_: np.ndarray) -> pd.api.extensions.ExtensionArray:
+        return segments[column].array.take(rows_, allow_fill=True)
 
-    wscale_client, wscale_server = at("wscale", client_row), at("wscale", server_row)
+    def flag(column: str, rows_: np.ndarray) -> np.ndarray:
+        return np.where(rows_ >= 0, segments[column].to_numpy(bool)[rows_], False)
+
+    wscale_client, wscale_server = at("wscale", client_original), at("wscale", server_original)
     scaling = both & ~pd.isna(wscale_client) & ~pd.isna(wscale_server)
     wscale_client[~scaling] = pd.NA
     wscale_server[~scaling] = pd.NA
@@ -71,19 +74,19 @@ def negotiated(
     synack = handshake.synack
     data_acked = take(rows.ack, synack, 0) - handshake.isn_client - np.uint32(1)
     return {
-        "mss_client": at("mss", client_row),
-        "mss_server": at("mss", server_row),
+        "mss_client": at("mss", client_original),
+        "mss_server": at("mss", server_original),
         "wscale_client": wscale_client,
         "wscale_server": wscale_server,
-        "sack_perm": both & flag("sack_perm", client_row) & flag("sack_perm", server_row),
+        "sack_perm": both & flag("sack_perm", client_original) & flag("sack_perm", server_original),
         "timestamps": both
-        & ~pd.isna(at("ts_val", client_row))
-        & ~pd.isna(at("ts_val", server_row)),
+        & ~pd.isna(at("ts_val", client_original))
+        & ~pd.isna(at("ts_val", server_original)),
         "ecn": both
         & ((client_flags & ecn_setup) == ecn_setup)
         & ((server_flags & ecn_setup) == ECE),
         "tfo": (synack >= 0)
-        & flag("tfo", client_row)
+        & flag("tfo", client_original)
         & (take(rows.payload_len, client_row, 0) > 0)
         & (data_acked.astype(np.uint32) > 0),
     }

@@ -90,10 +90,18 @@ class Rows:
         def column(name: str, dtype: str) -> npt.NDArray:
             return segments[name].to_numpy(dtype)[order]
 
+        def padded(name: str, dtype: str, spare: float) -> npt.NDArray:
+            """The column in stream order and ``spare`` after it (for position ``-1``)."""
+            out = np.empty(len(order) + 1, dtype=dtype)
+            np.take(segments[name].to_numpy(dtype), order, out=out[:-1])
+            out[-1] = spare
+            return out
+
         flags = column("flags", "uint16")
         seq, ack = column("seq", "uint32"), column("ack", "uint32")
         payload_len = column("payload_len", "uint32")
-        time = column("time", "float64")
+        time_or_nan = padded("time", "float64", np.nan)
+        time = time_or_nan[:-1]
         client = client_column[order]
         rst = (flags & RST) != 0
         syn = ((flags & SYN) != 0) & ~rst
@@ -103,7 +111,7 @@ class Rows:
         rel_seq = column("rel_seq", "int64")
         sent_before = _highest_sent_before(index, client, rel_seq + payload_len + syn_or_fin)
         keep_alive = (payload_len <= 1) & ~syn_or_fin & ~rst & (rel_seq + 1 == sent_before)
-        frame = column("frame", "int64")
+        frame_or_none = padded("frame", "int64", -1)
         return cls(
             flags=flags,
             seq=seq,
@@ -119,8 +127,8 @@ class Rows:
             has_ack=has_ack,
             duplicate=duplicate,
             keep_alive=keep_alive,
-            time_or_nan=np.append(time, np.nan),
-            frame_or_none=np.append(frame, -1),
+            time_or_nan=time_or_nan,
+            frame_or_none=frame_or_none,
         )
 
 
@@ -165,13 +173,17 @@ def _highest_sent_before(
     """Per row, the highest relative sequence end its sender reached in earlier rows of
     its stream (``-1`` before the first): one running maximum per direction, each
     stream lifted above the previous ones so the maximum never crosses streams."""
-    lift = index.group * np.int64(2**34)
-    highest = np.full(len(end), -1, dtype=np.int64)
-    for direction in (True, False):
-        mine = client == direction
-        running = np.maximum.accumulate(np.where(mine, end + lift, lift - 1)) if len(end) else end
+    lifted = end + (index.group << np.int64(34))
+    highest = np.empty(len(end), dtype=np.int64)
+    for mine in (client, ~client):
+        # that direction's rows alone, in stream order
+        positions = np.flatnonzero(mine)
+        running = np.maximum.accumulate(lifted[positions]) if len(positions) else end[:0]
+        group = index.group[positions]
         before = np.empty_like(running)
         before[:1] = -1
-        before[1:] = running[:-1] - lift[1:]
-        highest = np.where(mine, np.maximum(before, -1), highest)
+        before[1:] = np.where(
+            group[1:] == group[:-1], running[:-1] - (group[1:] << np.int64(34)), -1
+        )
+        highest[positions] = before
     return highest

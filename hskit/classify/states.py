@@ -46,12 +46,14 @@ import pandas as pd
 
 from hskit.classify.handshake import HANDSHAKE_CODE, Float, Handshake
 from hskit.classify.rows import Rows
-from hskit.classify.streams import NONE, Int, StreamIndex
+from hskit.classify.streams import NONE, Int, StreamIndex, select
 from hskit.classify.termination import Termination
 from hskit.schema import ENDPOINT_DTYPE, TCP_STATE_DTYPE, TCP_STATES
 
 STATE_CODE: dict[str, int] = {state: code for code, state in enumerate(TCP_STATES)}
-Slots = dict[str, tuple[Float, Int]]
+#: per state, the segment position causing the entry (time and cause frame are that
+#: segment's), or an explicit (time, cause frame) pair
+Slots = dict[str, Int | tuple[Float, Int]]
 
 
 def endpoint_states(
@@ -73,35 +75,56 @@ def endpoint_states(
     """
     client, server = _both_endpoints(rows, index, handshake, termination)
     count = index.size
-    times = np.full((count, 2, len(TCP_STATES)), np.nan)
-    frames = np.full((count, 2, len(TCP_STATES)), NONE, dtype=np.int64)
+    # One position per (stream, endpoint, state) into the segments' times and frames,
+    # extended by the explicit (time, cause frame) slots; -1 where the state is not entered.
+    positions = np.full((count, 2, len(TCP_STATES)), NONE, dtype=np.int64)
+    time_parts, frame_parts = [rows.time_or_nan], [rows.frame_or_none]
+    offset = len(rows.time_or_nan)
+    streams = np.arange(count, dtype=np.int64)
     for side, slots in enumerate((client, server)):
-        for state, (time, frame) in slots.items():
-            times[:, side, STATE_CODE[state]] = time
-            frames[:, side, STATE_CODE[state]] = frame
+        for state, slot in slots.items():
+            if isinstance(slot, tuple):
+                time, frame = slot
+                time_parts.append(time)
+                frame_parts.append(frame)
+                slot = np.where(np.isnan(time), NONE, streams + offset)
+                offset += count
+            positions[:, side, STATE_CODE[state]] = slot
 
-    flat_times = times.reshape(-1)
-    kept = np.flatnonzero(~np.isnan(flat_times))
-    start = flat_times[kept]
-    cause = frames.reshape(-1)[kept]
-    block, state = np.divmod(kept, len(TCP_STATES))
-    last = np.ones(len(start), dtype=bool)
-    last[:-1] = block[1:] != block[:-1]
+    flat_positions = positions.reshape(-1)
+    kept = np.flatnonzero(flat_positions >= 0)
+    row = flat_positions[kept]
+    start = np.concatenate(time_parts)[row]
+    cause = np.concatenate(frame_parts)[row]
+    if len(flat_positions) < 2**31:  # int32 division is cheaper
+        kept = kept.astype(np.int32)
+    block = kept // len(TCP_STATES)
+    state = kept - block * len(TCP_STATES)
+    # an interval ends where the next one of its endpoint starts; the last one of an
+    # endpoint at the capture's end (CLOSED: zero length)
+    last = np.empty(len(start), dtype=bool)
+    np.not_equal(block[1:], block[:-1], out=last[:-1])
+    last[-1:] = True
+    last = np.flatnonzero(last)
     end = np.empty(len(start))
     end[:-1] = start[1:]
     end[last] = np.where(state[last] == STATE_CODE["CLOSED"], start[last], capture_end)
-    end = np.maximum(end, start)
+    np.maximum(end, start, out=end)
     table = pd.DataFrame(
         {
-            "stream": index.ids[block // 2],
-            "endpoint": pd.Categorical.from_codes(block % 2, dtype=ENDPOINT_DTYPE, validate=False),
-            "state": pd.Categorical.from_codes(state, dtype=TCP_STATE_DTYPE, validate=False),
+            "stream": index.ids[block >> 1],
+            "endpoint": pd.Categorical.from_codes(
+                (block & 1).astype(np.int8), dtype=ENDPOINT_DTYPE, validate=False
+            ),
+            "state": pd.Categorical.from_codes(
+                state.astype(np.int8), dtype=TCP_STATE_DTYPE, validate=False
+            ),
             "start": start,
             "end": end,
-            "cause_frame": pd.arrays.IntegerArray(
-                np.maximum(cause, 0).astype(np.uint32), cause < 0
-            ),
-        }
+            # masked entries (-1) become 2**32 - 1 under the mask: never read
+            "cause_frame": pd.arrays.IntegerArray(cause.astype(np.uint32), cause < 0),
+        },
+        copy=False,
     )
     return table
 
@@ -140,18 +163,18 @@ def _both_endpoints(
     listen_time, listen_frame = at(_only(answered, handshake.answered_syn))
 
     client: Slots = {
-        "SYN_SENT": at(handshake.first_client_syn),
-        "SYN_RECEIVED": at(_only(simultaneous, later_syn)),
-        "ESTABLISHED": at(handshake.client_established),
+        "SYN_SENT": handshake.first_client_syn,
+        "SYN_RECEIVED": _only(simultaneous, later_syn),
+        "ESTABLISHED": handshake.client_established,
     }
     server: Slots = {
         "LISTEN": (listen_time, np.full(index.size, NONE)),
-        "SYN_SENT": at(_only(simultaneous, handshake.first_server_syn)),
+        "SYN_SENT": _only(simultaneous, handshake.first_server_syn),
         "SYN_RECEIVED": (
             np.where(simultaneous, rows.time_at(later_syn), listen_time),
             np.where(simultaneous, rows.frame_at(handshake.first_client_syn), listen_frame),
         ),
-        "ESTABLISHED": at(handshake.server_established),
+        "ESTABLISHED": handshake.server_established,
     }
 
     # Closed before establishment: by the refusal, or by the first RST after the SYN-ACK.
@@ -168,7 +191,7 @@ def _both_endpoints(
         closed_first=t.client_first,
         time_wait_end=t.client_time_wait_end,
         time_wait_reset=t.client_time_wait_reset,
-        early_closed=np.select(
+        early_closed=select(
             [refused, no_answer, unestablished],
             [handshake.refusal, client_reset, early_reset],
             NONE,
@@ -182,7 +205,7 @@ def _both_endpoints(
         closed_first=(t.server_fin >= 0) & ~t.client_first,
         time_wait_end=t.server_time_wait_end,
         time_wait_reset=t.server_time_wait_reset,
-        early_closed=np.select(
+        early_closed=select(
             [refused, unestablished & ~no_answer], [handshake.refusal, early_reset], NONE
         ),
         silent_closed=np.where(no_answer, rows.time_at(handshake.first_client_syn), np.nan),
@@ -209,21 +232,21 @@ def _teardown(slots: Slots, rows: Rows, termination: Termination, side: _Side) -
     def at(positions: Int) -> tuple[Float, Int]:
         return rows.time_at(positions), rows.frame_at(positions)
 
-    slots["FIN_WAIT_1"] = at(_only(active | (simultaneous & (own_fin >= 0)), own_fin))
-    slots["FIN_WAIT_2"] = at(_only(active, own_fin_acked))
+    slots["FIN_WAIT_1"] = _only(active | (simultaneous & (own_fin >= 0)), own_fin)
+    slots["FIN_WAIT_2"] = _only(active, own_fin_acked)
     slots["CLOSING"] = (
         np.where(simultaneous, rows.time_at(second_fin), np.nan),
         rows.frame_at(_only(simultaneous, peer_fin)),
     )
-    slots["TIME_WAIT"] = at(
-        np.select([active & (own_fin_acked >= 0), simultaneous], [peer_fin, own_fin_acked], NONE)
+    slots["TIME_WAIT"] = select(
+        [active & (own_fin_acked >= 0), simultaneous], [peer_fin, own_fin_acked], NONE
     )
-    slots["CLOSE_WAIT"] = at(_only(passive, peer_fin))
-    slots["LAST_ACK"] = at(_only(passive, own_fin))
+    slots["CLOSE_WAIT"] = _only(passive, peer_fin)
+    slots["LAST_ACK"] = _only(passive, own_fin)
     passive_closed = _only(passive & (own_fin >= 0), own_fin_acked)
     timer = ~np.isnan(side.time_wait_end)
     closed_time, closed_frame = at(
-        np.select(
+        select(
             [passive_closed >= 0, timer, reset >= 0],
             [passive_closed, NONE, reset],
             side.early_closed,

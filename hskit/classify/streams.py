@@ -3,9 +3,10 @@
 :class:`StreamIndex` sorts the rows by stream with a stable argsort, so each stream is
 one contiguous block in capture order. Every group-wise question the classifier asks
 ("the first client FIN of each stream", "the last client SYN before this SYN-ACK") is
-then an operation on the ascending positions where a mask holds (where the group
-number changes, or a :func:`numpy.searchsorted` into them): no Python loop per stream
-or per segment, and the cost of each question is linear in the rows.
+then an operation on the ascending positions where a mask holds and on its running
+count (:class:`Hits`: how many hits come before each row, so "the first hit at or after
+a row" and "the last hit at or before it" are lookups, not binary searches): no Python
+loop per stream or per segment, and the cost of each question is linear in the rows.
 
 Positions are indices into the sorted order; ``-1`` stands for "no such row".
 
@@ -17,7 +18,9 @@ Positions are indices into the sorted order; ``-1`` stands for "no such row".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +29,14 @@ Int = npt.NDArray[np.int64]
 Bool = npt.NDArray[np.bool_]
 NONE = -1
 _HALF = np.uint32(2**31)
+
+
+class Hits(NamedTuple):
+    """Where a mask holds: its ascending positions, and ``counts[p]``, how many of
+    them come before position ``p`` (``p`` from 0 to the mask's length)."""
+
+    positions: Int
+    counts: npt.NDArray[np.signedinteger]
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,7 @@ class StreamIndex:
         change[1:] = ordered[1:] != ordered[:-1]
         starts = np.flatnonzero(change).astype(np.int64)
         ends = np.append(starts[1:], len(ordered)).astype(np.int64)
-        group = np.cumsum(change, dtype=np.int64) - 1
+        group = np.repeat(np.arange(len(starts), dtype=np.int64), ends - starts)
         return cls(order=order, ids=ordered[starts], starts=starts, ends=ends, group=group)
 
     @property
@@ -65,7 +76,17 @@ class StreamIndex:
         """Number of streams."""
         return len(self.starts)
 
-    def first(self, mask: Bool, after: Int | None = None, before: Int | None = None) -> Int:
+    @staticmethod
+    def hits(mask: Bool) -> Hits:
+        """``mask``'s positions and running count, for asking :meth:`first` and
+        :meth:`last_before` about one mask several times.
+
+        >>> StreamIndex.hits(np.array([False, True])).counts.tolist()
+        [0, 0, 1]
+        """
+        return Hits(np.flatnonzero(mask), _hits_before(mask))
+
+    def first(self, mask: Bool | Hits, after: Int | None = None, before: Int | None = None) -> Int:
         """Per stream, the first position where ``mask`` holds (``-1`` where none).
 
         ``after``/``before`` (one position per stream, ``-1`` = unbounded for ``after``)
@@ -75,27 +96,25 @@ class StreamIndex:
         >>> index.first(np.array([True, False, True]), after=np.array([0])).tolist()
         [2]
         """
-        hits = np.flatnonzero(mask)
-        group = self.group[hits]
-        if after is not None:
-            keep = hits > after[group]
-            hits, group = hits[keep], group[keep]
+        hits, counts = mask if isinstance(mask, Hits) else self.hits(mask)
+        if len(hits) == 0:
+            return np.full(self.size, NONE, dtype=np.int64)
+        # hits ascend: each stream's answer is the first hit at or beyond its lower bound,
+        # found by counting the hits before that bound
+        lower = self.starts if after is None else np.maximum(after + 1, self.starts)
+        slot = counts[lower]
+        found = hits[np.minimum(slot, len(hits) - 1)].astype(np.int64, copy=False)
+        valid = (slot < len(hits)) & (found < self.ends)
         if before is not None:
-            bound = before[group]
-            keep = (bound < 0) | (hits < bound)
-            hits, group = hits[keep], group[keep]
-        # hits ascend, so each group's first hit is where the group number changes
-        starts_group = np.ones(len(group), dtype=bool)
-        starts_group[1:] = group[1:] != group[:-1]
-        first = np.full(self.size, NONE, dtype=np.int64)
-        first[group[starts_group]] = hits[starts_group]
-        return first
+            valid &= (before < 0) | (found < before)
+        return np.where(valid, found, NONE)
 
     def count(self, mask: Bool) -> Int:
         """Per stream, the number of rows where ``mask`` holds."""
-        return np.bincount(self.group[mask], minlength=self.size).astype(np.int64)
+        before = _hits_before(mask)
+        return (before[self.ends] - before[self.starts]).astype(np.int64, copy=False)
 
-    def last_before(self, mask: Bool, positions: Int) -> Int:
+    def last_before(self, mask: Bool | Hits, positions: Int) -> Int:
         """For each position, the last position at or before it, in its stream, where
         ``mask`` holds (``-1`` where none; also ``-1`` for a ``positions`` entry of ``-1``).
 
@@ -103,18 +122,45 @@ class StreamIndex:
         >>> index.last_before(np.array([True, False, False, True]), np.array([1, 2])).tolist()
         [0, -1]
         """
-        hits = np.flatnonzero(mask)
+        hits, counts = mask if isinstance(mask, Hits) else self.hits(mask)
         if len(hits) == 0:
             return np.full(len(positions), NONE, dtype=np.int64)
         safe = np.maximum(positions, 0)
-        slot = np.searchsorted(hits, safe, side="right") - 1
+        slot = counts[safe + 1] - 1
         found = np.where(slot >= 0, hits[np.maximum(slot, 0)], NONE)
         valid = (positions >= 0) & (found >= self.starts[self.group[safe]])
         return np.where(valid, found, NONE)
 
     def per_row(self, values: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
         """Broadcast one value per stream to every sorted row of that stream."""
-        return values[self.group]
+        return np.repeat(values, self.ends - self.starts)
+
+
+def _hits_before(mask: Bool) -> npt.NDArray[np.signedinteger]:
+    """``result[p]`` = how many rows before position ``p`` ``mask`` holds on, for ``p``
+    from 0 to ``len(mask)`` (one running count: linear, unlike a binary search per query).
+
+    >>> _hits_before(np.array([True, False, True])).tolist()
+    [0, 1, 1, 2]
+    """
+    counts = np.zeros(len(mask) + 1, dtype=np.int32 if len(mask) < 2**31 else np.int64)
+    np.cumsum(mask, dtype=counts.dtype, out=counts[1:])
+    return counts
+
+
+def select(
+    conditions: Sequence[Bool], choices: Sequence[npt.ArrayLike], default: npt.ArrayLike
+) -> npt.NDArray:
+    """:func:`numpy.select` (the choice of the first condition that holds) as a chain of
+    :func:`numpy.where`, cheaper for the few conditions the classifier has.
+
+    >>> select([np.array([True, False]), np.array([True, True])], [1, 2], 0).tolist()
+    [1, 2]
+    """
+    result = np.where(conditions[-1], choices[-1], default)
+    for condition, choice in zip(conditions[-2::-1], choices[-2::-1], strict=True):
+        result = np.where(condition, choice, result)
+    return result
 
 
 def take(values: npt.NDArray[np.generic], positions: Int, fill: float | int) -> npt.NDArray:

@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from hskit.classify.handshake import Float, Handshake
 from hskit.classify.rows import Rows
-from hskit.classify.streams import NONE, Bool, Int, StreamIndex, covers, take
+from hskit.classify.streams import NONE, Bool, Int, StreamIndex, covers, select, take
 from hskit.schema import CLOSER_LABELS, FIN, RESET_BY_LABELS, TERMINATION_LABELS
 
 TERMINATION_CODE: dict[str, int] = {label: code for code, label in enumerate(TERMINATION_LABELS)}
@@ -80,7 +80,8 @@ def analyse(rows: Rows, index: StreamIndex, handshake: Handshake, time_wait: flo
     client, server = rows.client, ~rows.client
     established = handshake.established
     after = np.where(established, handshake.established_at - 1, NONE)
-    reset = _where(established, index.first(rows.rst, after))
+    resets = index.hits(rows.rst)
+    reset = _where(established, index.first(resets, after))
     client_fin = _where(established, index.first(rows.fin & client, after, before=reset))
     server_fin = _where(established, index.first(rows.fin & server, after, before=reset))
     acking = rows.has_ack & ~rows.rst
@@ -97,7 +98,7 @@ def analyse(rows: Rows, index: StreamIndex, handshake: Handshake, time_wait: flo
     cut = (reset >= 0) & (~done | (reset < done_at))
     simultaneous = both & ((first_acked < 0) | (first_acked > second_fin))
 
-    code = np.select(
+    code = select(
         [
             ~established,
             ~has_client & ~has_server & (reset >= 0),
@@ -123,7 +124,7 @@ def analyse(rows: Rows, index: StreamIndex, handshake: Handshake, time_wait: flo
     ).astype(np.int8)
     # Never established: whoever sent a FIN (e.g. a capture of the client's side only).
     any_fin = index.first(((rows.flags & FIN) != 0) & ~rows.rst)
-    closer = np.select(
+    closer = select(
         [
             established & ~has_client & ~has_server,
             established & simultaneous & ~cut,
@@ -143,8 +144,8 @@ def analyse(rows: Rows, index: StreamIndex, handshake: Handshake, time_wait: flo
         CLOSER_CODE["server"],
     ).astype(np.int8)
 
-    first_reset = np.where(established, reset, index.first(rows.rst))
-    reset_by = np.select(
+    first_reset = np.where(established, reset, index.first(resets))
+    reset_by = select(
         [first_reset < 0, take(rows.client, first_reset, False)],
         [NONE, RESET_BY_CODE["client"]],
         RESET_BY_CODE["server"],
