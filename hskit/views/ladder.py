@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 
 from hskit import flags
 from hskit.schema import ACK, FIN, RST, SYN
-from hskit.timing import vantage_label
+from hskit.timing import endpoint_text, vantage_label
 from hskit.views.palette import KIND_COLORS, KIND_DASH, SEGMENT_KINDS
 
 Numbers = Literal["relative", "absolute"]
@@ -200,8 +200,8 @@ def hover_texts(rows: pd.DataFrame) -> pd.Series:
     >>> hover_texts(cap.segments.head(1)).iloc[0].startswith("frame 1")  # doctest: +SKIP
     True
     """
-    src = rows["src_ip"].astype("string") + ":" + rows["src_port"].astype("string")
-    dst = rows["dst_ip"].astype("string") + ":" + rows["dst_port"].astype("string")
+    src = endpoint_text(rows["src_ip"], rows["src_port"]).astype("string")
+    dst = endpoint_text(rows["dst_ip"], rows["dst_port"]).astype("string")
     direction = pd.Series(
         np.where(rows["from_client"].to_numpy(bool), "client → server", "server → client"),
         index=rows.index,

@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 
 from hskit.errors import HskitError
 from hskit.schema import CONN_STATES, HANDSHAKE_LABELS, TERMINATION_LABELS
+from hskit.timing import endpoint_text
 from hskit.views.ladder import DEFAULT_MAX_SEGMENTS, ladder_figure
 from hskit.views.timeline import (
     connection_labels,
@@ -287,13 +288,9 @@ def timeline_widget(cap: Capture, stream: int | None = None) -> TimelineWidget:
 def _table_lines(connections: pd.DataFrame) -> pd.Series:
     """One fixed-width text line per connection row, for the explorer's list."""
     endpoints = (
-        connections["client_ip"].astype("string")
-        + ":"
-        + connections["client_port"].astype("string")
+        endpoint_text(connections["client_ip"], connections["client_port"]).astype("string")
         + " → "
-        + connections["server_ip"].astype("string")
-        + ":"
-        + connections["server_port"].astype("string")
+        + endpoint_text(connections["server_ip"], connections["server_port"]).astype("string")
     )
     packets = connections["packets_c2s"].astype(np.int64) + connections["packets_s2c"].astype(
         np.int64
