@@ -15,10 +15,14 @@ The package is callable, so ``hskit.classify(segments)`` (the public API) and
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from hskit import schema
@@ -28,11 +32,14 @@ from hskit.classify.options import negotiated
 from hskit.classify.rows import Rows
 from hskit.classify.states import endpoint_states
 from hskit.classify.streams import StreamIndex
-from hskit.classify.zeek import zeek_conn_fields
+from hskit.classify.zeek import sorted_conn_fields
 from hskit.direction import from_client
 from hskit.errors import SchemaError
 
 __all__ = ["classify"]
+
+#: Tables at least this long get the Zeek fields computed on a second thread.
+PARALLEL_MIN_SEGMENTS = 50_000
 
 
 def classify(
@@ -51,6 +58,10 @@ def classify(
     ``conn_state`` and ``history`` come from
     :func:`hskit.classify.zeek.zeek_conn_fields` with the same ports.
 
+    On a table of at least :data:`PARALLEL_MIN_SEGMENTS` rows, and with more than one
+    CPU, the Zeek fields are computed on a second thread while this one does the rest
+    (NumPy releases the GIL inside its array operations).
+
     >>> cap = hskit.load("sample_pcaps/refused.pcap")  # doctest: +SKIP
     >>> classify(cap.segments)[0]["handshake"].tolist()  # doctest: +SKIP
     ['refused']
@@ -66,6 +77,49 @@ def classify(
     )
     index = StreamIndex.from_streams(segments["stream"].to_numpy())
     rows = Rows.from_segments(segments, index, direction)
+    zeek_arguments = (*_zeek_rows(segments, rows, index), likely_server_ports)
+    if len(rows.time) < PARALLEL_MIN_SEGMENTS or _cpus() < 2:
+        return _tables(segments, rows, index, time_wait, sorted_conn_fields(*zeek_arguments))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hskit-zeek") as worker:
+        zeek = worker.submit(sorted_conn_fields, *zeek_arguments)
+        return _tables(segments, rows, index, time_wait, zeek)
+
+
+def _zeek_rows(
+    segments: pd.DataFrame, rows: Rows, index: StreamIndex
+) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray], npt.NDArray[np.bool_]]:
+    """What :func:`~hskit.classify.zeek.sorted_conn_fields` reads: connection numbers,
+    columns in stream order (``win`` and the ports gathered by the caller, not read
+    from the table on another thread) and the sender of each row."""
+    win, src_port, dst_port = (
+        segments[name].to_numpy() for name in ("win", "src_port", "dst_port")
+    )
+    columns = {
+        "flags": rows.flags,
+        "seq": rows.seq,
+        "payload_len": rows.payload_len,
+        "win": win[index.order],
+        "src_port": src_port[index.order],
+        "dst_port": dst_port[index.order],
+    }
+    return index.group, columns, rows.client
+
+
+def _cpus() -> int:
+    """CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _tables(
+    segments: pd.DataFrame,
+    rows: Rows,
+    index: StreamIndex,
+    time_wait: float,
+    zeek: tuple[pd.Categorical, pd.api.extensions.ExtensionArray]
+    | Future[tuple[pd.Categorical, pd.api.extensions.ExtensionArray]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The connections and states tables; ``zeek`` (``conn_state``, ``history``), or
+    the future of them, is waited for last."""
     opened = handshake.analyse(rows, index)
     closed = termination.analyse(rows, index, opened, time_wait)
     capture_end = float(rows.time.max()) if len(rows.time) else 0.0
@@ -95,11 +149,12 @@ def classify(
         ),
         time_wait_end=closed.time_wait_end,
     )
-    zeek = zeek_conn_fields(segments, likely_server_ports=likely_server_ports).reindex(index.ids)
-    columns.update(conn_state=zeek["conn_state"].array, history=zeek["history"].array)
-    connections = _table(columns, schema.CONNECTION_DTYPES, "connections")
-    states = _table({name: states[name] for name in states.columns}, schema.STATE_DTYPES, "states")
-    return connections, states
+    states_table = _table(
+        {name: states[name] for name in states.columns}, schema.STATE_DTYPES, "states"
+    )
+    conn_state, history = zeek.result() if isinstance(zeek, Future) else zeek
+    columns.update(conn_state=conn_state, history=history)
+    return _table(columns, schema.CONNECTION_DTYPES, "connections"), states_table
 
 
 def _table(columns: Mapping[str, object], dtypes: Mapping[str, object], name: str) -> pd.DataFrame:

@@ -72,6 +72,31 @@ def zeek_conn_fields(
     return pd.DataFrame({"conn_state": conn_state, "history": histories}, index=index)
 
 
+def sorted_conn_fields(
+    conn: npt.NDArray[np.int64],
+    rows: Rows,
+    sender: npt.NDArray[Any],
+    likely_server_ports: Collection[int] | None = None,
+) -> tuple[pd.Categorical, pd.api.extensions.ExtensionArray]:
+    """``conn_state`` and ``history`` of connections ``0 … conn[-1]``, from rows already
+    sorted by connection (capture order within each): what :func:`zeek_conn_fields`
+    computes after its sort, for a caller that has sorted the rows already.
+
+    ``rows`` holds the columns ``flags, seq, payload_len, win, src_port, dst_port`` in
+    that order; ``sender`` anything equal for the rows of one endpoint of a connection
+    and different for the other's (an endpoint key, or ``from_client``).
+
+    >>> rows = {"flags": np.array([2, 0x12]), "seq": np.array([7, 9]),
+    ...         "payload_len": np.array([0, 0]), "win": np.array([5, 5]),
+    ...         "src_port": np.array([40000, 80]), "dst_port": np.array([80, 40000])}
+    >>> state, history = sorted_conn_fields(np.array([0, 0]), rows, np.array([True, False]))
+    >>> list(state), list(history)
+    (['S1'], ['Sh'])
+    """
+    _, _, conn_state, histories = _fields(conn, rows, sender, _ports(likely_server_ports))
+    return conn_state, histories
+
+
 def zeek_connections(
     segments: pd.DataFrame,
     *,
@@ -134,12 +159,12 @@ def _group_ids(values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
 
 
 def _fields(
-    conn: npt.NDArray[np.int64], rows: Rows, src_key: npt.NDArray[np.int64], ports: Collection[int]
+    conn: npt.NDArray[np.int64], rows: Rows, sender: npt.NDArray[Any], ports: Collection[int]
 ) -> tuple[
     npt.NDArray[np.int64], npt.NDArray[np.bool_], pd.Categorical, pd.api.extensions.ExtensionArray
 ]:
     """Each connection's first row, whether Zeek flipped it, its ``conn_state`` and history."""
-    first, flipped, is_orig = _orientation(conn, rows, src_key, ports)
+    first, flipped, is_orig = _orientation(conn, rows, sender, ports)
     histories = history(conn, is_orig, rows, flipped)
     flags, payload = rows["flags"], rows["payload_len"]
     classes = zeek_state.packet_classes(is_orig, flags, payload)
@@ -153,16 +178,18 @@ def _fields(
 def _orientation(
     conn: npt.NDArray[np.int64],
     rows: Rows,
-    src_key: npt.NDArray[np.int64],
+    sender: npt.NDArray[Any],
     ports: Collection[int],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Each connection's first row and whether Zeek flipped it; each row's ``is_orig``."""
+    """Each connection's first row and whether Zeek flipped it; each row's ``is_orig``
+    (``sender`` tells the two endpoints of a connection apart, see
+    :func:`sorted_conn_fields`)."""
     first = first_rows(conn)
     flipped = zeek_flipped(
         rows["flags"][first], rows["src_port"][first], rows["dst_port"][first], ports
     )
     lengths = np.diff(np.append(first, len(conn)))
-    is_orig = (src_key == np.repeat(src_key[first], lengths)) ^ np.repeat(flipped, lengths)
+    is_orig = (sender == np.repeat(sender[first], lengths)) ^ np.repeat(flipped, lengths)
     return first, flipped, is_orig
 
 

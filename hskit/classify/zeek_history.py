@@ -143,7 +143,8 @@ class _Sides:
     """
 
     def __init__(self, side: npt.NDArray[np.int64], is_orig: npt.NDArray[np.bool_]) -> None:
-        self.order = np.argsort(is_orig, kind="stable")
+        # a stable partition: the responders' rows, then the originators'
+        self.order = np.concatenate([np.flatnonzero(~is_orig), np.flatnonzero(is_orig)])
         self.start = group_starts(side[self.order])
 
 
