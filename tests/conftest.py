@@ -2,12 +2,18 @@
 
 Tests that need tshark use the ``tshark`` fixture. On a user's machine without tshark
 they skip with the reason; in CI (``CI`` set) a missing tshark fails them instead.
+
+Tests that measure agreement with an independent truth (Zeek's conn.log, the sample
+manifest, tshark) report their figures through the ``figures`` fixture: printed in the
+test's output and again, grouped by test, at the end of the run.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,3 +63,29 @@ def zeek_oracle_dir() -> Path:
             pytest.fail(f"CI: the Zeek oracle is missing at {ZEEK_ORACLE_DIR}")
         pytest.skip(f"the Zeek oracle is not beside this checkout ({ZEEK_ORACLE_DIR})")
     return ZEEK_ORACLE_DIR
+
+
+#: Figures reported by tests in this run, by test (function name, without parameters).
+_FIGURES: defaultdict[str, list[str]] = defaultdict(list)
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """``figures(line)``: report a measured figure (printed, and repeated in the summary)."""
+
+    def report(line: str) -> None:
+        print(line)
+        _FIGURES[request.node.originalname].append(line.strip("\n"))
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The reported figures, one block per test."""
+    if not _FIGURES:
+        return
+    terminalreporter.section("agreement figures")
+    for test, lines in _FIGURES.items():
+        terminalreporter.write_line(f"{test}:")
+        for line in lines:
+            terminalreporter.write_line(f"  {line}")

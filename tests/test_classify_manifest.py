@@ -33,7 +33,7 @@ def test_manifest_is_there():
 
 
 @pytest.mark.parametrize("file", FILES)
-def test_every_connection_gets_exactly_its_manifest_labels(file):
+def test_every_connection_gets_exactly_its_manifest_labels(file, figures):
     expected = manifest().query("file == @file").set_index("stream")
     expected.index = expected.index.astype(int)
     ours = hskit.load(SAMPLE_DIR / file).connections.set_index("stream")
@@ -59,5 +59,5 @@ def test_every_connection_gets_exactly_its_manifest_labels(file):
             for stream in expected.index[differs.to_numpy()]
         ]
     total = len(expected) * len(LABELS)
-    print(f"{file}: {len(expected)} connections, {matched}/{total} labels agree")
+    figures(f"{file}: {len(expected)} connections, {matched}/{total} labels agree")
     assert not lines, "\n".join(lines)

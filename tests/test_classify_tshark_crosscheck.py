@@ -85,21 +85,21 @@ def compared(request, tshark) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.mark.parametrize("capture", ALL_CAPTURES, **CAPTURE_IDS)
-def test_handshake_time_equals_tshark_initial_rtt(capture, compared):
+def test_handshake_time_equals_tshark_initial_rtt(capture, compared, figures):
     connections, fields = compared
     initial_rtt = pd.to_numeric(fields["tcp.analysis.initial_rtt"]).groupby(fields["stream"]).max()
     complete = connections[connections["handshake"] == "complete"]
     both = complete[["handshake_time"]].join(initial_rtt.rename("initial_rtt"))
     difference = (both["handshake_time"] - both["initial_rtt"]).abs()
     worst = difference.max() if len(difference) else 0.0
-    print(f"{Path(capture).name}: {len(complete)} complete handshakes, "
+    figures(f"{Path(capture).name}: {len(complete)} complete handshakes, "
           f"largest |handshake_time - initial_rtt| = {worst:.3g} s")  # fmt: skip
     assert both["initial_rtt"].notna().all(), both[both["initial_rtt"].isna()]
     assert (difference <= 1e-6).all(), both[difference > 1e-6]
 
 
 @pytest.mark.parametrize("capture", ALL_CAPTURES, **CAPTURE_IDS)
-def test_what_each_stream_contains_agrees_with_tshark_completeness(capture, compared):
+def test_what_each_stream_contains_agrees_with_tshark_completeness(capture, compared, figures):
     connections, fields = compared
     completeness = fields["tcp.completeness"].astype(int).groupby(fields["stream"])
     bits = completeness.agg(lambda values: int(np.bitwise_or.reduce(values.to_numpy())))
@@ -120,12 +120,12 @@ def test_what_each_stream_contains_agrees_with_tshark_completeness(capture, comp
         name: sorted(ours.index[ours.to_numpy() != theirs.to_numpy()].tolist())
         for name, (ours, theirs) in ours_and_theirs.items()
     }
-    print(f"{Path(capture).name}: {len(connections)} streams, disagreements {disagreements}")
+    figures(f"{Path(capture).name}: {len(connections)} streams, disagreements {disagreements}")
     assert not any(disagreements.values()), disagreements
 
 
 @pytest.mark.parametrize("capture", ALL_CAPTURES, **CAPTURE_IDS)
-def test_packets_bytes_and_syns_agree_with_tshark(capture, compared):
+def test_packets_bytes_and_syns_agree_with_tshark(capture, compared, figures):
     connections, fields = compared
     client = connections.loc[fields["stream"]]
     source = fields["ip.src"].where(fields["ip.src"] != "", fields["ipv6.src"])
@@ -162,14 +162,14 @@ def test_packets_bytes_and_syns_agree_with_tshark(capture, compared):
         for column, expected in ours_and_theirs.items()
     }
     keep_alives = int((table["tcp.analysis.keep_alive"] != "").sum())
-    print(f"{Path(capture).name}: {len(connections)} streams, {len(table)} segments, "
+    figures(f"{Path(capture).name}: {len(connections)} streams, {len(table)} segments, "
           f"{keep_alives} keep-alives, {int((~table['counted']).sum())} duplicates, "
           f"disagreements {wrong}")  # fmt: skip
     assert not any(wrong.values()), wrong
 
 
 @pytest.mark.parametrize("capture", ALL_CAPTURES, **CAPTURE_IDS)
-def test_isns_and_negotiated_options_agree_with_tshark(capture, compared):
+def test_isns_and_negotiated_options_agree_with_tshark(capture, compared, figures):
     connections, fields = compared
     complete = connections[connections["handshake"] == "complete"]
     syns = fields[(fields["flags"] & (SYN | RST)) == SYN]
@@ -204,6 +204,6 @@ def test_isns_and_negotiated_options_agree_with_tshark(capture, compared):
         if differs:
             wrong[column] = differs
     found = {column: int(complete[column].sum()) for column in ("ecn", "tfo", "sack_perm")}
-    print(f"{Path(capture).name}: {len(complete)} complete handshakes, {found}, "
+    figures(f"{Path(capture).name}: {len(complete)} complete handshakes, {found}, "
           f"disagreements {wrong}")  # fmt: skip
     assert not wrong, wrong

@@ -83,19 +83,19 @@ def oracle_rows(zeek_oracle_dir: Path) -> pd.DataFrame:
     return pd.concat([_matched(test, zeek_oracle_dir) for _, test in manifest.iterrows()])
 
 
-def test_zeek_fields_agree_with_zeek_conn_log_on_every_oracle_trace(oracle_rows):
+def test_zeek_fields_agree_with_zeek_conn_log_on_every_oracle_trace(oracle_rows, figures):
     rows = oracle_rows
     same_state = rows["conn_state_zeek"] == rows["conn_state_hskit"]
     same_history = rows["history_zeek"] == rows["history_hskit"]
     state_share, history_share = same_state.mean(), same_history.mean()
-    print(
-        f"\n{rows['test'].nunique()} traces, {len(rows)} TCP connections: conn_state "
+    figures(
+        f"{rows['test'].nunique()} traces, {len(rows)} TCP connections: conn_state "
         f"{same_state.sum()}/{len(rows)} ({state_share:.1%}), history "
         f"{same_history.sum()}/{len(rows)} ({history_share:.1%})"
     )
     for _, row in rows[~(same_state & same_history)].iterrows():
         reason = KNOWN_REASONS.get((row["test"], row["tuple"]), "UNEXPLAINED")
-        print(
+        figures(
             f"  {row['test']} {row['tuple']}#{row['occurrence']}: Zeek "
             f"{row['conn_state_zeek']} {row['history_zeek']!r}, hskit "
             f"{row['conn_state_hskit']} {row['history_hskit']!r}: {reason}"
@@ -113,7 +113,7 @@ def test_known_reasons_name_real_disagreements(oracle_rows):
     assert set(KNOWN_REASONS) <= set(zip(differ["test"], differ["tuple"], strict=True))
 
 
-def test_zeek_conn_state_matches_the_sample_manifest():
+def test_zeek_conn_state_matches_the_sample_manifest(figures):
     manifest_path = SAMPLE_DIR / "manifest.csv"
     if not manifest_path.is_file():
         pytest.skip(f"no sample manifest yet ({manifest_path})")
@@ -122,12 +122,18 @@ def test_zeek_conn_state_matches_the_sample_manifest():
     )
     manifest = manifest[manifest["conn_state"] != ""]  # scenarios without a Zeek label
     disagreements = []
+    agreeing = 0
     for file, expected in manifest.groupby("file"):
         fields = zeek_conn_fields(hskit.load(SAMPLE_DIR / file, backend="auto").segments)
         computed = fields["conn_state"].astype(str).reindex(expected["stream"].to_numpy())
         for stream, want, got in zip(
             expected["stream"], expected["conn_state"], computed, strict=True
         ):
+            agreeing += want == got
             if want != got and (file, stream) not in KNOWN_SAMPLE_REASONS:
                 disagreements.append(f"{file} stream {stream}: manifest {want}, hskit {got}")
+    figures(
+        f"{manifest['file'].nunique()} sample captures, {len(manifest)} connections with a "
+        f"Zeek label: conn_state {agreeing}/{len(manifest)}"
+    )
     assert not disagreements, "\n".join(disagreements)
