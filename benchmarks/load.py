@@ -5,6 +5,7 @@ is its own; tshark's peak is reported separately (the process's waited-for child
 
     python benchmarks/load.py                     # the cached loopback capture
     python benchmarks/load.py some.pcap --pyshark-prefix 2000
+    python benchmarks/load.py --only tshark       # the lines naming tshark (and the pipe)
 
 Prints packets per second, the ratio to a plain ``tshark -T fields`` → pandas pipe, peak
 memory and, for hskit's tables, bytes per segment row; then the targets and whether they
@@ -32,6 +33,8 @@ PIPE_FIELDS = (
     "tcp.dstport", "tcp.flags", "tcp.seq_raw", "tcp.ack_raw", "tcp.seq", "tcp.ack",
     "tcp.window_size_value", "tcp.len",
 )  # fmt: skip
+#: the measurement every ratio is taken against.
+PIPE = "tshark -T fields | pd.read_csv"
 TARGET_NATIVE_RATE = 2_000_000
 TARGET_NATIVE_RATIO = 40.0
 TARGET_TSHARK_RATIO = 1.8
@@ -181,7 +184,7 @@ MEASUREMENTS: dict[str, Callable[[Path], dict[str, float]]] = {
     "hskit native": lambda path: hskit_load(path, "native"),
     "hskit native, steady (best of 3)": lambda path: hskit_load(path, "native", repeat=3),
     "hskit tshark": lambda path: hskit_load(path, "tshark"),
-    "tshark -T fields | pd.read_csv": fields_pipe,
+    PIPE: fields_pipe,
     "dpkt loop -> DataFrame": dpkt_loop,
     "pyshark FileCapture (prefix)": pyshark_prefix,
     "tshark alone, hskit's columns, -T tabs": lambda path: tshark_export(path, "tabs"),
@@ -236,6 +239,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("capture", nargs="?", type=Path, help="default: make_capture.py's file")
     parser.add_argument("--pyshark-prefix", type=int, default=5000, metavar="PACKETS")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="run only the measurements whose name contains TEXT (repeatable); "
+        "the -T fields pipe, the base of every ratio, always runs",
+    )
     parser.add_argument("--one", nargs=2, metavar=("NAME", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -254,9 +264,14 @@ def main() -> None:
         f"capture: {path} ({path.stat().st_size / 1e6:.1f} MB), {os.cpu_count()} cores, "
         f"load average before: {os.getloadavg()[0]:.1f}"
     )
+    selected = [
+        name
+        for name in MEASUREMENTS
+        if args.only is None or name == PIPE or any(text in name for text in args.only)
+    ]
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="hskit-bench-") as folder:
-        for name in MEASUREMENTS:
+        for name in selected:
             if name.startswith("hskit native") and importlib.util.find_spec("hskit.native") is None:
                 print(f"{name}: hskit.native is not importable yet, skipped")
                 continue
@@ -264,15 +279,15 @@ def main() -> None:
                 prefix_of(path, args.pyshark_prefix, Path(folder)) if "prefix" in name else path
             )
             result = results[name] = measure(name, source)
-            if "packets" not in result:  # tshark alone: the same file as the tshark backend
-                result["packets"] = results["hskit tshark"]["packets"]
+            if "packets" not in result:  # tshark alone: the same file as the pipe
+                result["packets"] = results[PIPE]["packets"]
             result["rate"] = result["packets"] / result["seconds"]
     report(results)
 
 
 def report(results: dict[str, dict[str, float]]) -> None:
     """The table (rates by wall-clock and by CPU time) and the targets."""
-    pipe = results["tshark -T fields | pd.read_csv"]
+    pipe = results[PIPE]
     print(
         f"{'':40} {'packets':>8} {'wall s':>7} {'pkt/s':>10} {'x pipe':>7} {'CPU s':>7} "
         f"{'pkt/CPU s':>10} {'x pipe':>7} {'RSS MB':>7} {'tshark MB':>9} {'B/row':>6}"

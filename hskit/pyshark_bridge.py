@@ -103,12 +103,15 @@ def tshark_version(tshark: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-def require_version(tshark: str) -> None:
+def require_version(tshark: str, version: tuple[int, int, int] | None = None) -> None:
     """Raise :class:`TsharkNotFound` when ``tshark`` is older than :data:`MIN_VERSION`.
 
-    >>> require_version(tshark_executable())  # doctest: +SKIP
+    ``version`` is tshark's version when already known (from a cache); else it is asked.
+
+    >>> require_version("/usr/bin/tshark", (4, 0, 17))
     """
-    version = tshark_version(tshark)
+    if version is None:
+        version = tshark_version(tshark)
     if version[:2] < MIN_VERSION:
         found = ".".join(map(str, version))
         needed = ".".join(map(str, MIN_VERSION))

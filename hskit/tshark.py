@@ -14,6 +14,10 @@ is the outer segment (with a display filter, which dissects everything: the inne
 TCP headers quoted in ICMP errors are not segments (``not_tcp``), but tshark still
 numbers their connection in ``tcp.stream``, as a full dissection does.
 
+tshark's version and its list of protocols are asked once per tshark build and kept in
+``tshark-facts.json`` in :func:`cache_folder` (``$HSKIT_CACHE_DIR`` overrides it), so a
+load starts tshark at once; capinfos counts the frames while tshark runs.
+
 >>> segments, report = read(Path("capture.pcap"), display_filter="tcp.port == 80")  # doctest: +SKIP
 >>> report.backend, report.skipped  # doctest: +SKIP
 ('tshark', {'filtered': 12})
@@ -21,14 +25,18 @@ numbers their connection in ``tcp.stream``, as a full dissection does.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import subprocess
+import tempfile
+import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -53,9 +61,29 @@ from hskit.pyshark_bridge import (
     preference_arguments,
     require_version,
     tshark_executable,
+    tshark_version,
 )
 
-__all__ = ["COLUMNS", "ENABLED_PROTOCOLS", "Column", "command", "disabled_protocols", "read"]
+try:
+    from fcntl import F_SETPIPE_SZ, fcntl
+except ImportError:  # not Linux: tshark's output is read as it comes
+    F_SETPIPE_SZ = None
+
+__all__ = [
+    "CACHE_DIR_VARIABLE",
+    "COLUMNS",
+    "ENABLED_PROTOCOLS",
+    "Column",
+    "cache_folder",
+    "command",
+    "disabled_protocols",
+    "read",
+]
+
+#: environment variable naming the folder of hskit's cache (instead of the user's cache).
+CACHE_DIR_VARIABLE = "HSKIT_CACHE_DIR"
+#: the cache file: each tshark build's version and ``disabled_protos`` list.
+_FACTS_FILE = "tshark-facts.json"
 
 #: protocols left enabled: the frame, link layers and encapsulations that can carry IP,
 #: IP itself, TCP, and ICMP (so TCP headers quoted in ICMP errors are recognised as such
@@ -68,8 +96,9 @@ ENABLED_PROTOCOLS: frozenset[str] = frozenset(
 #: protocol-name prefixes left enabled too (IPv6 extension headers, Wireshark internals).
 _ENABLED_PREFIXES = ("ipv6.", "_ws.")
 
-_STRING = pa.string()
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+#: seconds as tshark prints them (``-0.000001000``), parsed exactly: in nanosecond units.
+_SECONDS = pa.decimal128(38, 9)
 
 
 @dataclass(frozen=True)
@@ -85,8 +114,8 @@ class Column:
 #: what hskit asks tshark for, in output order.
 COLUMNS: tuple[Column, ...] = (
     Column("frame", "frame.number", 1, pa.uint32()),
-    Column("epoch", "frame.time_epoch", 1, _STRING),
-    Column("relative", "frame.time_relative", 1, _STRING),
+    Column("epoch", "frame.time_epoch", 1, _SECONDS),
+    Column("relative", "frame.time_relative", 1, _SECONDS),
     Column("stream", "tcp.stream", -1, pa.uint32()),
     Column("src_ip", "ip.src or ipv6.src", -1, _DICTIONARY),
     Column("dst_ip", "ip.dst or ipv6.dst", -1, _DICTIONARY),
@@ -145,6 +174,10 @@ _LINK_DESCRIPTIONS: dict[str, str] = {
 _DAMAGED = ("cut short in the middle of a packet", "appears to be damaged or corrupt")
 _TFO_KIND, _EXPERIMENTAL_KIND, _TFO_MAGIC = 34, 254, "0xf989"
 _SACK_PERM_KIND = 4
+#: capacity asked for tshark's stdout pipe (Linux): room for its output during a pause.
+_PIPE_CAPACITY = 1 << 20
+#: seconds the reader lets tshark's output pile up in the pipe before reading it.
+_PIPE_PAUSE = 0.01
 
 
 def command(tshark: str, path: Path, display_filter: str | None) -> list[str]:
@@ -177,29 +210,27 @@ def read(
     >>> segments, report = read(Path("capture.pcap"))  # doctest: +SKIP
     """
     tshark = tshark_executable()
-    with ThreadPoolExecutor(max_workers=3) as pool:  # short tshark/capinfos runs at once
-        version_checked = pool.submit(require_version, tshark)
-        file_info = pool.submit(_file_info, tshark, path)
-        # a display filter may name any protocol (``http.request``): dissect them all
-        protocols = pool.submit(disabled_protocols, tshark) if display_filter is None else None
-        version_checked.result()
-        total_frames, link_types = file_info.result()
-        disabled = protocols.result() if protocols is not None else ""
+    # a display filter may name any protocol (``http.request``): dissect them all
+    disabled = _checked_disabled_protocols(tshark, needed=display_filter is None)
     chunks: list[dict[str, object]] = []
     tally: Counter[str] = Counter()
     with (
+        ThreadPoolExecutor(max_workers=1) as pool,
         isolated_environment(disabled) as env,
         _tshark_stdout(command(tshark, path, display_filter), env) as (stdout, finish),
         byte_progress(path.stat().st_size, enabled=progress) as bar,
     ):
+        file_info = pool.submit(_file_info, tshark, path)  # capinfos, while tshark runs
         for batch in _batches(stdout):
             chunk, counts = _segment_columns(batch)
             chunks.append(chunk)
             tally.update(counts, lines=batch.num_rows)
-            if total_frames:
+            counted_frames = file_info.result()[0] if file_info.done() else None
+            if counted_frames:
                 last_frame = batch.column("frame")[-1].as_py()
-                bar.update(bar.total * min(last_frame / total_frames, 1.0) - bar.n)
+                bar.update(bar.total * min(last_frame / counted_frames, 1.0) - bar.n)
         exit_code, stderr_text = finish()
+    total_frames, link_types = file_info.result()
     lines, unknown_length = tally.pop("lines", 0), tally.pop("unknown_length", 0)
     if any(words in stderr_text for words in _DAMAGED):
         message = f"{error_text(stderr_text)}; loaded the {lines} whole frames before it"
@@ -229,6 +260,98 @@ def read(
         notes=notes,
     )
     return segments, report
+
+
+def cache_folder() -> Path:
+    """Where hskit caches what it learns about tshark builds.
+
+    ``$HSKIT_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/hskit``, else ``~/.cache/hskit``.
+
+    >>> cache_folder()  # doctest: +SKIP
+    PosixPath('/home/me/.cache/hskit')
+    """
+    chosen = os.environ.get(CACHE_DIR_VARIABLE)
+    if chosen:
+        return Path(chosen)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hskit"
+
+
+def _checked_disabled_protocols(tshark: str, *, needed: bool) -> str:
+    """Refuse a too old ``tshark``; give its ``disabled_protos`` list ("" unless ``needed``).
+
+    Both come from the cache file when it holds them for this very build of tshark (same
+    resolved path, size and modification time); what it lacks is asked of tshark, both
+    runs at once, and stored. A cache that cannot be read or written is done without.
+    """
+    build = _build_identity(tshark)
+    stored = _stored_facts()
+    known = _known_facts(stored.get(build["path"]), build) if build else {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        asked_version = None if "version" in known else pool.submit(tshark_version, tshark)
+        asked_listing = (
+            pool.submit(disabled_protocols, tshark)
+            if needed and "disabled_protocols" not in known
+            else None
+        )
+        if asked_version is not None:
+            known["version"] = asked_version.result()
+        require_version(tshark, known["version"])  # type: ignore[arg-type]
+        if asked_listing is not None:
+            known["disabled_protocols"] = asked_listing.result()
+    if build and (asked_version or asked_listing):
+        stored[build["path"]] = {**build, **known}
+        _store_facts(stored)
+    return known["disabled_protocols"] if needed else ""  # type: ignore[return-value]
+
+
+def _build_identity(tshark: str) -> dict[str, object] | None:
+    """What tells one build of tshark from another: resolved path, size, modification time."""
+    try:
+        resolved = os.path.realpath(tshark)
+        status = os.stat(resolved)
+    except OSError:
+        return None  # asking tshark itself will say what is wrong
+    return {"path": resolved, "size": status.st_size, "mtime_ns": status.st_mtime_ns}
+
+
+def _stored_facts() -> dict[str, object]:
+    """The cache file's entries by tshark path; none when it is missing or unreadable."""
+    try:
+        entries = json.loads((cache_folder() / _FACTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, RuntimeError, ValueError):  # RuntimeError: no home folder
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def _known_facts(entry: object, build: dict[str, object]) -> dict[str, object]:
+    """The well-formed facts of a cache entry, if it was written for this very ``build``."""
+    if not isinstance(entry, dict) or any(entry.get(key) != build[key] for key in build):
+        return {}
+    known: dict[str, object] = {}
+    version = entry.get("version")
+    if isinstance(version, list) and len(version) == 3 and all(type(v) is int for v in version):
+        known["version"] = tuple(version)
+    if isinstance(entry.get("disabled_protocols"), str):
+        known["disabled_protocols"] = entry["disabled_protocols"]
+    return known
+
+
+def _store_facts(entries: dict[str, object]) -> None:
+    """Write the cache file atomically (a temporary file renamed over it), if it can."""
+    temporary: str | None = None
+    try:
+        folder = cache_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=folder, prefix=".tshark-facts-", delete=False
+        ) as file:
+            temporary = file.name
+            json.dump(entries, file)
+        os.replace(temporary, folder / _FACTS_FILE)
+    except (OSError, RuntimeError):  # the cache only saves time: loading goes on without it
+        if temporary is not None:
+            with suppress(OSError):
+                os.unlink(temporary)
 
 
 @lru_cache(maxsize=8)
@@ -297,6 +420,10 @@ def _tshark_stdout(
             env=env, start_new_session=True,
         )  # fmt: skip
     assert process.stdout is not None
+    stdout: IO[bytes] = process.stdout
+    capacity = _enlarged_pipe(stdout.fileno())
+    if capacity:  # read through the pipe's raw file: it refuses reads once closed
+        stdout = io.BufferedReader(_PausingPipeReader(process.stdout.raw, capacity))
 
     def finish() -> tuple[int, str]:
         process.stdout.close()
@@ -304,12 +431,55 @@ def _tshark_stdout(
         return code, stderr_path.read_text(encoding="utf-8", errors="replace")
 
     try:
-        yield process.stdout, finish
+        yield stdout, finish
     finally:
         if process.poll() is None:
             process.kill()
         process.stdout.close()
         process.wait()
+
+
+def _enlarged_pipe(descriptor: int) -> int:
+    """Grow the pipe to :data:`_PIPE_CAPACITY` and give its new capacity; 0 where it cannot."""
+    if F_SETPIPE_SZ is None:
+        return 0
+    try:
+        return fcntl(descriptor, F_SETPIPE_SZ, _PIPE_CAPACITY)
+    except OSError:  # above the system's or the user's limit for pipes
+        return 0
+
+
+class _PausingPipeReader(io.RawIOBase):
+    """A pipe read in large gulps: before each read, a pause lets the writer's output pile up.
+
+    tshark writes 4 KiB at a time; a reader always waiting on the pipe is woken for each
+    write, which slows tshark by about 4 %. After a pause the pipe holds what tshark wrote
+    meanwhile, taken in one read; after a read that found the pipe half full or more (the
+    reader is behind) the next one comes at once.
+
+    >>> reading, writing = os.pipe()
+    >>> os.write(writing, b"tcp"), os.close(writing)
+    (3, None)
+    >>> with io.FileIO(reading) as pipe:
+    ...     io.BufferedReader(_PausingPipeReader(pipe, 1 << 16)).read()
+    b'tcp'
+    """
+
+    def __init__(self, pipe: io.FileIO, capacity: int) -> None:
+        super().__init__()
+        self._pipe = pipe
+        self._capacity = capacity
+        self._behind = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if not self._behind:
+            time.sleep(_PIPE_PAUSE)
+        count = self._pipe.readinto(buffer)
+        self._behind = count >= self._capacity // 2
+        return count
 
 
 def _batches(stdout: IO[bytes]) -> Iterator[pa.RecordBatch]:
@@ -319,7 +489,7 @@ def _batches(stdout: IO[bytes]) -> Iterator[pa.RecordBatch]:
     reader = pa_csv.open_csv(
         stdout,
         read_options=pa_csv.ReadOptions(
-            column_names=[column.name for column in COLUMNS], block_size=1 << 22
+            column_names=[column.name for column in COLUMNS], block_size=1 << 21
         ),
         parse_options=pa_csv.ParseOptions(delimiter="\t", quote_char=False),
         convert_options=pa_csv.ConvertOptions(
@@ -441,24 +611,17 @@ def _nullable(values: pa.ChunkedArray) -> pd.arrays.IntegerArray:
     return pd.array(values.to_pandas(types_mapper={values.type: dtype}.get), dtype=dtype)
 
 
-def _nanoseconds(text: pa.Array) -> npt.NDArray[np.datetime64]:
-    """Decimal seconds as tshark prints them (``-0.000001000`` …) to ns, exactly.
+def _nanoseconds(seconds: pa.Decimal128Array) -> npt.NDArray[np.timedelta64]:
+    """Decimal seconds to nanoseconds, exactly; NaT for a frame without a timestamp.
 
-    A frame without a timestamp (a pcapng simple packet block) gets NaT.
+    A decimal with 9 places is stored as its value in nanoseconds, a little-endian 128-bit
+    integer: its low 64 bits are the nanoseconds. (A pcapng simple packet block has no
+    timestamp.)
     """
-    parts = pc.extract_regex(text, r"^(?P<whole>-?\d+)(?:\.(?P<fraction>\d*))?$")
-    whole_text = pc.fill_null(pc.struct_field(parts, "whole"), "0")
-    fraction_text = pc.utf8_slice_codeunits(
-        pc.utf8_rpad(pc.fill_null(pc.struct_field(parts, "fraction"), ""), 9, "0"), 0, 9
-    )
-    whole = pc.cast(whole_text, pa.int64()).to_numpy()
-    fraction = pc.cast(fraction_text, pa.int64()).to_numpy()
-    negative = pc.fill_null(pc.starts_with(text, "-"), False).to_numpy(zero_copy_only=False)
-    magnitude = np.abs(whole) * 1_000_000_000 + fraction
-    nanoseconds = np.where(negative, -magnitude, magnitude).view("timedelta64[ns]")
-    return np.where(
-        text.is_null().to_numpy(zero_copy_only=False), np.timedelta64("NaT"), nanoseconds
-    )
+    stored = np.frombuffer(seconds.buffers()[1], dtype=np.int64).reshape(-1, 2)
+    nanoseconds = stored[seconds.offset : seconds.offset + len(seconds), 0]
+    missing = seconds.is_null().to_numpy(zero_copy_only=False)
+    return np.where(missing, np.timedelta64("NaT"), nanoseconds.view("timedelta64[ns]"))
 
 
 def _hex_values(values: pa.DictionaryArray) -> npt.NDArray[np.uint16]:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from hskit.tshark import CACHE_DIR_VARIABLE
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "sample_pcaps"
@@ -33,6 +35,16 @@ def _captures_in(folder: Path) -> list[Path]:
 SAMPLE_CAPTURES: list[Path] = _captures_in(SAMPLE_DIR)
 ZEEK_TRACES: list[Path] = _captures_in(ZEEK_ORACLE_DIR / "traces")
 ALL_CAPTURES: list[Path] = SAMPLE_CAPTURES + ZEEK_TRACES
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """hskit's cache (tshark's version and protocol list) in a folder of this test run,
+    for every test and every process it starts, not in the user's cache."""
+    folder = tmp_path_factory.mktemp("hskit-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_DIR_VARIABLE, str(folder))
+        yield folder
 
 
 def tshark_path() -> str | None:

@@ -8,8 +8,11 @@ and pyarrow parsing.
 from __future__ import annotations
 
 import gzip
+import json
+import os
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -22,6 +25,7 @@ from conftest import ALL_CAPTURES, CAPTURE_SUFFIXES, ZEEK_TRACES
 import hskit
 from hskit import pyshark_bridge
 from hskit.errors import TruncatedCaptureWarning, TsharkFailed, TsharkNotFound
+from hskit.tshark import CACHE_DIR_VARIABLE, cache_folder
 
 REFERENCE_FIELDS = (
     "frame.number", "frame.time_epoch", "tcp.stream", "ip.src", "ipv6.src", "ip.dst",
@@ -36,6 +40,15 @@ REFERENCE_PREFERENCES = (
     "ip.defragment:FALSE", "ipv6.defragment:FALSE", "tcp.desegment_tcp_streams:FALSE",
     "tcp.relative_sequence_numbers:TRUE", "tcp.analyze_sequence_numbers:TRUE",
 )  # fmt: skip
+
+
+@pytest.fixture(autouse=True, scope="module")
+def private_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The cache of this module's loads: a fresh folder, never the user's."""
+    folder = tmp_path_factory.mktemp("hskit-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_DIR_VARIABLE, str(folder))
+        yield folder
 
 
 @cache
@@ -490,3 +503,92 @@ def test_truncated_capture_warns_and_keeps_the_whole_frames(tshark: str, tmp_pat
     rows = reference_rows(tshark, truncated)
     assert 0 < len(rows) < len(reference_rows(tshark, capture))
     assert_segments_equal(cap.segments, expected_segments(rows, first_epoch(tshark, capture)))
+
+
+def ftp_capture() -> Path:
+    return next(path for path in ZEEK_TRACES if "ftp-ipv4" in path.name)
+
+
+def ftp_segments() -> pd.DataFrame:
+    """The small FTP capture's segments, loaded once with this module's cache folder."""
+    return loaded(ftp_capture()).segments
+
+
+def load_ftp() -> pd.DataFrame:
+    """The small FTP capture's segments, loaded now with the cache folder of the moment."""
+    return hskit.load(ftp_capture(), backend="tshark", progress=False).segments
+
+
+def test_cached_tshark_facts_give_the_same_segments_without_asking_tshark(
+    tshark: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(CACHE_DIR_VARIABLE, str(tmp_path))
+    first = load_ftp()
+    executable = os.path.realpath(pyshark_bridge.tshark_executable())
+    entry = json.loads((tmp_path / "tshark-facts.json").read_text())[executable]
+    assert tuple(entry["version"][:2]) >= pyshark_bridge.MIN_VERSION
+    assert "http" in entry["disabled_protocols"].split()
+
+    def not_asked(*_: object) -> None:
+        raise AssertionError("tshark was asked what the cache holds")
+
+    monkeypatch.setattr(hskit.tshark, "tshark_version", not_asked)
+    monkeypatch.setattr(hskit.tshark, "disabled_protocols", not_asked)
+    pd.testing.assert_frame_equal(load_ftp(), first)
+    pd.testing.assert_frame_equal(first, ftp_segments())
+
+
+@pytest.mark.parametrize("damage", [b"{not json", b"\xff\xfe\x00", b"[1, 2]", b'{"x": 1}'])
+def test_a_damaged_cache_file_is_ignored_and_rewritten(
+    tshark: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, damage: bytes
+) -> None:
+    monkeypatch.setenv(CACHE_DIR_VARIABLE, str(tmp_path))
+    facts = tmp_path / "tshark-facts.json"
+    facts.write_bytes(damage)
+    pd.testing.assert_frame_equal(load_ftp(), ftp_segments())
+    executable = os.path.realpath(pyshark_bridge.tshark_executable())
+    assert "disabled_protocols" in json.loads(facts.read_text())[executable]
+    assert [path.name for path in tmp_path.iterdir()] == [facts.name]  # no temporary left
+
+
+def test_a_cache_entry_of_another_build_of_tshark_is_recomputed(
+    tshark: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(CACHE_DIR_VARIABLE, str(tmp_path))
+    facts = tmp_path / "tshark-facts.json"
+    executable = os.path.realpath(pyshark_bridge.tshark_executable())
+    status = os.stat(executable)
+    # facts that would refuse tshark as too old and disable TCP, were they believed
+    wrong = {"version": [3, 2, 3], "disabled_protocols": "tcp\n"}
+    build = {"path": executable, "size": status.st_size, "mtime_ns": status.st_mtime_ns}
+    facts.write_text(json.dumps({executable: {**build, **wrong}}))
+    with pytest.raises(TsharkNotFound, match=r"3\.2\.3 .* too old"):
+        load_ftp()  # this very build: the cache is believed
+    facts.write_text(
+        json.dumps({executable: {**build, "mtime_ns": status.st_mtime_ns - 1, **wrong}})
+    )
+    pd.testing.assert_frame_equal(load_ftp(), ftp_segments())
+    entry = json.loads(facts.read_text())[executable]
+    assert entry["mtime_ns"] == status.st_mtime_ns
+    assert entry["version"] != wrong["version"]
+    assert "tcp" not in entry["disabled_protocols"].split()
+
+
+def test_an_unwritable_cache_folder_does_not_stop_a_load(
+    tshark: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv(CACHE_DIR_VARIABLE, str(not_a_folder / "cache"))
+    pd.testing.assert_frame_equal(load_ftp(), ftp_segments())
+    assert list(tmp_path.iterdir()) == [not_a_folder]
+
+
+def test_the_cache_folder_is_hskit_cache_dir_else_under_xdg_cache_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(CACHE_DIR_VARIABLE, str(tmp_path / "mine"))
+    assert cache_folder() == tmp_path / "mine"
+    monkeypatch.delenv(CACHE_DIR_VARIABLE)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_folder() == tmp_path / "xdg" / "hskit"
