@@ -55,8 +55,8 @@ def classify(
     gives them; a subset of a capture's rows works too. ``time_wait`` is the TIME_WAIT
     length in seconds. ``likely_server_ports``, when given, re-decides which side is
     the client with Zeek's port heuristic (:func:`hskit.direction.from_client`);
-    ``conn_state`` and ``history`` come from
-    :func:`hskit.classify.zeek.zeek_conn_fields` with the same ports.
+    ``conn_state`` and ``history`` are what :func:`hskit.classify.zeek.zeek_conn_fields`
+    gives with the same ports (computed from this function's own sorted rows).
 
     On a table of at least :data:`PARALLEL_MIN_SEGMENTS` rows, and with more than one
     CPU, the Zeek fields are computed on a second thread while this one does the rest
