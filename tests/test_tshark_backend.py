@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -40,15 +39,6 @@ REFERENCE_PREFERENCES = (
     "ip.defragment:FALSE", "ipv6.defragment:FALSE", "tcp.desegment_tcp_streams:FALSE",
     "tcp.relative_sequence_numbers:TRUE", "tcp.analyze_sequence_numbers:TRUE",
 )  # fmt: skip
-
-
-@pytest.fixture(autouse=True, scope="module")
-def private_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The cache of this module's loads: a fresh folder, never the user's."""
-    folder = tmp_path_factory.mktemp("hskit-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(CACHE_DIR_VARIABLE, str(folder))
-        yield folder
 
 
 @cache
