@@ -33,7 +33,7 @@ def from_client(
 
     Needs the columns ``stream, src_ip, dst_ip, src_port, dst_port, flags`` in capture
     order; one pass of column operations, no loop per stream. ``likely_server_ports``
-    (e.g. :data:`hskit.classify.zeek_ports.DEFAULT_LIKELY_SERVER_PORTS`) turns on Zeek's
+    (e.g. :data:`hskit.classify.zeek.ports.DEFAULT_LIKELY_SERVER_PORTS`) turns on Zeek's
     port heuristic for streams without SYN and SYN-ACK; ``None`` leaves it off.
 
     >>> rows = pd.DataFrame({"stream": [0], "src_ip": ["s"], "dst_ip": ["c"],

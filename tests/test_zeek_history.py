@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from hskit import schema
-from hskit.classify import zeek_state
+from hskit.classify.zeek import state as zeek_state
 from hskit.classify.zeek import zeek_conn_fields, zeek_connections
-from hskit.classify.zeek_ports import DEFAULT_LIKELY_SERVER_PORTS, bare_mode_ports
+from hskit.classify.zeek.ports import DEFAULT_LIKELY_SERVER_PORTS, bare_mode_ports
 from hskit.direction import from_client, zeek_flipped
 
 CLIENT = ("10.0.0.1", 40000)

@@ -35,7 +35,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from hskit.classify.zeek_groups import cummax_in, first_rows, group_starts
+from hskit.classify.streams import cummax_in, first_rows, group_starts
 from hskit.schema import ACK, FIN, RST, SYN
 
 #: Zeek's limit on sequence jumps it trusts in SYN and RST packets (TOO_LARGE_SEQ_DELTA).

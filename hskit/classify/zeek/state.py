@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from hskit.classify.zeek_groups import first_rows
+from hskit.classify.streams import first_rows
 from hskit.schema import ACK, CONN_STATES, FIN, RST, SYN
 
 #: Zeek's endpoint states; RESET_AFTER_CLOSE is RESET entered from CLOSED (Zeek's
