@@ -308,7 +308,18 @@ def test_zeek_flips_between_two_server_ports_only_towards_the_higher_port_as_ser
     both = frozenset({1080, 8000})
     flags = [schema.ACK, schema.ACK, schema.SYN | schema.ACK]
     flipped = zeek_flipped(flags, [1080, 8000, 8000], [8000, 1080, 1080], both)
-    assert flipped.tolist() == [True, False, True]
+    # WantConnection never flips a SYN-ACK between two likely server ports.
+    assert flipped.tolist() == [True, False, False]
+
+
+def test_a_syn_ack_answered_by_an_ack_is_flipped_and_one_answered_by_a_reset_is_not():
+    """Zeek 5.1+ (zeek/zeek#2191): a connection that starts with a SYN-ACK its port
+    heuristic leaves alone is flipped when the next packet is an ACK or data; a stealth
+    scan's SYN-ACK, answered by a RST, keeps its sender as the originator."""
+    acked = (("s", "SA", 900, 0), ("c", "A", 101, 0), ("c", "PA", 101, 5))
+    assert fields(*acked, ports=frozenset()) == ("S1", "^hAD")
+    reset = (("s", "SA", 900, 0), ("c", "R", 101, 0))
+    assert fields(*reset, ports=frozenset()) == ("REJ", "Hr")
 
 
 def test_bare_mode_ports_come_only_from_the_loaded_protocol_scripts():

@@ -274,3 +274,18 @@ def first_where(group: Int, mask: Bool, count: int) -> Int:
     firsts = rows[np.r_[True, group[rows][1:] != group[rows][:-1]]] if len(rows) else rows
     result[group[firsts]] = firsts
     return result
+
+
+def last_where(group: Int, mask: Bool, count: int) -> Int:
+    """Row index of each group's last row with ``mask`` set, -1 where none; ``group``
+    holds group numbers ``0 … count - 1``, ascending with the rows.
+
+    >>> last_where(np.array([0, 0, 1, 2]), np.array([True, True, False, True]), 3).tolist()
+    [1, -1, 3]
+    """
+    result = np.full(count, NONE, dtype=np.int64)
+    rows = np.flatnonzero(mask)
+    if len(rows):
+        lasts = rows[np.r_[group[rows][1:] != group[rows][:-1], True]]
+        result[group[lasts]] = lasts
+    return result

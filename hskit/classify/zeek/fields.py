@@ -23,12 +23,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from hskit.classify.streams import first_rows, group_ids
+from hskit.classify.streams import first_rows, first_where, group_ids
 from hskit.classify.zeek import state
 from hskit.classify.zeek.history import history
 from hskit.classify.zeek.ports import DEFAULT_LIKELY_SERVER_PORTS
 from hskit.direction import endpoint_keys, zeek_flipped
-from hskit.schema import CONN_STATE_DTYPE, RST
+from hskit.schema import ACK, CONN_STATE_DTYPE, RST, SYN
 
 _RSTOS0_HISTORY = r"\^?S[^HAFGIQ]*R.*"
 #: The segment columns the Zeek fields read (the addresses through ``endpoint_keys``).
@@ -128,14 +128,36 @@ def orientation(
     rows: Columns,
     sender: npt.NDArray[Any],
     ports: Collection[int],
+    processed: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Each connection's first row and whether Zeek flipped it; each row's ``is_orig``
     (``sender`` tells the two endpoints of a connection apart, see
-    :func:`sorted_conn_fields`)."""
+    :func:`sorted_conn_fields`; ``processed``: the rows Zeek's TCP analysis sees, all by
+    default).
+
+    Zeek flips a connection when its first packet is created (the port heuristic,
+    :func:`hskit.direction.zeek_flipped`) and, since Zeek 5.1, one whose first packet
+    was a SYN-ACK when the next packet it processes, in either direction, is an ACK or
+    carries data (a stealth scan's SYN-ACK is answered by a RST or nothing): the
+    SYN-ACK's sender becomes the responder, as if the flip had been made at once.
+    """
     first = first_rows(conn)
-    flipped = zeek_flipped(
-        rows["flags"][first], rows["src_port"][first], rows["dst_port"][first], ports
-    )
+    flags = rows["flags"].astype(np.int64)
+    flipped = zeek_flipped(flags[first], rows["src_port"][first], rows["dst_port"][first], ports)
     lengths = np.diff(np.append(first, len(conn)))
-    is_orig = (sender == np.repeat(sender[first], lengths)) ^ np.repeat(flipped, lengths)
+    from_first_sender = sender == np.repeat(sender[first], lengths)
+    seen = np.ones(len(conn), dtype=bool) if processed is None else processed
+    syn_ack = (flags & (SYN | ACK | RST)) == (SYN | ACK)
+    count = len(first)
+    opening = first_where(conn, seen, count)
+    opened_by_syn_ack = (opening >= 0) & syn_ack[np.maximum(opening, 0)]
+    opened_by_syn_ack &= from_first_sender[np.maximum(opening, 0)] & ~flipped
+    repeat_syn_ack = syn_ack & from_first_sender
+    after_opening = np.arange(len(conn)) > np.repeat(opening, lengths)
+    answer = first_where(conn, seen & ~repeat_syn_ack & after_opening, count)
+    at = np.maximum(answer, 0)
+    answered = (answer >= 0) & ((flags[at] & (SYN | RST)) == 0)
+    answered &= ((flags[at] & ACK) != 0) | (rows["payload_len"][at] > 0)
+    flipped |= opened_by_syn_ack & answered
+    is_orig = from_first_sender ^ np.repeat(flipped, lengths)
     return first, flipped, is_orig
