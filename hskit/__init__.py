@@ -5,7 +5,7 @@
 >>> cap.connections[["handshake", "termination", "conn_state", "history"]]  # doctest: +SKIP
 """
 
-from hskit import classify, errors, filters, flags, schema, timing
+from hskit import classify, errors, filters, flags, schema, timing, zeek
 from hskit.capture import Capture, LoadReport
 from hskit.loader import load
 
@@ -19,5 +19,6 @@ __all__ = [
     "load",
     "schema",
     "timing",
+    "zeek",
 ]
 __version__ = "0.1.0"

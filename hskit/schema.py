@@ -180,6 +180,67 @@ STATE_DTYPES: dict[str, object] = {
 STATE_COLUMNS: tuple[str, ...] = tuple(STATE_DTYPES)
 
 
+#: transport protocols of Zeek's ``transport_proto`` enum (conn.log ``proto``).
+TRANSPORT_PROTOS: tuple[str, ...] = ("tcp", "udp", "icmp", "unknown_transport")
+TRANSPORT_PROTO_DTYPE = pd.CategoricalDtype(TRANSPORT_PROTOS)
+
+#: conn_log: one row per connection as Zeek delimits and logs them (Zeek's conn.log
+#: fields and names, plus ``community_id`` and hskit's ``stream``). Optional Zeek fields
+#: are nullable: NA where Zeek logs ``-``.
+CONN_LOG_DTYPES: dict[str, object] = {
+    "ts": TS_DTYPE,
+    "uid": pd.StringDtype(),
+    "id.orig_h": IP_DTYPE,
+    "id.orig_p": np.dtype("uint16"),
+    "id.resp_h": IP_DTYPE,
+    "id.resp_p": np.dtype("uint16"),
+    "proto": TRANSPORT_PROTO_DTYPE,
+    "service": pd.StringDtype(),
+    "duration": pd.Float64Dtype(),
+    "orig_bytes": pd.UInt64Dtype(),
+    "resp_bytes": pd.UInt64Dtype(),
+    "conn_state": CONN_STATE_DTYPE,
+    "local_orig": pd.BooleanDtype(),
+    "local_resp": pd.BooleanDtype(),
+    "missed_bytes": np.dtype("uint64"),
+    "history": pd.StringDtype(),
+    "orig_pkts": np.dtype("uint64"),
+    "orig_ip_bytes": np.dtype("uint64"),
+    "resp_pkts": np.dtype("uint64"),
+    "resp_ip_bytes": np.dtype("uint64"),
+    "tunnel_parents": pd.StringDtype(),
+    "community_id": pd.StringDtype(),
+    "stream": np.dtype("uint32"),
+}
+CONN_LOG_COLUMNS: tuple[str, ...] = tuple(CONN_LOG_DTYPES)
+#: the Zeek type of each conn_log column, as a conn.log's ``#types`` line gives it.
+CONN_LOG_ZEEK_TYPES: dict[str, str] = {
+    "ts": "time",
+    "uid": "string",
+    "id.orig_h": "addr",
+    "id.orig_p": "port",
+    "id.resp_h": "addr",
+    "id.resp_p": "port",
+    "proto": "enum",
+    "service": "string",
+    "duration": "interval",
+    "orig_bytes": "count",
+    "resp_bytes": "count",
+    "conn_state": "string",
+    "local_orig": "bool",
+    "local_resp": "bool",
+    "missed_bytes": "count",
+    "history": "string",
+    "orig_pkts": "count",
+    "orig_ip_bytes": "count",
+    "resp_pkts": "count",
+    "resp_ip_bytes": "count",
+    "tunnel_parents": "set[string]",
+    "community_id": "string",
+    "stream": "count",
+}
+
+
 #: findings of ``hskit.diagnose``: one row per problem and endpoint.
 #: finding kinds, in the order the pipeline meets them (opening, load, closing, transfer).
 FINDING_KINDS: tuple[str, ...] = (
@@ -226,6 +287,11 @@ def empty_segments() -> pd.DataFrame:
 def empty_connections() -> pd.DataFrame:
     """A connections table with no rows and the right dtypes."""
     return _empty(CONNECTION_DTYPES)
+
+
+def empty_conn_log() -> pd.DataFrame:
+    """A conn_log table with no rows and the right dtypes."""
+    return _empty(CONN_LOG_DTYPES)
 
 
 def empty_states() -> pd.DataFrame:

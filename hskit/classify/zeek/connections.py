@@ -21,6 +21,7 @@ import pandas as pd
 from hskit.classify.streams import cumsum_in, first_where, group_ids, group_starts, sum_before
 from hskit.classify.zeek import state
 from hskit.classify.zeek.fields import FIELD_COLUMNS, Columns, by_stream, server_ports
+from hskit.classify.zeek.gaps import content_gaps
 from hskit.classify.zeek.history import history
 from hskit.classify.zeek.lifecycle import HANDSHAKE_STATES, RESET_STATES, Lifecycle, lifecycle
 from hskit.classify.zeek.sizes import endpoint_sizes
@@ -89,6 +90,8 @@ class ZeekView:
     #: ``orig_bytes``/``resp_bytes`` (``TCP_Endpoint::Size``)
     orig_size: Int
     resp_size: Int
+    #: ``missed_bytes``: content gaps Zeek reported
+    missed: Int
 
     def orig_and_resp(self, segments: pd.DataFrame) -> dict[str, npt.NDArray[Any]]:
         """``orig_h, orig_p, resp_h, resp_p`` of each connection (address columns as in
@@ -112,12 +115,14 @@ def zeek_view(
     *,
     likely_server_ports: Collection[int] | None = None,
     processed: Bool | None = None,
+    complete: Bool | None = None,
     timeouts: Timeouts | None = None,
     split: bool = True,
 ) -> ZeekView:
     """Zeek's connections of a non-empty ``segments`` table (:class:`ZeekView`).
 
-    ``processed`` marks the segments (in table order) Zeek's TCP analysis processes;
+    ``processed`` marks the segments (in table order) Zeek's TCP analysis processes,
+    ``complete`` those whose payload was captured whole (all by default);
     ``split=False`` takes each stream as one connection.
     """
     ports = server_ports(likely_server_ports)
@@ -131,7 +136,8 @@ def zeek_view(
         conn = group_ids(rows["stream"])
     life = lifecycle(conn, rows, src_key, ports, seen)
     orig_size, resp_size = endpoint_sizes(life, rows)
-    histories = history(conn, life.is_orig, rows, life.flipped, seen)
+    gaps = content_gaps(life, rows, None if complete is None else complete[order])
+    histories = history(conn, life.is_orig, rows, life.flipped, seen, [gaps.letters])
     last = np.append(life.first[1:], len(conn)) - 1
     no_bytes = (orig_size == 0) & (resp_size == 0)
     syn_then_rst = histories.str.fullmatch(_RSTOS0_HISTORY).fillna(False).to_numpy(bool)
@@ -144,6 +150,7 @@ def zeek_view(
         history=histories.array,
         orig_size=orig_size,
         resp_size=resp_size,
+        missed=gaps.missed,
     )
 
 

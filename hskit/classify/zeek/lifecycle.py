@@ -82,6 +82,10 @@ class Lifecycle:
     def lengths(self) -> Int:
         return np.diff(np.append(self.first, len(self.conn)))
 
+    def last_rows(self) -> Int:
+        """The last row of each connection."""
+        return np.append(self.first[1:], len(self.conn)) - 1
+
     def per_row(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """One value per connection broadcast to its rows."""
         return np.repeat(values, self.lengths())
