@@ -28,7 +28,7 @@ from hskit.classify.zeek import state
 from hskit.classify.zeek.history import history
 from hskit.classify.zeek.ports import DEFAULT_LIKELY_SERVER_PORTS
 from hskit.direction import endpoint_keys, zeek_flipped
-from hskit.schema import ACK, CONN_STATE_DTYPE, RST, SYN
+from hskit.schema import ACK, CONN_STATE_DTYPE, FIN, RST, SYN
 
 _RSTOS0_HISTORY = r"\^?S[^HAFGIQ]*R.*"
 #: The segment columns the Zeek fields read (the addresses through ``endpoint_keys``).
@@ -135,11 +135,15 @@ def orientation(
     :func:`sorted_conn_fields`; ``processed``: the rows Zeek's TCP analysis sees, all by
     default).
 
-    Zeek flips a connection when its first packet is created (the port heuristic,
-    :func:`hskit.direction.zeek_flipped`) and, since Zeek 5.1, one whose first packet
-    was a SYN-ACK when the next packet it processes, in either direction, is an ACK or
-    carries data (a stealth scan's SYN-ACK is answered by a RST or nothing): the
-    SYN-ACK's sender becomes the responder, as if the flip had been made at once.
+    Zeek flips a connection when it creates it from its first packet (the port
+    heuristic, :func:`hskit.direction.zeek_flipped`), and, since Zeek 5.1
+    (zeek/zeek#2191), one whose history is just the ``H`` of that first packet, a
+    SYN-ACK, when the next packet is an ACK or carries data, in either direction (a
+    stealth scan's SYN-ACK is answered by a RST or nothing): the history becomes
+    ``^h``, as if the flip had been made at once. Zeek's baselines show both sides'
+    ACKs flipping (``core.local-flip``, zeek/zeek#5047's one-sided trace) and a packet
+    dropped for its checksum in between (a ``c``) preventing it
+    (``core.checksums_ignore_nets``).
     """
     first = first_rows(conn)
     flags = rows["flags"].astype(np.int64)
@@ -147,16 +151,16 @@ def orientation(
     lengths = np.diff(np.append(first, len(conn)))
     from_first_sender = sender == np.repeat(sender[first], lengths)
     seen = np.ones(len(conn), dtype=bool) if processed is None else processed
-    syn_ack = (flags & (SYN | ACK | RST)) == (SYN | ACK)
-    count = len(first)
-    opening = first_where(conn, seen, count)
-    opened_by_syn_ack = (opening >= 0) & syn_ack[np.maximum(opening, 0)]
-    opened_by_syn_ack &= from_first_sender[np.maximum(opening, 0)] & ~flipped
-    repeat_syn_ack = syn_ack & from_first_sender
-    after_opening = np.arange(len(conn)) > np.repeat(opening, lengths)
-    answer = first_where(conn, seen & ~repeat_syn_ack & after_opening, count)
+    seq = rows["seq"].astype(np.int64)
+    silent_syn_ack = seen & ((flags & (SYN | ACK | RST | FIN)) == (SYN | ACK))
+    silent_syn_ack &= rows["win"] != 0  # a zero window adds a W
+    opened_by_syn_ack = silent_syn_ack[first] & ~flipped
+    # the same SYN-ACK again (same sequence number) adds no letter
+    repeated = silent_syn_ack & from_first_sender & (seq == np.repeat(seq[first], lengths))
+    after_first = np.arange(len(conn)) > np.repeat(first, lengths)
+    answer = first_where(conn, ~repeated & after_first, len(first))
     at = np.maximum(answer, 0)
-    answered = (answer >= 0) & ((flags[at] & (SYN | RST)) == 0)
+    answered = (answer >= 0) & seen[at] & ((flags[at] & (SYN | RST)) == 0)
     answered &= ((flags[at] & ACK) != 0) | (rows["payload_len"][at] > 0)
     flipped |= opened_by_syn_ack & answered
     is_orig = from_first_sender ^ np.repeat(flipped, lengths)
