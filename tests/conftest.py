@@ -22,7 +22,8 @@ from hskit.tshark import CACHE_DIR_VARIABLE
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "sample_pcaps"
-ZEEK_ORACLE_DIR = REPO.parent / "shared" / "zeek-oracle"
+#: Zeek's traces and conn.log baselines, kept in the repository by tests/data/zeek/sync.py.
+ZEEK_ORACLE_DIR = REPO / "tests" / "data" / "zeek"
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")
 
 
@@ -69,11 +70,7 @@ def tshark() -> str:
 
 @pytest.fixture(scope="session")
 def zeek_oracle_dir() -> Path:
-    """The shared Zeek oracle folder (traces, expected conn.log CSVs, manifest)."""
-    if not ZEEK_ORACLE_DIR.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: the Zeek oracle is missing at {ZEEK_ORACLE_DIR}")
-        pytest.skip(f"the Zeek oracle is not beside this checkout ({ZEEK_ORACLE_DIR})")
+    """The Zeek oracle (traces, expected conn.log CSVs, manifest) in ``tests/data/zeek``."""
     return ZEEK_ORACLE_DIR
 
 
