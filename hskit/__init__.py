@@ -1,11 +1,11 @@
 """hskit: TCP packet captures as pandas DataFrames and Jupyter views of handshakes and teardowns.
 
 >>> import hskit
->>> cap = hskit.load("sample_pcaps/close_client_first.pcap")  # doctest: +SKIP
+>>> cap = hskit.load(hskit.samples.path("close_client_first"))  # doctest: +SKIP
 >>> cap.connections[["handshake", "termination", "conn_state", "history"]]  # doctest: +SKIP
 """
 
-from hskit import classify, errors, filters, flags, schema, timing
+from hskit import classify, errors, filters, flags, samples, schema, timing
 from hskit.capture import Capture, LoadReport
 from hskit.loader import load
 
@@ -17,6 +17,7 @@ __all__ = [
     "filters",
     "flags",
     "load",
+    "samples",
     "schema",
     "timing",
 ]
