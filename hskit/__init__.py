@@ -5,13 +5,15 @@
 >>> cap.connections[["handshake", "termination", "conn_state", "history"]]  # doctest: +SKIP
 """
 
-from hskit import classify, errors, filters, flags, samples, schema, timing
+# accessor registers the pandas accessor DataFrame.hs
+from hskit import accessor, classify, errors, filters, flags, samples, schema, timing
 from hskit.capture import Capture, LoadReport
 from hskit.loader import load
 
 __all__ = [
     "Capture",
     "LoadReport",
+    "accessor",
     "classify",
     "errors",
     "filters",
