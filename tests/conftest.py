@@ -15,6 +15,7 @@ import shutil
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -48,6 +49,13 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield folder
 
 
+def unavailable(message: str) -> NoReturn:
+    """A test cannot run here: skip on a user's machine, fail in CI (``CI`` set)."""
+    if os.environ.get("CI"):
+        pytest.fail("CI: " + message)
+    pytest.skip(message)
+
+
 def tshark_path() -> str | None:
     """tshark on PATH, or None."""
     return shutil.which("tshark")
@@ -58,13 +66,10 @@ def tshark() -> str:
     """Path to tshark: skip without it on a user's machine, fail without it in CI."""
     path = tshark_path()
     if path is None:
-        message = (
+        unavailable(
             "tshark is not installed (Debian/Ubuntu: sudo apt-get install tshark); "
             "tests that compare with tshark's own output need it"
         )
-        if os.environ.get("CI"):
-            pytest.fail("CI: " + message)
-        pytest.skip(message)
     return path
 
 
