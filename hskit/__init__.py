@@ -1,22 +1,25 @@
 """hskit: TCP packet captures as pandas DataFrames and Jupyter views of handshakes and teardowns.
 
 >>> import hskit
->>> cap = hskit.load("sample_pcaps/close_client_first.pcap")  # doctest: +SKIP
+>>> cap = hskit.load(hskit.samples.path("close_client_first"))  # doctest: +SKIP
 >>> cap.connections[["handshake", "termination", "conn_state", "history"]]  # doctest: +SKIP
 """
 
-from hskit import classify, errors, filters, flags, schema, timing, zeek
+# accessor registers the pandas accessor DataFrame.hs
+from hskit import accessor, classify, errors, filters, flags, samples, schema, timing, zeek
 from hskit.capture import Capture, LoadReport
 from hskit.loader import load
 
 __all__ = [
     "Capture",
     "LoadReport",
+    "accessor",
     "classify",
     "errors",
     "filters",
     "flags",
     "load",
+    "samples",
     "schema",
     "timing",
     "zeek",

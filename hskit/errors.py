@@ -45,6 +45,10 @@ class SchemaError(HskitError, ValueError):
     """A table does not follow the schema of :mod:`hskit.schema`."""
 
 
+class UnknownSample(HskitError, LookupError):
+    """No bundled sample capture has that name (the message lists the names there are)."""
+
+
 class HskitWarning(UserWarning):
     """Base class of hskit's warnings."""
 

@@ -13,6 +13,7 @@ dtype('uint32')
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -268,6 +269,267 @@ FINDING_DTYPES: dict[str, object] = {
     "next_checks": pd.StringDtype(),
 }
 FINDING_COLUMNS: tuple[str, ...] = tuple(FINDING_DTYPES)
+
+
+# --------------------------------------------------------------------------- meanings
+# What every flag bit, column and label means, in words. The documentation's contract
+# page (docs/reference/contract.md) is generated from these at build time, and a test
+# checks that every column and label of the schema has its meaning here.
+
+#: flag bit -> what it says (RFC 9293; ECE and CWR: RFC 3168; AE: accurate ECN).
+FLAG_MEANINGS: dict[int, str] = {
+    FIN: "no more data from the sender",
+    SYN: "synchronize sequence numbers: open a connection",
+    RST: "reset the connection",
+    PSH: "push the data to the application",
+    ACK: "the acknowledgement number is valid",
+    URG: "the urgent pointer is valid",
+    ECE: "ECN echo: congestion seen (in a SYN: ECN capable)",
+    CWR: "congestion window reduced",
+    AE: "accurate ECN",
+}
+
+SEGMENT_MEANINGS: dict[str, str] = {
+    "frame": "1-based frame number in the file, counting every frame (Wireshark's `frame.number`)",
+    "ts": "capture timestamp",
+    "time": "seconds since the first frame of the file",
+    "stream": "connection id, 0-based in order of first appearance (tshark's `tcp.stream`); "
+    "the same dtype in every table",
+    "src_ip": "sender's IP address",
+    "dst_ip": "receiver's IP address",
+    "src_port": "sender's TCP port",
+    "dst_port": "receiver's TCP port",
+    "ip_version": "4 or 6",
+    "flags": "TCP flag bits (see the flag bits)",
+    "seq": "sequence number, raw header value",
+    "ack": "acknowledgement number, raw header value",
+    "rel_seq": "sequence number relative to the sender's initial sequence number, modulo "
+    "2^32 (Wireshark's relative numbers)",
+    "rel_ack": "acknowledgement number relative to the peer's initial sequence number, modulo 2^32",
+    "win": "window field, raw (not scaled)",
+    "payload_len": "TCP payload bytes, from the IP lengths (not the captured length)",
+    "from_client": "True when sent by the connection's client",
+    "mss": "maximum segment size option, NA when absent",
+    "wscale": "window scale option (shift count), NA when absent",
+    "sack_perm": "SACK-permitted option present",
+    "tfo": "TCP Fast Open option present",
+    "ts_val": "timestamp option's TSval, NA when absent",
+    "ts_ecr": "timestamp option's TSecr, NA when absent",
+}
+
+CONNECTION_MEANINGS: dict[str, str] = {
+    "stream": "connection id (the segments' `stream`)",
+    "client_ip": "the client: the sender of the first SYN without ACK; without one, the "
+    "receiver of the first SYN-ACK; without either, the sender of the first segment",
+    "client_port": "the client's TCP port",
+    "server_ip": "the server (the client's peer)",
+    "server_port": "the server's TCP port",
+    "ip_version": "4 or 6",
+    "first_ts": "timestamp of the connection's first segment",
+    "last_ts": "timestamp of the connection's last segment",
+    "duration": "seconds from the first segment to the last",
+    "packets_c2s": "segments from the client (duplicate captures of one frame left out)",
+    "packets_s2c": "segments from the server (duplicate captures of one frame left out)",
+    "bytes_c2s": "TCP payload bytes from the client as sent, retransmissions included, "
+    "keep-alive probes' byte left out",
+    "bytes_s2c": "TCP payload bytes from the server, counted as `bytes_c2s`",
+    "handshake": "how the connection opened (a handshake label)",
+    "syn_count": "SYNs without ACK the client sent, retransmissions included",
+    "synack_count": "SYN-ACKs the server sent, retransmissions included",
+    "isn_client": "the client's initial sequence number, NA without its SYN",
+    "isn_server": "the server's initial sequence number, NA without its SYN-ACK",
+    "rtt_syn_synack": "seconds from the SYN the SYN-ACK answers to the first answering "
+    "SYN-ACK; NaN unless the handshake is complete",
+    "rtt_synack_ack": "seconds from the latest answering SYN-ACK to the final ACK; NaN "
+    "unless the handshake is complete",
+    "handshake_time": "seconds from the latest client SYN to the final ACK (tshark's "
+    "`tcp.analysis.initial_rtt`); NaN unless the handshake is complete",
+    "mss_client": "maximum segment size the client announced, NA when absent",
+    "mss_server": "maximum segment size the server announced, NA when absent",
+    "wscale_client": "the client's window scale shift, NA unless both SYNs carry window "
+    "scaling (RFC 7323)",
+    "wscale_server": "the server's window scale shift, NA unless both SYNs carry window scaling",
+    "sack_perm": "both SYNs carry SACK-permitted",
+    "timestamps": "both SYNs carry the timestamp option",
+    "ecn": "ECN negotiated: the SYN has ECE and CWR, the SYN-ACK ECE without CWR (RFC 3168)",
+    "tfo": "TCP Fast Open used: the SYN carries the option and data, and the SYN-ACK "
+    "acknowledges the data (RFC 7413)",
+    "termination": "how the connection closed (a termination label)",
+    "closer": "sender of the first FIN: client, server, or both for a simultaneous close; "
+    "NA without FIN",
+    "reset_by": "sender of the first RST after establishment (of any RST when never "
+    "established); NA without RST",
+    "time_wait_end": "capture time at which TIME_WAIT ends: the last ACK of the close plus "
+    "the TIME_WAIT length (`DEFAULT_TIME_WAIT`, Linux's 60 s), or an earlier RST; NaN when "
+    "no endpoint reached TIME_WAIT",
+    "conn_state": "Zeek's `conn_state` for the connection",
+    "history": "Zeek's `history`: one letter per event, upper case from the originator, "
+    "lower case from the responder",
+}
+
+STATE_MEANINGS: dict[str, str] = {
+    "stream": "connection id",
+    "endpoint": "which end of the connection",
+    "state": "the endpoint's RFC 9293 state",
+    "start": "capture time of the segment that moved the endpoint into the state",
+    "end": "capture time at which the endpoint left the state (TIME_WAIT: `time_wait_end`)",
+    "cause_frame": "frame of the segment that caused the transition, NA when none did",
+}
+
+FINDING_MEANINGS: dict[str, str] = {
+    "kind": "what went wrong (a finding kind)",
+    "severity": "how bad it is",
+    "endpoint": "where it happens: a server's `ip:port`, or a client's address",
+    "streams": "the connections that show it, as a list of stream ids",
+    "count": "how many connections show it",
+    "first_time": "capture time of the first affected connection's start",
+    "last_time": "capture time of the last affected connection's end",
+    "evidence": "the numbers that made it a finding",
+    "explanation": "what it means and its likely causes",
+    "next_checks": "shell commands to run next, one a line, with `# comments`",
+}
+
+HANDSHAKE_MEANINGS: dict[str, str] = {
+    "complete": "SYN, SYN-ACK, ACK seen (retransmissions counted, not a different label)",
+    "refused": "SYN answered by RST, no SYN-ACK (no listener, or a firewall's reset)",
+    "no_answer": "SYN(s) and nothing back (filtered, host down, wrong address)",
+    "no_final_ack": "SYN-ACK seen, the client's ACK never (half-open: the SYN flood signature)",
+    "reset_in_handshake": "SYN-ACK answered by the client's RST (e.g. a half-open port scan)",
+    "simultaneous_open": "both sides sent SYN without ACK",
+    "midstream": "no SYN seen: the capture started after the handshake",
+}
+
+TERMINATION_MEANINGS: dict[str, str] = {
+    "fin_4way": "FIN, ACK, FIN, ACK: each side's FIN acknowledged separately",
+    "fin_3way": "the passive side's ACK and FIN travel in one segment",
+    "simultaneous_close": "both FINs sent before either was acknowledged",
+    "half_closed": "one side's FIN only; the other side never closed in the capture",
+    "fin_then_reset": "a FIN exchange cut short by a RST",
+    "reset": "RST after establishment, no FIN",
+    "open": "neither FIN nor RST: still open when the capture ended",
+    "not_established": "the handshake never completed (see `handshake`)",
+}
+
+CLOSER_MEANINGS: dict[str, str] = {
+    "client": "the client sent the first FIN",
+    "server": "the server sent the first FIN",
+    "both": "simultaneous close: both FINs before either was acknowledged",
+}
+
+RESET_BY_MEANINGS: dict[str, str] = {
+    "client": "the client sent the first RST",
+    "server": "the server sent the first RST",
+}
+
+#: Zeek's meanings (base/protocols/conn/main.zeek).
+CONN_STATE_MEANINGS: dict[str, str] = {
+    "S0": "connection attempt seen, no reply",
+    "S1": "connection established, not terminated",
+    "SF": "established and closed normally",
+    "REJ": "connection attempt rejected",
+    "S2": "established, and only the originator tried to close",
+    "S3": "established, and only the responder tried to close",
+    "RSTO": "the originator sent a RST after establishment (or aborted the attempt)",
+    "RSTR": "the responder sent a RST after establishment",
+    "RSTOS0": "the originator sent a SYN then a RST; no SYN-ACK seen",
+    "RSTRH": "the responder sent a SYN-ACK then a RST; no SYN seen",
+    "SH": "the originator sent a SYN then a FIN; no SYN-ACK",
+    "SHR": "the responder sent a SYN-ACK then a FIN; no SYN",
+    "OTH": "no SYN seen: midstream traffic",
+}
+
+#: Zeek's history letters, upper case (from the originator) only; the responder's are
+#: the same letters in lower case. ``^`` has no case.
+HISTORY_LETTERS: dict[str, str] = {
+    "S": "SYN without ACK",
+    "H": "SYN-ACK",
+    "A": "pure ACK (once per direction)",
+    "D": "payload (once per direction)",
+    "F": "FIN",
+    "R": "RST",
+    "C": "bad checksum (logged at counts 1, 10, 100, …)",
+    "G": "content gap (logged at counts 1, 10, 100, …)",
+    "T": "retransmitted payload (logged at counts 1, 10, 100, …)",
+    "W": "zero window (logged at counts 1, 10, 100, …)",
+    "I": "inconsistent flags, e.g. FIN+RST (once per direction)",
+    "Q": "SYN+FIN or SYN+RST (once per direction)",
+    "^": "direction flipped by Zeek's port heuristic",
+}
+
+ENDPOINT_MEANINGS: dict[str, str] = {
+    "client": "the end that opened the connection",
+    "server": "the end that was connected to",
+}
+
+TCP_STATE_MEANINGS: dict[str, str] = {
+    "LISTEN": "the server waits for a SYN",
+    "SYN_SENT": "SYN sent, waiting for the SYN-ACK",
+    "SYN_RECEIVED": "SYN received and SYN-ACK sent, waiting for the ACK",
+    "ESTABLISHED": "the connection is open; data flows",
+    "FIN_WAIT_1": "FIN sent (active close), not yet acknowledged",
+    "FIN_WAIT_2": "own FIN acknowledged, waiting for the peer's FIN",
+    "CLOSE_WAIT": "the peer's FIN received (passive close); the application has not closed",
+    "CLOSING": "FIN sent and the peer's FIN received before the ACK of ours (simultaneous close)",
+    "LAST_ACK": "passive closer's FIN sent, waiting for its ACK",
+    "TIME_WAIT": "the active closer waits 2×MSL so late segments die out",
+    "CLOSED": "no connection",
+}
+
+FINDING_KIND_MEANINGS: dict[str, str] = {
+    "no_answer": "SYNs that got no reply at all",
+    "refused": "SYNs answered by RST: no listener on the port, or a firewall's reject",
+    "syn_flood": "half-open connections piling up at one listener",
+    "slow_handshake": "handshakes much slower than usual, or than the server's median",
+    "time_wait_pressure": "a client near ephemeral port exhaustion, or reusing 4-tuples "
+    "still in TIME_WAIT",
+    "resets": "connections aborted by RST once the server had answered",
+    "zero_window": "a receiver closed its window",
+    "stalled": "no payload progress for a while although a side kept trying",
+}
+
+SEVERITY_MEANINGS: dict[str, str] = {
+    "info": "worth knowing, no harm seen",
+    "warning": "something failed for some connections",
+    "critical": "the service failed or is under attack",
+}
+
+
+class Table(NamedTuple):
+    """One table of the contract: what a row is, and its columns' dtypes and meanings."""
+
+    #: what one row stands for ("TCP segment, in capture order").
+    row: str
+    dtypes: Mapping[str, object]
+    meanings: Mapping[str, str]
+
+
+class Vocabulary(NamedTuple):
+    """The labels a categorical column can hold, in order, and what each means."""
+
+    labels: tuple[str, ...]
+    meanings: Mapping[str, str]
+
+
+#: every table hskit returns, by name.
+TABLES: dict[str, Table] = {
+    "segments": Table("TCP segment, in capture order", SEGMENT_DTYPES, SEGMENT_MEANINGS),
+    "connections": Table("connection (stream)", CONNECTION_DTYPES, CONNECTION_MEANINGS),
+    "states": Table("state interval of one endpoint", STATE_DTYPES, STATE_MEANINGS),
+    "findings": Table("problem at one endpoint", FINDING_DTYPES, FINDING_MEANINGS),
+}
+
+#: every label vocabulary, by the column that holds it.
+VOCABULARIES: dict[str, Vocabulary] = {
+    "handshake": Vocabulary(HANDSHAKE_LABELS, HANDSHAKE_MEANINGS),
+    "termination": Vocabulary(TERMINATION_LABELS, TERMINATION_MEANINGS),
+    "closer": Vocabulary(CLOSER_LABELS, CLOSER_MEANINGS),
+    "reset_by": Vocabulary(RESET_BY_LABELS, RESET_BY_MEANINGS),
+    "conn_state": Vocabulary(CONN_STATES, CONN_STATE_MEANINGS),
+    "endpoint": Vocabulary(ENDPOINTS, ENDPOINT_MEANINGS),
+    "state": Vocabulary(TCP_STATES, TCP_STATE_MEANINGS),
+    "kind": Vocabulary(FINDING_KINDS, FINDING_KIND_MEANINGS),
+    "severity": Vocabulary(SEVERITIES, SEVERITY_MEANINGS),
+}
 
 
 # --------------------------------------------------------------------------- helpers

@@ -15,6 +15,7 @@ import shutil
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -22,7 +23,8 @@ from hskit.tshark import CACHE_DIR_VARIABLE
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "sample_pcaps"
-ZEEK_ORACLE_DIR = REPO.parent / "shared" / "zeek-oracle"
+#: Zeek's traces and conn.log baselines, kept in the repository by tests/data/zeek/sync.py.
+ZEEK_ORACLE_DIR = REPO / "tests" / "data" / "zeek"
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")
 
 
@@ -47,6 +49,13 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield folder
 
 
+def unavailable(message: str) -> NoReturn:
+    """A test cannot run here: skip on a user's machine, fail in CI (``CI`` set)."""
+    if os.environ.get("CI"):
+        pytest.fail("CI: " + message)
+    pytest.skip(message)
+
+
 def tshark_path() -> str | None:
     """tshark on PATH, or None."""
     return shutil.which("tshark")
@@ -57,23 +66,16 @@ def tshark() -> str:
     """Path to tshark: skip without it on a user's machine, fail without it in CI."""
     path = tshark_path()
     if path is None:
-        message = (
+        unavailable(
             "tshark is not installed (Debian/Ubuntu: sudo apt-get install tshark); "
             "tests that compare with tshark's own output need it"
         )
-        if os.environ.get("CI"):
-            pytest.fail("CI: " + message)
-        pytest.skip(message)
     return path
 
 
 @pytest.fixture(scope="session")
 def zeek_oracle_dir() -> Path:
-    """The shared Zeek oracle folder (traces, expected conn.log CSVs, manifest)."""
-    if not ZEEK_ORACLE_DIR.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: the Zeek oracle is missing at {ZEEK_ORACLE_DIR}")
-        pytest.skip(f"the Zeek oracle is not beside this checkout ({ZEEK_ORACLE_DIR})")
+    """The Zeek oracle (traces, expected conn.log CSVs, manifest) in ``tests/data/zeek``."""
     return ZEEK_ORACLE_DIR
 
 

@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import nbformat
@@ -113,6 +114,46 @@ def test_cli_page_has_every_command_help(site: Path) -> None:
     assert "Usage: hskit [OPTIONS] COMMAND" in cli
     for name in main.commands:
         assert f"Usage: hskit {name} [OPTIONS]" in cli, name
+
+
+def _section(html: str, anchor: str) -> str:
+    """The HTML from the heading with id ``anchor`` to the next heading of any level."""
+    start = html.index(f'id="{anchor}"')
+    end = re.search(r"<h[1-6][ >]", html[start:])
+    return html[start : start + end.start()] if end else html[start:]
+
+
+def test_contract_page_lists_every_column_label_flag_name_and_command(site: Path) -> None:
+    from hskit.accessor import HsAccessor
+    from hskit.cli import main
+
+    contract = page(site, "reference/contract")
+    for name, table in hskit.schema.TABLES.items():
+        section = _section(contract, name)
+        for column, meaning in table.meanings.items():
+            assert f"<code>{column}</code>" in section, (name, column)
+            assert meaning.split("`")[0][:30] in unescape(text(section)), (name, column)
+    for column, vocabulary in hskit.schema.VOCABULARIES.items():
+        section = _section(contract, f"vocabulary-{column}")
+        for label in vocabulary.labels:
+            assert f"<code>{label}</code>" in section, (column, label)
+    flags = text(_section(contract, "flag-bits"))
+    assert all(name in flags for _, _, name in hskit.schema.FLAG_BITS)
+    listed = text(contract)
+    assert all(f"hskit.{name}" in listed for name in hskit.__all__)
+    methods = [name for name in dir(HsAccessor) if not name.startswith("_")]
+    assert all(f"df.hs.{name}(" in listed for name in methods)
+    assert all(f"hskit {name}" in listed for name in main.commands)
+
+
+def test_readme_links_to_the_contract_page_and_not_outside_the_repository() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "docs/reference/contract.md" in readme
+    assert "site/reference/contract/" in readme
+    for target in re.findall(r"\]\(([^)#]+)", readme):
+        if "://" not in target:
+            assert (REPO / target).resolve().is_relative_to(REPO), target
+            assert (REPO / target).exists() or target.startswith("site/"), target
 
 
 def test_comparison_page_has_the_benchmark_tables(site: Path) -> None:
@@ -223,6 +264,14 @@ def test_segment_excerpts_match_the_captures(name: str) -> None:
                 str(segment["payload_len"]),
             ]
             assert list(row) == computed, (capture, row.frame)
+
+
+def test_getting_started_accessor_summary_matches_the_capture() -> None:
+    guide = (DOCS / "getting-started.md").read_text(encoding="utf-8")
+    shown_text = guide.split("`connections.hs.summary()` is:\n\n```text\n")[1].split("```")[0]
+    connections = hskit.load(SAMPLE_DIR / "close_client_first.pcap").connections
+    computed = connections.hs.summary().to_string()
+    assert [line.rstrip() for line in computed.splitlines()] == shown_text.splitlines()
 
 
 def test_home_page_example_matches_the_capture() -> None:

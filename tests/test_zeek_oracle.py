@@ -1,7 +1,8 @@
 """Agreement of hskit's Zeek fields with Zeek's own conn.log, and with the sample manifest.
 
-The oracle (../shared/zeek-oracle) holds traces from Zeek's test suite and the TCP rows of
-the conn.log Zeek wrote for each. Connections are matched on the 4-tuple (orig = client),
+The oracle (tests/data/zeek, kept in step with the project's shared oracle by its
+sync.py) holds traces from Zeek's test suite and the TCP rows of the conn.log Zeek wrote
+for each. Connections are matched on the 4-tuple (orig = client),
 in order of appearance where a 4-tuple repeats; ``conn_state`` and ``history`` agreement
 are measured separately, ``history`` without the letters that depend on Zeek's
 application analyzers (manifest column ``history_letters_app_dependent``).

@@ -16,9 +16,8 @@ import pandas as pd
 import hskit
 from hskit.cli import backend_option, capture_argument, main, table_output_option
 from hskit.cli.load_commands import write_table
+from hskit.label_counts import COUNTED, count_labels
 
-#: the label columns ``hskit summary`` counts, in the order it prints them
-COUNTED = ("handshake", "termination", "conn_state")
 #: the handshake_time percentiles ``hskit summary`` prints
 PERCENTILES = (0, 50, 90, 99, 100)
 
@@ -60,9 +59,7 @@ def format_counts(labels: pd.Series) -> str:
     b       1
     NA      1
     """
-    counts = labels.astype("string").fillna("NA").value_counts(sort=True)
-    counts = counts[counts > 0]
-    rows = [(str(label), str(count)) for label, count in counts.items()]
+    rows = [(str(label), str(count)) for label, count in count_labels(labels).items()]
     return _table([(str(labels.name), "count"), *rows])
 
 

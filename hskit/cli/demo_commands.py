@@ -1,5 +1,8 @@
 """``hskit demo``: load every bundled sample capture natively and print what each connection did.
 
+The captures are :mod:`hskit.samples`, shipped inside the package, so the demo runs
+from any folder after ``pip install hskit``.
+
 >>> from click.testing import CliRunner
 >>> CliRunner().invoke(main, ["demo", "--help"]).exit_code
 0
@@ -13,18 +16,16 @@ import click
 import pandas as pd
 
 import hskit
+from hskit import samples
 from hskit.cli import main
 from hskit.timing import endpoint_text
 
-#: the repository's sample captures (present in a source checkout or editable install).
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_pcaps"
-_CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")
 _SHOWN = ["stream", "client", "server", "handshake", "termination", "conn_state", "history"]
 
 
 def sample_captures(folder: Path) -> list[Path]:
     """The capture files in ``folder``, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.name.endswith(_CAPTURE_SUFFIXES))
+    return sorted(p for p in folder.iterdir() if p.name.endswith(samples.CAPTURE_SUFFIXES))
 
 
 def connection_lines(connections: pd.DataFrame) -> pd.DataFrame:
@@ -44,11 +45,11 @@ def connection_lines(connections: pd.DataFrame) -> pd.DataFrame:
 )
 @click.option("--max-rows", default=12, show_default=True, help="Connections shown per capture.")
 def demo(folder: Path | None, max_rows: int) -> None:
-    """Analyze every capture in FOLDER (default: the bundled sample_pcaps/) without tshark."""
-    folder = folder or SAMPLE_DIR
-    if not folder.is_dir():
-        raise click.ClickException(f"no sample captures at {folder}; pass a folder of captures")
-    captures = sample_captures(folder)
+    """Analyze every capture in FOLDER (default: hskit's bundled samples) without tshark."""
+    if folder is None:
+        captures = [samples.path(name) for name in samples.names()]
+    else:
+        captures = sample_captures(folder)
     if not captures:
         raise click.ClickException(f"no .pcap/.pcapng(.gz) files in {folder}")
     for path in captures:

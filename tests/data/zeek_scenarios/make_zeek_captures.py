@@ -1,6 +1,6 @@
-"""Regenerate the captures of ``tests/data/zeek`` and their manifest (run as root).
+"""Regenerate the captures of ``tests/data/zeek_scenarios`` and their manifest (run as root).
 
-    python tests/data/zeek/make_zeek_captures.py
+    python tests/data/zeek_scenarios/make_zeek_captures.py
 
 Real kernel TCP between two network namespaces (``zk-cli`` 10.88.0.1 and ``zk-srv``
 10.88.0.2, joined by the veth ``zk-c0``/``zk-s0`` with offloads off), captured by
