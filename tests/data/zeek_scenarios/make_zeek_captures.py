@@ -24,6 +24,7 @@ Derived from those by changing a copy (the rule of each change is written beside
 - ``bad_checksum_client.pcap``: ``exchange.pcap`` with the TCP checksum of every client
   segment made wrong (a host capturing its own offloaded packets).
 - ``gap.pcap``: ``exchange.pcap`` without the second server data segment (editcap -d).
+- ``no_syn.pcap``: ``exchange.pcap`` without its first packet, the client's SYN.
 
 The manifest (``manifest.csv``) gives, for each capture, the connections Zeek delimits
 and the ``conn_state`` and ``history`` it logs, derived from how the capture was made by
@@ -64,20 +65,22 @@ RULES: list[tuple[str, tuple[bool, str], str, list[tuple[int, int, str, str]]]] 
         "refused_retries.pcap",
         (True, PORTS_DEFAULT),
         "three SYN/RST pairs on one 4-tuple: after a RST the next SYN is a reuse, each "
-        "pair a rejected attempt (REJ, Sr)",
+        "pair a rejected attempt (REJ, Sr); tshark numbers them as three streams too "
+        "(each SYN has another initial sequence number)",
         [(CLIENT_PORT, CLOSED_PORT, "REJ", "Sr")] * 3,
     ),
     (
         "idle.pcap",
         (True, PORTS_DEFAULT),
-        "one complete exchange closed by both FINs, the 3 s silence shorter than any "
-        "timeout (SF)",
+        "one complete exchange closed by both FINs, the 3 s silence shorter than any timeout (SF)",
         [(0, SERVER_PORT, "SF", "ShADadFf")],
     ),
     (
         "idle_shifted.pcap",
         (True, PORTS_DEFAULT),
-        "the silence is 303 s: the connection ends at the last packet before it (still "
+        "the silence is 303 s (as Zeek's baseline core.expire-all-timers: a packet after "
+        "300 s of silence starts a new connection): the connection ends at the last "
+        "packet before it (still "
         "established: S1); the next packet, client data, starts a connection without a "
         "SYN (the client, not from a likely server port, stays its originator): its "
         "data D, the server's answer d, the client's ACK A, then both FINs (SF)",
@@ -112,10 +115,19 @@ RULES: list[tuple[str, tuple[bool, str], str, list[tuple[int, int, str, str]]]] 
         [(0, SERVER_PORT, "OTH", "C"), (SERVER_PORT, 0, "SH", "HcADF")],
     ),
     (
+        "no_syn.pcap",
+        (False, PORTS_NONE),
+        "the connection starts with the server's SYN-ACK, no port decides its direction, "
+        "and the client's ACK answers it: Zeek flips it and logs ^h (as its baseline "
+        "core.tcp.flip-without-syn); both FINs: SF",
+        [(0, SERVER_PORT, "SF", "^hADadFf")],
+    ),
+    (
         "gap.pcap",
         (False, PORTS_DEFAULT),
         "one server data segment is missing and acknowledged by the client: a content gap "
-        "g at the acknowledgment, SF",
+        "g at the acknowledgment, SF (missed_bytes its payload, as Zeek's baseline "
+        "core.tcp.miss-end-data)",
         [(0, SERVER_PORT, "SF", "ShADadgFf")],
     ),
 ]
@@ -277,7 +289,7 @@ def shifted(source: Path, target: Path, silence: float, shift: float) -> None:
 def corrupted(source: Path, target: Path, chosen: str) -> None:
     """``source`` with the TCP checksum of the ``chosen`` segments ("server data":
     segments from the server with payload; "client": every client segment) plus one."""
-    from scapy.all import TCP, rdpcap, wrpcap  # noqa: PLC0415 (only this step needs scapy)
+    from scapy.all import TCP, rdpcap, wrpcap
 
     packets = rdpcap(str(source))
     for packet in packets:
@@ -285,7 +297,11 @@ def corrupted(source: Path, target: Path, chosen: str) -> None:
             continue
         segment = packet[TCP]
         from_server = segment.sport == SERVER_PORT
-        pick = (from_server and len(segment.payload) > 0) if chosen == "server data" else not from_server
+        pick = (
+            (from_server and len(segment.payload) > 0)
+            if chosen == "server data"
+            else not from_server
+        )
         if pick:
             segment.chksum = (segment.chksum + 1) & 0xFFFF
     wrpcap(str(target), packets)
@@ -321,6 +337,7 @@ def main() -> None:
     corrupted(HERE / "exchange.pcap", HERE / "bad_checksum_data.pcap", "server data")
     corrupted(HERE / "exchange.pcap", HERE / "bad_checksum_client.pcap", "client")
     without_second_server_data(HERE / "exchange.pcap", HERE / "gap.pcap")
+    run("editcap", str(HERE / "exchange.pcap"), str(HERE / "no_syn.pcap"), "1")
     write_manifest()
 
 
