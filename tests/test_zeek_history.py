@@ -60,6 +60,8 @@ def segments(*packets: Packet, stream: int = 0) -> pd.DataFrame:
                 "tfo": False,
                 "ts_val": pd.NA,
                 "ts_ecr": pd.NA,
+                "ip_len": 40 + length,
+                "checksum_ok": True,
             }
         )
     return schema.conform(pd.DataFrame(rows), schema.SEGMENT_DTYPES)
