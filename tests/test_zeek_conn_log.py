@@ -149,6 +149,28 @@ def test_community_ids_equal_the_reference_implementation(oracle_rows):
     assert ours == theirs
 
 
+def test_community_ids_order_endpoints_like_the_reference_for_both_families():
+    """Mixed IPv4/IPv6 flows, equal addresses (port order decides) and repeated flows."""
+    communityid = pytest.importorskip("communityid")
+    reference = communityid.CommunityID()
+    rng = np.random.default_rng(7)
+    v4 = [f"10.0.{a}.{b}" for a in range(2) for b in range(3)]
+    v6 = ["::1", "fe80::2", "2001:db8::1", "2001:db8::ff00:1"]
+    flows = []
+    for _ in range(400):
+        pool = v4 if rng.random() < 0.5 else v6
+        flows.append(
+            (str(rng.choice(pool)), int(rng.integers(0, 65536)), str(rng.choice(pool)),
+             int(rng.choice([0, 80, int(rng.integers(0, 65536))])))
+        )  # fmt: skip
+    orig_h, orig_p, resp_h, resp_p = (list(column) for column in zip(*flows, strict=True))
+    theirs = [
+        reference.calc(communityid.FlowTuple.make_tcp(oh, rh, op, rp)) for oh, op, rh, rp in flows
+    ]
+    assert community_ids(orig_h, orig_p, resp_h, resp_p) == theirs
+    assert community_ids([], [], [], []) == []
+
+
 # --------------------------------------------------------------------------- scenarios
 def _scenario_log(name: str, **settings: object) -> pd.DataFrame:
     return hskit.zeek.conn_log(hskit.load(SCENARIOS / name).segments, **settings)
