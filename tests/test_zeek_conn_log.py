@@ -4,7 +4,10 @@ rules the baselines barely contain, and the written conn.log read back by zat.
 1. The Zeek oracle (``tests/data/zeek``): every TCP connection Zeek logged, matched on
    the 4-tuple and its occurrence, compared on every column the baselines hold:
    ``conn_state``, ``history`` (without the letters that need Zeek's application
-   analyzers), packet and byte counts, ``duration`` to the microsecond.
+   analyzers), packet and byte counts, ``duration`` to the microsecond, and the columns
+   the oracle's CSVs leave out, copied from the same baselines
+   (``tests/data/zeek_baselines``): ``missed_bytes``, ``orig_ip_bytes``,
+   ``resp_ip_bytes``.
 2. ``tests/data/zeek_scenarios``: real kernel traffic made in network namespaces, and
    copies changed by written rules (a 300 s silence, bad checksums, a missing segment, a
    missing SYN), with the Zeek rows those rules give (``manifest.csv``, from
@@ -36,8 +39,19 @@ from hskit.zeek.community_id import community_ids
 SCENARIOS = REPO / "tests" / "data" / "zeek_scenarios"
 TUPLE = ["orig_h", "orig_p", "resp_h", "resp_p"]
 COUNTS = ["orig_pkts", "resp_pkts", "orig_bytes", "resp_bytes"]
-#: Oracle disagreements explained by looking at the packets: (test, tuple) -> reason.
-KNOWN_REASONS: dict[tuple[str, str], str] = {}
+#: The baseline columns the oracle's CSVs leave out (tests/data/zeek_baselines).
+BASELINE_COLUMNS = ["missed_bytes", "orig_ip_bytes", "resp_ip_bytes"]
+#: Oracle disagreements explained by looking at the packets: (test, tuple, column) -> reason.
+KNOWN_REASONS: dict[tuple[str, str, str], str] = {
+    (
+        "scripts.base.protocols.ldap.sasl-signed-clear-2",
+        "192.168.10.138:63815>192.168.10.186:389",
+        "orig_ip_bytes",
+    ): "frame 8 (1885 bytes, captured on the Windows sender before its NIC segmented it) "
+    "has 0 in the IPv4 total length field; Zeek, run with -C, processes it but adds that "
+    "0 to orig_ip_bytes, hskit's ip_len holds 1885 as tshark's ip.len presumes it (tshark "
+    "4.0 cannot give the raw field in the same pass; docs/concepts/zeek.md)",
+}
 
 
 # --------------------------------------------------------------------------- the oracle
@@ -76,6 +90,11 @@ def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
 def oracle_rows(zeek_oracle_dir: Path) -> pd.DataFrame:
     """Every TCP connection of the oracle: Zeek's columns beside hskit's conn_log."""
     manifest = pd.read_csv(zeek_oracle_dir / "manifest.csv", dtype=str, keep_default_na=False)
+    baseline_columns = pd.read_csv(
+        REPO / "tests" / "data" / "zeek_baselines" / "conn_columns.csv",
+        dtype=str,
+        keep_default_na=False,
+    )
     matched = []
     for _, test in manifest[manifest["n_tcp_conns"].astype(int) > 0].iterrows():
         expected = pd.read_csv(
@@ -89,12 +108,21 @@ def oracle_rows(zeek_oracle_dir: Path) -> pd.DataFrame:
                 **{name: log[name].astype(str) for name in TUPLE},
                 "conn_state": log["conn_state"].astype(str),
                 "history": log["history"].astype(str),
-                **{name: log[name].astype("Int64").astype(str) for name in COUNTS},
+                **{
+                    name: log[name].astype("Int64").astype(str)
+                    for name in [*COUNTS, *BASELINE_COLUMNS]
+                },
                 "duration": log["duration"].map(lambda s: f"{s:.6f}", na_action="ignore"),
             }
         ).fillna("")
         ours = ours.replace("<NA>", "")
-        pair = _keyed(expected).merge(
+        extra = baseline_columns[baseline_columns["test"] == test["test"]]
+        expected = _keyed(expected).merge(
+            _keyed(extra)[["tuple", "occurrence", *BASELINE_COLUMNS]],
+            on=["tuple", "occurrence"],
+            how="left",
+        )
+        pair = expected.merge(
             _keyed(ours), on=["tuple", "occurrence"], how="left", suffixes=("_zeek", "_hskit")
         )
         letters = test["history_letters_app_dependent"]
@@ -105,30 +133,42 @@ def oracle_rows(zeek_oracle_dir: Path) -> pd.DataFrame:
     return pd.concat(matched, ignore_index=True)
 
 
-ORACLE_COLUMNS = ["conn_state", "history", *COUNTS, "duration"]
+ORACLE_COLUMNS = ["conn_state", "history", *COUNTS, "duration", *BASELINE_COLUMNS]
+
+
+def _compared(rows: pd.DataFrame, column: str) -> pd.Series:
+    """The rows whose Zeek baseline holds ``column`` (the extra columns are missing for
+    the one baseline whose readable version is another trace's)."""
+    return rows[f"{column}_zeek"].notna() if column in BASELINE_COLUMNS else rows["test"].notna()
 
 
 def test_conn_log_agrees_with_zeek_on_every_column_of_every_oracle_connection(oracle_rows, figures):
-    rows = oracle_rows
-    figures(f"{rows['test'].nunique()} traces, {len(rows)} TCP connections")
-    explained = rows.apply(lambda row: (row["test"], row["tuple"]) in KNOWN_REASONS, axis=1)
+    figures(f"{oracle_rows['test'].nunique()} traces, {len(oracle_rows)} TCP connections")
     for column in ORACLE_COLUMNS:
+        rows = oracle_rows[_compared(oracle_rows, column)]
         same = rows[f"{column}_zeek"].fillna("") == rows[f"{column}_hskit"].fillna("")
         figures(f"  {column}: {same.sum()}/{len(rows)} ({same.mean():.1%})")
+        explained = [
+            (row["test"], row["tuple"], column) in KNOWN_REASONS for _, row in rows.iterrows()
+        ]
         for _, row in rows[~same].iterrows():
-            reason = KNOWN_REASONS.get((row["test"], row["tuple"]), "UNEXPLAINED")
+            reason = KNOWN_REASONS.get((row["test"], row["tuple"], column), "UNEXPLAINED")
             figures(
                 f"    {row['test']} {row['tuple']}#{row['occurrence']}: Zeek "
                 f"{row[f'{column}_zeek']!r}, hskit {row[f'{column}_hskit']!r}: {reason}"
             )
-        assert (same | explained).all(), column
+        assert (same | np.array(explained, dtype=bool)).all(), column
 
 
 def test_known_reasons_name_real_disagreements(oracle_rows):
-    differ = np.zeros(len(oracle_rows), dtype=bool)
+    real = set()
     for column in ORACLE_COLUMNS:
-        differ |= (oracle_rows[f"{column}_zeek"] != oracle_rows[f"{column}_hskit"]).to_numpy()
-    real = set(zip(oracle_rows["test"][differ], oracle_rows["tuple"][differ], strict=True))
+        rows = oracle_rows[_compared(oracle_rows, column)]
+        differ = rows[f"{column}_zeek"].fillna("") != rows[f"{column}_hskit"].fillna("")
+        real |= {
+            (test, key, column)
+            for test, key in zip(rows["test"][differ], rows["tuple"][differ], strict=True)
+        }
     assert set(KNOWN_REASONS) <= real
 
 

@@ -80,4 +80,5 @@ def conn_log(
     ]
     table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     write_conn_log(table, output, as_json=as_json)
-    click.echo(f"wrote {len(table)} connections to {output}")
+    noun = "connection" if len(table) == 1 else "connections"
+    click.echo(f"wrote {len(table)} {noun} to {output}")

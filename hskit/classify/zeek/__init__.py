@@ -7,8 +7,14 @@ One module per concern:
 - :mod:`.connections`: Zeek's connection boundaries within a stream
   (:func:`zeek_connections`);
 - :mod:`.state`: Zeek's TCP endpoint state machine as a table, and ``conn_state``;
+- :mod:`.lifecycle`: what Zeek's TCP analyzer knows after each packet (endpoint
+  states, closes, ``last_time``, initial sequence numbers);
 - :mod:`.history`: the ``history`` letters;
+- :mod:`.sizes`: ``orig_bytes``/``resp_bytes`` from sequence numbers;
+- :mod:`.gaps`: content gaps (``missed_bytes``, ``G``);
 - :mod:`.ports`: Zeek's ``likely_server_ports``.
+
+The whole conn.log row, on this engine, is :func:`hskit.zeek.conn_log`.
 
 >>> import hskit
 >>> cap = hskit.load("sample_pcaps/refused.pcap")  # doctest: +SKIP

@@ -16,7 +16,7 @@ already trimmed), and an acknowledgment at position ``a`` after the previous hig
 arrive later start at or above ``a``, so time drops out and the union of all segments
 answers every reveal.
 
-What Zeek's reassembler does and this does not: a segment whose payload the snap length
+Also as in Zeek's reassembler: a segment whose payload the snap length
 cut is not delivered (a gap once acknowledged) -- ``complete`` says which; the
 acknowledgment is capped at the FIN; a partial connection's first ACK of one or two
 bytes is ignored. Not reproduced: ``tcp_max_above_hole_without_any_acks`` (a direction

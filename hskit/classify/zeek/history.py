@@ -13,10 +13,13 @@ case from the responder:
   endpoint's initial one, which a SYN resets unless the endpoint has closed or reset, so
   a SYN repeats its letter only after its sender's FIN or RST;
 - ``W``, ``T``: when their count in that direction reaches 1, 10, 100, …
+- ``C``: a packet Zeek dropped for its bad checksum (the segments' ``checksum_ok``
+  False, without Zeek's ``-C``), counted like ``W`` and ``T``; such a packet gets no
+  other letter;
+- ``G``: a content gap, given by :mod:`.gaps` (through ``extras``).
 
-Not derivable from the segments table: ``C`` (bad checksum: segments carry no checksum
-validity), ``G`` (content gap: needs Zeek's reassembler, active only with application
-analyzers) and ``X`` (analyzer limits).
+Not derived: ``X`` (an application analyzer's limits; hskit runs no application
+analyzer).
 
 >>> import numpy as np, pandas as pd
 >>> rows = pd.DataFrame({"flags": [0x02, 0x12, 0x10, 0x18, 0x11, 0x11], "seq": [0, 5, 1, 1, 4, 6],
