@@ -31,6 +31,8 @@ from click.testing import CliRunner
 from conftest import REPO
 
 import hskit
+from hskit.classify.synthetic import Conversation
+from hskit.classify.synthetic import segments as synthetic_segments
 from hskit.classify.zeek.ports import DEFAULT_LIKELY_SERVER_PORTS, bare_mode_ports
 from hskit.cli import main
 from hskit.zeek.ascii import to_json_lines, to_tsv, write_conn_log
@@ -286,6 +288,33 @@ def test_a_capture_without_its_syn_counts_the_same_bytes():
     no_syn = _scenario_log("no_syn.pcap", likely_server_ports=frozenset())
     assert no_syn[["orig_bytes", "resp_bytes"]].equals(full[["orig_bytes", "resp_bytes"]])
     assert int(no_syn["orig_pkts"].iloc[0]) == int(full["orig_pkts"].iloc[0]) - 1
+
+
+def test_a_reversed_handshake_swaps_the_roles_not_the_counts():
+    """Zeek's FlipRoles moves each endpoint's state, sizes and packet counts with it: the
+    reversed capture logs what the original logs, from the same originator."""
+    full = _scenario_log("exchange.pcap", likely_server_ports=frozenset())
+    reversed_ = _scenario_log("reversed_handshake.pcap", likely_server_ports=frozenset())
+    same = ["id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "conn_state", *COUNTS]
+    assert reversed_[same].equals(full[same])
+    assert reversed_["missed_bytes"].equals(full["missed_bytes"])
+
+
+def test_a_reversal_after_the_attempt_timer_is_two_connections():
+    """The SYN 6 s after the SYN-ACK: Zeek's attempt timer (tcp_attempt_delay, 5 s) has
+    removed the SYN-ACK's connection; the SYN starts a new one."""
+    talk = Conversation(client_addr=("10.0.0.1", 6000), server_addr=("10.0.0.2", 5000))
+    talk.server("S.", ack=1001).client("S", seq=1000, at=6.0).client(".").client("P.", data=10)
+    talk.server(".").client("F.").server("F.").client(".")
+    log = hskit.zeek.conn_log(synthetic_segments(talk), likely_server_ports=frozenset())
+    assert log["history"].tolist() == ["H", "SADaFf"]
+    assert log["id.orig_p"].tolist() == [5000, 6000]
+    soon = Conversation(client_addr=("10.0.0.1", 6000), server_addr=("10.0.0.2", 5000))
+    soon.server("S.", ack=1001).client("S", seq=1000).client(".").client("P.", data=10)
+    soon.server(".").client("F.").server("F.").client(".")
+    log = hskit.zeek.conn_log(synthetic_segments(soon), likely_server_ports=frozenset())
+    assert log["history"].tolist() == ["Hs^ADaFf"]
+    assert log[["id.orig_p", "orig_bytes", "resp_bytes"]].values.tolist() == [[6000, 10, 0]]
 
 
 def test_uids_are_the_same_on_every_run_and_differ_between_connections():

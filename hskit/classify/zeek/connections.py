@@ -22,7 +22,7 @@ from hskit.classify.streams import cumsum_in, first_where, group_ids, group_star
 from hskit.classify.zeek import state
 from hskit.classify.zeek.fields import FIELD_COLUMNS, Columns, by_stream, server_ports
 from hskit.classify.zeek.gaps import content_gaps
-from hskit.classify.zeek.history import history
+from hskit.classify.zeek.history import REVERSAL_SLOT, Letters, history
 from hskit.classify.zeek.lifecycle import HANDSHAKE_STATES, RESET_STATES, Lifecycle, lifecycle
 from hskit.classify.zeek.sizes import endpoint_sizes
 from hskit.schema import ACK, CONN_STATE_DTYPE, FIN, RST, SYN
@@ -101,7 +101,7 @@ class ZeekView:
         src_ip = segments["src_ip"].to_numpy()[at]
         dst_ip = segments["dst_ip"].to_numpy()[at]
         src_port, dst_port = self.rows["src_port"][first], self.rows["dst_port"][first]
-        keep = ~self.life.flipped
+        keep = ~self.life.named_flipped()
         return {
             "orig_h": np.where(keep, src_ip, dst_ip),
             "orig_p": np.where(keep, src_port, dst_port),
@@ -137,7 +137,10 @@ def zeek_view(
     life = lifecycle(conn, rows, src_key, ports, seen)
     orig_size, resp_size = endpoint_sizes(life, rows)
     gaps = content_gaps(life, rows, None if complete is None else complete[order])
-    histories = history(conn, life.is_orig, rows, life.flipped, seen, [gaps.letters])
+    histories = history(
+        conn, life.is_orig, rows, life.flipped, seen, [gaps.letters, _reversal_marks(life)],
+        recased=life.before_reversal,
+    )  # fmt: skip
     last = np.append(life.first[1:], len(conn)) - 1
     no_bytes = (orig_size == 0) & (resp_size == 0)
     syn_then_rst = histories.str.fullmatch(_RSTOS0_HISTORY).fillna(False).to_numpy(bool)
@@ -269,8 +272,10 @@ def first_cuts(life: Lifecycle, rows: Columns, timeouts: Timeouts = Timeouts()) 
     delete_at = np.where(completed >= 0, time[np.maximum(completed, 0)], np.inf)
     deleted = ~is_first & (net >= _before(delete_at + timeouts.tcp_close_delay, is_first))
 
-    # the attempt timer of the originator's first SYN
-    opens = life.processed & life.is_orig & ((flags & SYN) != 0) & (orig_before == state.INACTIVE)
+    # the attempt timer of the originator's first SYN (in the roles of the time)
+    orig_before, resp_before = life.at_the_time(orig_before, resp_before)
+    from_orig = life.is_orig ^ life.before_reversal
+    opens = life.processed & from_orig & ((flags & SYN) != 0) & (orig_before == state.INACTIVE)
     opened = first_where(conn, opens, count)
     attempt_at = np.where(opened >= 0, time[np.maximum(opened, 0)], np.inf)
     attempt_at = life.per_row(attempt_at + timeouts.tcp_attempt_delay)
@@ -292,7 +297,8 @@ def first_cuts(life: Lifecycle, rows: Columns, timeouts: Timeouts = Timeouts()) 
 
 
 def _reuses(life: Lifecycle, rows: Columns, orig_before: Int, resp_before: Int) -> Bool:
-    """Rows ``TCPSessionAdapter::IsReuse`` calls a reuse of the connection."""
+    """Rows ``TCPSessionAdapter::IsReuse`` calls a reuse of the connection
+    (``orig_before``, ``resp_before``: the endpoint states in the roles of the time)."""
     flags = rows["flags"].astype(np.int64)
     seq = rows["seq"].astype(np.int64)
     index = np.arange(len(life.conn))
@@ -302,6 +308,7 @@ def _reuses(life: Lifecycle, rows: Columns, orig_before: Int, resp_before: Int) 
     orig_start = np.where(life.per_row(life.orig_start_row) < index, orig_start, 0)
     resp_start = life.per_row(life.resp_start)
     resp_start = np.where(life.per_row(life.resp_start_row) < index, resp_start, 0)
+    orig_start, resp_start = life.at_the_time(orig_start, resp_start)
     # the endpoint whose initial sequence number a SYN (SYN-ACK) is compared with
     compared = np.where(ack, resp_start, orig_start)
     candidate = syn & (~ack | (orig_before == state.INACTIVE))
@@ -313,6 +320,14 @@ def _reuses(life: Lifecycle, rows: Columns, orig_before: Int, resp_before: Int) 
         & (seq == resp_start)
     )
     return candidate & (closed | ((seq != compared) & ~reversed_pair))
+
+
+def _reversal_marks(life: Lifecycle) -> Letters:
+    """The ``^`` Zeek adds when a SYN/SYN-ACK reversal swaps the roles, after the letters
+    of that SYN (``Connection::FlipRoles`` runs in the state machine, after
+    ``update_history``; the content gaps an ACK reveals come later still)."""
+    rows = life.reversed_at[life.reversed_at >= 0]
+    return rows, REVERSAL_SLOT, np.full(len(rows), ord("^"), dtype=np.uint8)
 
 
 def _running_last(mask: Bool, start: Int) -> Int:

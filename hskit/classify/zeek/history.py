@@ -78,7 +78,9 @@ _FLAG_LETTERS, _FLAG_GROUPS = _letter_tables()
 Letters = tuple[npt.NDArray[np.int64], int, npt.NDArray[np.uint8]]
 #: The slot of content-gap letters: after a row's ``W`` and ``T``, as Zeek learns of a
 #: gap from an acknowledgment only after the packet's other letters.
-GAP_SLOT = 4
+#: Slot of the ``^`` of a SYN/SYN-ACK reversal (after the row's own letters).
+REVERSAL_SLOT = 4
+GAP_SLOT = 5
 _GROUP_F, _GROUP_R, _GROUP_S = (ord(kind) * 2 for kind in "FRS")
 
 
@@ -89,6 +91,7 @@ def history(
     flipped: npt.NDArray[np.bool_],
     processed: npt.NDArray[np.bool_] | None = None,
     extras: Sequence[Letters] = (),
+    recased: npt.NDArray[np.bool_] | None = None,
 ) -> pd.Series:
     """Zeek's history string of each connection.
 
@@ -101,7 +104,9 @@ def history(
     other row is a packet Zeek dropped for its bad checksum, counted for ``C``/``c``
     (at 1, 10, 100, … per direction). ``extras`` are more letters, as ``(rows, slot,
     letters)``: placed after the row's own letters in the order of their slots (the
-    content gaps' ``G``, :data:`GAP_SLOT`).
+    content gaps' ``G``, :data:`GAP_SLOT`). ``recased`` rows take the other case: they
+    were sent before a SYN/SYN-ACK reversal swapped the roles (``is_orig`` gives the
+    final roles, which group the rows by endpoint).
 
     Each row gets up to four letters of its own: ``^``, its flag letter, ``W``, ``T``; the
     flag letters are a byte per row, the rare others are inserted among them
@@ -142,7 +147,20 @@ def history(
     dropped_sides = _Sides(conn[dropped] * 2 + is_orig[dropped], is_orig[dropped])
     counted = _scaled(np.arange(len(dropped)), dropped_sides.start)
     letters.append(_cased(dropped[dropped_sides.order[counted]], is_orig, 1, "C"))
-    return _strings(flag_letters, [*letters, *extras], conn, first_row)
+    extras = [*letters, *extras]
+    if recased is not None and recased.any():
+        flag_letters = np.where(recased, _swapcase(flag_letters), flag_letters)
+        extras = [
+            (marked, slot, np.where(recased[marked], _swapcase(codes), codes))
+            for marked, slot, codes in extras
+        ]
+    return _strings(flag_letters, extras, conn, first_row)
+
+
+def _swapcase(codes: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """ASCII letters in the other case (other bytes unchanged)."""
+    letter = ((codes | 0x20) >= ord("a")) & ((codes | 0x20) <= ord("z"))
+    return np.where(letter, codes ^ 0x20, codes).astype(np.uint8)
 
 
 def _cased(

@@ -12,6 +12,14 @@ Rows Zeek does not process (a bad checksum without ``-C``) take part in nothing 
 connection's first packet and its reuse test, as in Zeek, where the checksum is checked
 after the connection is looked up.
 
+One event turns a connection round midway: a SYN/SYN-ACK reversal (a SYN-ACK captured
+before its SYN, ``UpdateInactiveState``): the originator's first packet was a SYN-ACK
+Zeek did not flip, and the responder, still inactive, sends a SYN without ACK. Zeek
+then swaps the roles (``Connection::FlipRoles``, a ``^`` in the history) and both
+endpoints are established. Everything here is given in the roles the connection ends
+with (as conn.log reports it: each endpoint keeps its own state, sizes and letters
+across the swap); :meth:`Lifecycle.at_the_time` gives what Zeek's timers saw before it.
+
 >>> import numpy as np
 >>> rows = {"flags": np.array([0x02, 0x12, 0x10]), "seq": np.array([7, 50, 8]),
 ...         "ack": np.array([0, 8, 51]), "payload_len": np.zeros(3, dtype=np.int64),
@@ -74,6 +82,11 @@ class Lifecycle:
     orig_start_row: Int
     resp_start: Int
     resp_start_row: Int
+    #: the row of each connection's SYN/SYN-ACK reversal (-1: none)
+    reversed_at: Int
+    #: rows up to and including their connection's reversal: sent when the roles were
+    #: the other way round
+    before_reversal: Bool
 
     @property
     def count(self) -> int:
@@ -93,6 +106,16 @@ class Lifecycle:
     def endpoint_states(self, joint: npt.NDArray[np.uint8]) -> tuple[Int, Int]:
         """``(orig, resp)`` endpoint states of joint states."""
         return np.divmod(joint.astype(np.int64), state.ENDPOINT_COUNT)
+
+    def at_the_time(self, orig: Int, resp: Int) -> tuple[Int, Int]:
+        """Per-row ``(orig, resp)`` values (states, initial sequence numbers …) in the
+        roles of the time, before a reversal swapped them."""
+        swap = self.before_reversal
+        return np.where(swap, resp, orig), np.where(swap, orig, resp)
+
+    def named_flipped(self) -> Bool:
+        """Connections whose originator is the receiver of their first packet."""
+        return self.flipped ^ (self.reversed_at >= 0)
 
     def sender_states(self, joint: npt.NDArray[np.uint8]) -> tuple[Int, Int]:
         """``(sender, peer)`` endpoint states of each row's joint state."""
@@ -121,6 +144,13 @@ def lifecycle(
     joint_before = np.zeros_like(joint_after)
     joint_before[1:] = joint_after[:-1]
     joint_before[first] = 0
+    reversed_at, before_reversal, turned = _reversals(
+        conn, first, flags, is_orig, seen, joint_before
+    )
+    if turned.any():
+        is_orig = is_orig ^ turned
+        joint_before = np.where(turned, _swapped(joint_before), joint_before)
+        joint_after = np.where(turned, _swapped(joint_after), joint_after)
     start = group_starts(conn)
     closes = seen & ((flags & (FIN | RST)) != 0)
     orig_closed_before = sum_before(closes & is_orig, start) > 0
@@ -144,7 +174,34 @@ def lifecycle(
         orig_start_row=orig_start_row,
         resp_start=resp_start,
         resp_start_row=resp_start_row,
+        reversed_at=reversed_at,
+        before_reversal=before_reversal,
     )
+
+
+def _reversals(
+    conn: Int, first: Int, flags: Int, is_orig: Bool, seen: Bool, joint_before: npt.NDArray
+) -> tuple[Int, Bool, Bool]:
+    """Each connection's SYN/SYN-ACK reversal row (-1: none); the rows up to it; the rows
+    of connections with one.
+
+    The states were computed in the first roles throughout: after the reversal both
+    endpoints are established and Zeek's rules from there on treat the two alike, so the
+    final roles' states are those with the two endpoints exchanged."""
+    orig, resp = np.divmod(joint_before.astype(np.int64), state.ENDPOINT_COUNT)
+    pure_syn = (flags & (SYN | ACK | FIN | RST)) == SYN
+    reversal = seen & ~is_orig & pure_syn & (orig == state.SYN_ACK_SENT) & (resp == state.INACTIVE)
+    reversed_at = first_where(conn, reversal, len(first))
+    lengths = np.diff(np.append(first, len(conn)))
+    turned = np.repeat(reversed_at >= 0, lengths)
+    before_reversal = turned & (np.arange(len(conn)) <= np.repeat(reversed_at, lengths))
+    return reversed_at, before_reversal, turned
+
+
+def _swapped(joint: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Joint states with the two endpoints exchanged."""
+    orig, resp = np.divmod(joint, np.uint8(state.ENDPOINT_COUNT))
+    return (resp * np.uint8(state.ENDPOINT_COUNT) + orig).astype(np.uint8)
 
 
 def _initial_sequence_numbers(

@@ -25,6 +25,9 @@ Derived from those by changing a copy (the rule of each change is written beside
   segment made wrong (a host capturing its own offloaded packets).
 - ``gap.pcap``: ``exchange.pcap`` without the second server data segment (editcap -d).
 - ``no_syn.pcap``: ``exchange.pcap`` without its first packet, the client's SYN.
+- ``reversed_handshake.pcap``: ``exchange.pcap`` with its first two packets, the SYN and
+  the SYN-ACK, in the other order (their timestamps exchanged too): what a capture
+  merged from two interfaces can show.
 
 The manifest (``manifest.csv``) gives, for each capture, the connections Zeek delimits
 and the ``conn_state`` and ``history`` it logs, derived from how the capture was made by
@@ -121,6 +124,16 @@ RULES: list[tuple[str, tuple[bool, str], str, list[tuple[int, int, str, str]]]] 
         "and the client's ACK answers it: Zeek flips it and logs ^h (as its baseline "
         "core.tcp.flip-without-syn); both FINs: SF",
         [(0, SERVER_PORT, "SF", "^hADadFf")],
+    ),
+    (
+        "reversed_handshake.pcap",
+        (False, PORTS_NONE),
+        "the SYN-ACK comes first and no port flips it: the server is the originator (H) "
+        "in SYN_ACK_SENT; the client's SYN, from the inactive responder, is no reuse (its "
+        "sequence number is the one the SYN-ACK acknowledged) and is the SYN/SYN-ACK "
+        "reversal of UpdateInactiveState: logged s, then FlipRoles adds ^ and makes the "
+        "client the originator, both established; the rest as in exchange.pcap: SF",
+        [(0, SERVER_PORT, "SF", "Hs^ADadFf")],
     ),
     (
         "gap.pcap",
@@ -316,6 +329,16 @@ def without_second_server_data(source: Path, target: Path) -> None:
     run("editcap", str(source), str(target), str(data[1]))
 
 
+def reordered(source: Path, target: Path) -> None:
+    """``source`` with its first two packets in the other order, timestamps exchanged."""
+    from scapy.all import rdpcap, wrpcap
+
+    packets = rdpcap(str(source))
+    first, second = packets[0], packets[1]
+    first.time, second.time = second.time, first.time
+    wrpcap(str(target), [second, first, *packets[2:]])
+
+
 def write_manifest() -> None:
     with (HERE / "manifest.csv").open("w", newline="") as file:
         writer = csv.writer(file)
@@ -338,6 +361,7 @@ def main() -> None:
     corrupted(HERE / "exchange.pcap", HERE / "bad_checksum_client.pcap", "client")
     without_second_server_data(HERE / "exchange.pcap", HERE / "gap.pcap")
     run("editcap", str(HERE / "exchange.pcap"), str(HERE / "no_syn.pcap"), "1")
+    reordered(HERE / "exchange.pcap", HERE / "reversed_handshake.pcap")
     write_manifest()
 
 
