@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import REPO
+from conftest import ALL_CAPTURES, REPO
 
 import hskit
 from hskit.classify.synthetic import Conversation
@@ -315,6 +315,23 @@ def test_a_reversal_after_the_attempt_timer_is_two_connections():
     log = hskit.zeek.conn_log(synthetic_segments(soon), likely_server_ports=frozenset())
     assert log["history"].tolist() == ["Hs^ADaFf"]
     assert log[["id.orig_p", "orig_bytes", "resp_bytes"]].values.tolist() == [[6000, 10, 0]]
+
+
+def test_connections_fields_are_conn_log_where_a_stream_is_one_connection(figures):
+    """``cap.connections``' lighter Zeek fields (flags only, every packet processed) equal
+    conn_log's with -C on every stream conn_log does not split (docs/concepts/zeek.md)."""
+    compared = 0
+    for path in ALL_CAPTURES:
+        cap = hskit.load(path, progress=False)
+        if len(cap.segments) == 0:
+            continue
+        log = hskit.zeek.conn_log(cap.segments, ignore_checksums=True)
+        whole = log[~log["stream"].duplicated(keep=False)].set_index("stream")
+        fields = cap.connections.set_index("stream").loc[whole.index]
+        for column in ("conn_state", "history"):
+            assert fields[column].astype(str).tolist() == whole[column].astype(str).tolist()
+        compared += len(whole)
+    figures(f"{len(ALL_CAPTURES)} captures, {compared} unsplit streams: all agree")
 
 
 def test_uids_are_the_same_on_every_run_and_differ_between_connections():
