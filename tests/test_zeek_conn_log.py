@@ -21,14 +21,16 @@ rules the baselines barely contain, and the written conn.log read back by zat.
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import ALL_CAPTURES, REPO
+from conftest import ALL_CAPTURES, REPO, unavailable
 
 import hskit
 from hskit.classify.synthetic import Conversation
@@ -54,6 +56,14 @@ KNOWN_REASONS: dict[tuple[str, str, str], str] = {
     "0 to orig_ip_bytes, hskit's ip_len holds 1885 as tshark's ip.len presumes it (tshark "
     "4.0 cannot give the raw field in the same pass; docs/concepts/zeek.md)",
 }
+
+
+def _test_dependency(name: str) -> ModuleType:
+    """A module of the test extra: skip without it on a user's machine, fail in CI."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        unavailable(f"{name} is not installed: pip install -e '.[test]'")
 
 
 # --------------------------------------------------------------------------- the oracle
@@ -175,7 +185,7 @@ def test_known_reasons_name_real_disagreements(oracle_rows):
 
 
 def test_community_ids_equal_the_reference_implementation(oracle_rows):
-    communityid = pytest.importorskip("communityid")
+    communityid = _test_dependency("communityid")
     reference = communityid.CommunityID()
     rows = oracle_rows.dropna(subset=["orig_h_hskit"])
     ours = community_ids(
@@ -193,7 +203,7 @@ def test_community_ids_equal_the_reference_implementation(oracle_rows):
 
 def test_community_ids_order_endpoints_like_the_reference_for_both_families():
     """Mixed IPv4/IPv6 flows, equal addresses (port order decides) and repeated flows."""
-    communityid = pytest.importorskip("communityid")
+    communityid = _test_dependency("communityid")
     reference = communityid.CommunityID()
     rng = np.random.default_rng(7)
     v4 = [f"10.0.{a}.{b}" for a in range(2) for b in range(3)]
@@ -394,7 +404,7 @@ def test_tsv_reads_back_with_a_zeek_cut_reader_as_the_table(name):
 
 @pytest.mark.parametrize("name", CAPTURES_FOR_WRITERS)
 def test_tsv_reads_back_with_zat_as_the_table(name, tmp_path):
-    log_to_dataframe = pytest.importorskip("zat.log_to_dataframe")
+    log_to_dataframe = _test_dependency("zat.log_to_dataframe")
     table = _scenario_log(name)
     path = write_conn_log(table, tmp_path / "conn.log")
     frame = log_to_dataframe.LogToDataFrame().create_dataframe(str(path)).reset_index()
