@@ -6,7 +6,7 @@
 """
 
 # accessor registers the pandas accessor DataFrame.hs
-from hskit import accessor, classify, errors, filters, flags, samples, schema, timing
+from hskit import accessor, classify, errors, filters, flags, samples, schema, timing, zeek
 from hskit.capture import Capture, LoadReport
 from hskit.loader import load
 
@@ -22,5 +22,6 @@ __all__ = [
     "samples",
     "schema",
     "timing",
+    "zeek",
 ]
 __version__ = "0.1.0"

@@ -60,6 +60,7 @@ class Capture:
         self.segments = segments
         self.load_report = load_report
         self._classified: tuple[pd.DataFrame, pd.DataFrame] | None = None
+        self._conn_log: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         report = self.load_report
@@ -78,6 +79,21 @@ class Capture:
     def states(self) -> pd.DataFrame:
         """Endpoint state intervals (``hskit.classify``), computed on first access."""
         return self._classify()[1]
+
+    @property
+    def conn_log(self) -> pd.DataFrame:
+        """The conn.log Zeek would write for this capture, one row per connection as Zeek
+        delimits them (:func:`hskit.zeek.conn_log` with Zeek's defaults: bad checksums
+        dropped, every analyzer's likely server ports, 5 min inactivity timeout),
+        computed on first access; call :func:`hskit.zeek.conn_log` for other settings.
+
+        >>> cap.conn_log[["id.orig_p", "id.resp_p", "conn_state", "history"]]  # doctest: +SKIP
+        """
+        if self._conn_log is None:
+            from hskit.zeek import conn_log
+
+            self._conn_log = conn_log(self.segments)
+        return self._conn_log
 
     def _classify(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         if self._classified is None:

@@ -33,7 +33,7 @@ def from_client(
 
     Needs the columns ``stream, src_ip, dst_ip, src_port, dst_port, flags`` in capture
     order; one pass of column operations, no loop per stream. ``likely_server_ports``
-    (e.g. :data:`hskit.classify.zeek_ports.DEFAULT_LIKELY_SERVER_PORTS`) turns on Zeek's
+    (e.g. :data:`hskit.classify.zeek.ports.DEFAULT_LIKELY_SERVER_PORTS`) turns on Zeek's
     port heuristic for streams without SYN and SYN-ACK; ``None`` leaves it off.
 
     >>> rows = pd.DataFrame({"stream": [0], "src_ip": ["s"], "dst_ip": ["c"],
@@ -81,15 +81,16 @@ def zeek_flipped(
 ) -> npt.NDArray[np.bool_]:
     """For a connection's first packet: does Zeek make its receiver the originator?
 
-    Zeek (``TCPAnalyzer::WantConnection``) keeps the sender of a SYN without ACK as the
-    originator and flips a connection that starts with a SYN-ACK. Any other first packet
-    is flipped when its source port is a likely server port and its destination port is
-    not, or when both are and the packet's source port is the lower one. Zeek logs a flip
-    as ``^`` in ``history``.
+    Zeek's port heuristic (``TCPAnalyzer::WantConnection``): the sender of a SYN without
+    ACK stays the originator; any other first packet is flipped when its source port is
+    a likely server port and its destination port is not, or when both are, the packet
+    is not a SYN-ACK and its source port is the lower one. Zeek logs a flip as ``^`` in
+    ``history``. (A connection that starts with a SYN-ACK and is not flipped here may be
+    flipped later, see :func:`hskit.classify.zeek.fields.orientation`.)
 
-    >>> zeek_flipped([0x10, 0x10, 0x12, 0x02], [80, 5000, 8000, 80], [5000, 80, 1080, 5000],
-    ...              {80, 1080, 8000}).tolist()
-    [True, False, True, False]
+    >>> zeek_flipped([0x10, 0x10, 0x12, 0x12, 0x02], [80, 5000, 8000, 80, 80],
+    ...              [5000, 80, 1080, 5000, 5000], {80, 1080, 8000}).tolist()
+    [True, False, False, True, False]
     """
     flags = np.asarray(flags, dtype=np.int64)
     src = np.asarray(src_port, dtype=np.int64)
@@ -98,9 +99,8 @@ def zeek_flipped(
     src_likely = np.isin(src, ports)
     dst_likely = np.isin(dst, ports)
     syn = (flags & SYN) != 0
-    syn_ack = (flags & (SYN | ACK)) == (SYN | ACK)
-    by_port = src_likely & (~dst_likely | (~syn & (src < dst)))
-    return syn_ack | ((~syn | ((flags & ACK) != 0)) & by_port)
+    partial = ~syn | ((flags & ACK) != 0)
+    return partial & src_likely & (~dst_likely | (~syn & (src < dst)))
 
 
 def endpoint_keys(

@@ -44,7 +44,7 @@ PINNED_PREFERENCES: dict[str, str] = {
     "tcp.analyze_sequence_numbers": "TRUE",
     "tcp.desegment_tcp_streams": "FALSE",
     "tcp.reassemble_out_of_order": "FALSE",
-    "tcp.check_checksum": "FALSE",
+    "tcp.check_checksum": "TRUE",
     "tcp.calculate_timestamps": "FALSE",
     "tcp.track_bytes_in_flight": "FALSE",
     "tcp.try_heuristic_first": "FALSE",

@@ -73,6 +73,8 @@ SEGMENT_DTYPES: dict[str, object] = {
     "tfo": np.dtype("bool"),
     "ts_val": pd.UInt32Dtype(),
     "ts_ecr": pd.UInt32Dtype(),
+    "ip_len": np.dtype("uint32"),
+    "checksum_ok": pd.BooleanDtype(),
 }
 SEGMENT_COLUMNS: tuple[str, ...] = tuple(SEGMENT_DTYPES)
 
@@ -181,6 +183,67 @@ STATE_DTYPES: dict[str, object] = {
 STATE_COLUMNS: tuple[str, ...] = tuple(STATE_DTYPES)
 
 
+#: transport protocols of Zeek's ``transport_proto`` enum (conn.log ``proto``).
+TRANSPORT_PROTOS: tuple[str, ...] = ("tcp", "udp", "icmp", "unknown_transport")
+TRANSPORT_PROTO_DTYPE = pd.CategoricalDtype(TRANSPORT_PROTOS)
+
+#: conn_log: one row per connection as Zeek delimits and logs them (Zeek's conn.log
+#: fields and names, plus ``community_id`` and hskit's ``stream``). Optional Zeek fields
+#: are nullable: NA where Zeek logs ``-``.
+CONN_LOG_DTYPES: dict[str, object] = {
+    "ts": TS_DTYPE,
+    "uid": pd.StringDtype(),
+    "id.orig_h": IP_DTYPE,
+    "id.orig_p": np.dtype("uint16"),
+    "id.resp_h": IP_DTYPE,
+    "id.resp_p": np.dtype("uint16"),
+    "proto": TRANSPORT_PROTO_DTYPE,
+    "service": pd.StringDtype(),
+    "duration": pd.Float64Dtype(),
+    "orig_bytes": pd.UInt64Dtype(),
+    "resp_bytes": pd.UInt64Dtype(),
+    "conn_state": CONN_STATE_DTYPE,
+    "local_orig": pd.BooleanDtype(),
+    "local_resp": pd.BooleanDtype(),
+    "missed_bytes": np.dtype("uint64"),
+    "history": pd.StringDtype(),
+    "orig_pkts": np.dtype("uint64"),
+    "orig_ip_bytes": np.dtype("uint64"),
+    "resp_pkts": np.dtype("uint64"),
+    "resp_ip_bytes": np.dtype("uint64"),
+    "tunnel_parents": pd.StringDtype(),
+    "community_id": pd.StringDtype(),
+    "stream": np.dtype("uint32"),
+}
+CONN_LOG_COLUMNS: tuple[str, ...] = tuple(CONN_LOG_DTYPES)
+#: the Zeek type of each conn_log column, as a conn.log's ``#types`` line gives it.
+CONN_LOG_ZEEK_TYPES: dict[str, str] = {
+    "ts": "time",
+    "uid": "string",
+    "id.orig_h": "addr",
+    "id.orig_p": "port",
+    "id.resp_h": "addr",
+    "id.resp_p": "port",
+    "proto": "enum",
+    "service": "string",
+    "duration": "interval",
+    "orig_bytes": "count",
+    "resp_bytes": "count",
+    "conn_state": "string",
+    "local_orig": "bool",
+    "local_resp": "bool",
+    "missed_bytes": "count",
+    "history": "string",
+    "orig_pkts": "count",
+    "orig_ip_bytes": "count",
+    "resp_pkts": "count",
+    "resp_ip_bytes": "count",
+    "tunnel_parents": "set[string]",
+    "community_id": "string",
+    "stream": "count",
+}
+
+
 #: findings of ``hskit.diagnose``: one row per problem and endpoint.
 #: finding kinds, in the order the pipeline meets them (opening, load, closing, transfer).
 FINDING_KINDS: tuple[str, ...] = (
@@ -254,6 +317,14 @@ SEGMENT_MEANINGS: dict[str, str] = {
     "tfo": "TCP Fast Open option present",
     "ts_val": "timestamp option's TSval, NA when absent",
     "ts_ecr": "timestamp option's TSecr, NA when absent",
+    "ip_len": "the IP total length (IPv6: payload length + 40; a 0 left by segmentation "
+    "offload read as the rest of the frame, as tshark's `ip.len`); Zeek's "
+    "`orig_ip_bytes`/`resp_ip_bytes` add it up",
+    "checksum_ok": "TCP checksum right (True) or wrong (False), as tshark's "
+    "`tcp.checksum.status` with checksum checking on; NA where it cannot be verified: the "
+    "segment cut by the snap length, or in an IP fragment. A checksum the sending host "
+    "left to its NIC (captured before the NIC fills it in) is wrong here, as for tshark "
+    "and Zeek",
 }
 
 CONNECTION_MEANINGS: dict[str, str] = {
@@ -304,6 +375,43 @@ CONNECTION_MEANINGS: dict[str, str] = {
     "conn_state": "Zeek's `conn_state` for the connection",
     "history": "Zeek's `history`: one letter per event, upper case from the originator, "
     "lower case from the responder",
+}
+
+CONN_LOG_MEANINGS: dict[str, str] = {
+    "ts": "time of the connection's first packet",
+    "uid": "connection id: `C` and base-62 digits, as Zeek's, but derived from the flow, "
+    "first timestamp and first frame (the same on every run)",
+    "id.orig_h": "originator's address (Zeek's orientation: `^` in history when flipped)",
+    "id.orig_p": "originator's port",
+    "id.resp_h": "responder's address",
+    "id.resp_p": "responder's port",
+    "proto": "transport protocol: `tcp`",
+    "service": "protocols Zeek's analyzers confirmed: NA, hskit runs no application analyzer",
+    "duration": "seconds from the first packet to the last that set Zeek's `last_time` (not "
+    "the ACKs after both FINs); NA when 0",
+    "orig_bytes": "originator's payload bytes from sequence numbers (`TCP_Endpoint::Size`); "
+    "NA when duration is",
+    "resp_bytes": "responder's payload bytes, likewise",
+    "conn_state": "Zeek's connection state (a conn_state label)",
+    "local_orig": "originator in `Site::local_nets`: NA, no local networks are set",
+    "local_resp": "responder in `Site::local_nets`: NA",
+    "missed_bytes": "bytes in content gaps: acknowledged but never captured whole",
+    "history": "Zeek's history letters (see the history letters)",
+    "orig_pkts": "packets the originator sent that Zeek processed (not those dropped for a "
+    "bad checksum)",
+    "orig_ip_bytes": "sum of those packets' IP total lengths",
+    "resp_pkts": "packets the responder sent that Zeek processed",
+    "resp_ip_bytes": "sum of those packets' IP total lengths",
+    "tunnel_parents": "uids of encapsulating connections: NA, tunnels are not followed",
+    "community_id": "Community ID v1 flow hash (as Zeek 6+'s community-id logging)",
+    "stream": "the hskit connection (tshark's `tcp.stream`) the row belongs to",
+}
+
+TRANSPORT_PROTO_MEANINGS: dict[str, str] = {
+    "tcp": "TCP",
+    "udp": "UDP",
+    "icmp": "ICMP",
+    "unknown_transport": "another protocol",
 }
 
 STATE_MEANINGS: dict[str, str] = {
@@ -455,6 +563,9 @@ TABLES: dict[str, Table] = {
     "connections": Table("connection (stream)", CONNECTION_DTYPES, CONNECTION_MEANINGS),
     "states": Table("state interval of one endpoint", STATE_DTYPES, STATE_MEANINGS),
     "findings": Table("problem at one endpoint", FINDING_DTYPES, FINDING_MEANINGS),
+    "conn_log": Table(
+        "connection as Zeek delimits and logs it", CONN_LOG_DTYPES, CONN_LOG_MEANINGS
+    ),
 }
 
 #: every label vocabulary, by the column that holds it.
@@ -468,6 +579,7 @@ VOCABULARIES: dict[str, Vocabulary] = {
     "state": Vocabulary(TCP_STATES, TCP_STATE_MEANINGS),
     "kind": Vocabulary(FINDING_KINDS, FINDING_KIND_MEANINGS),
     "severity": Vocabulary(SEVERITIES, SEVERITY_MEANINGS),
+    "proto": Vocabulary(TRANSPORT_PROTOS, TRANSPORT_PROTO_MEANINGS),
 }
 
 
@@ -488,6 +600,11 @@ def empty_segments() -> pd.DataFrame:
 def empty_connections() -> pd.DataFrame:
     """A connections table with no rows and the right dtypes."""
     return _empty(CONNECTION_DTYPES)
+
+
+def empty_conn_log() -> pd.DataFrame:
+    """A conn_log table with no rows and the right dtypes."""
+    return _empty(CONN_LOG_DTYPES)
 
 
 def empty_states() -> pd.DataFrame:

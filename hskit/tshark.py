@@ -134,6 +134,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("exids", "tcp.options.experimental.exid", 0, _DICTIONARY),
     Column("ts_val", "tcp.options.timestamp.tsval", -1, pa.uint32()),
     Column("ts_ecr", "tcp.options.timestamp.tsecr", -1, pa.uint32()),
+    Column("ip_len", "ip.len or ipv6.plen", -1, pa.uint32()),
+    Column("checksum_status", "tcp.checksum.status", -1, _DICTIONARY),
     Column("fragment_offset", "ip.frag_offset or ipv6.fraghdr.offset", -1, pa.uint16()),
     Column("icmp_type", "icmp.type or icmpv6.type", 1, pa.uint8()),
 )
@@ -173,6 +175,10 @@ _LINK_DESCRIPTIONS: dict[str, str] = {
 #: tshark's words for a file that ends inside a record or has a corrupt record length.
 _DAMAGED = ("cut short in the middle of a packet", "appears to be damaged or corrupt")
 _TFO_KIND, _EXPERIMENTAL_KIND, _TFO_MAGIC = 34, 254, "0xf989"
+#: ``tcp.checksum.status`` as tshark prints it, to right (1) / wrong (0); any other
+#: ("Unverified": not all of the segment captured, or in an IP fragment) is unknown (-1).
+_CHECKSUM_RIGHT, _CHECKSUM_UNKNOWN = 1, -1
+_CHECKSUM_VERDICTS = {'"Good"': 1, '"Illegal"': 1, '"Bad"': 0}
 _SACK_PERM_KIND = 4
 #: capacity asked for tshark's stdout pipe (Linux): room for its output during a pause.
 _PIPE_CAPACITY = 1 << 20
@@ -530,6 +536,8 @@ def _segment_columns(batch: pa.RecordBatch) -> tuple[dict[str, object], dict[str
                      "rel_ack", "win")
     }  # fmt: skip
     columns["payload_len"] = _numpy(pc.fill_null(payload_len, 0))
+    columns["ip_len"] = _numpy(pc.fill_null(rows.column("ip_len"), 0))
+    columns["checksum_ok"] = _checksum_ok(rows.column("checksum_status"))
     columns["ts_ns"] = _nanoseconds(rows.column("epoch"))
     columns["time_ns"] = _nanoseconds(rows.column("relative"))
     columns["src_ip"] = rows.column("src_ip")
@@ -580,8 +588,26 @@ def _assemble(chunks: list[dict[str, object]]) -> pd.DataFrame:
         },
         copy=False,
     )
+    # IPv6's length field counts the payload only
+    frame["ip_len"] = joined("ip_len") + np.where(frame["ip_version"] == 6, 40, 0)
+    frame["checksum_ok"] = pd.arrays.BooleanArray(
+        joined("checksum_ok") == _CHECKSUM_RIGHT, joined("checksum_ok") == _CHECKSUM_UNKNOWN
+    )
     frame["from_client"] = from_client(frame)
     return schema.conform(frame, schema.SEGMENT_DTYPES)
+
+
+def _checksum_ok(status: pa.DictionaryArray) -> npt.NDArray[np.int8]:
+    """tshark's ``tcp.checksum.status`` (its text) as right (1), wrong (0) or not
+    verified (-1). A checksum 0xFFFF that should be 0 ("Illegal", RFC 1624) is right:
+    ones' complement has two zeros, and TCP stacks (and Zeek) accept it."""
+    verdicts = np.array(
+        [_CHECKSUM_VERDICTS.get(text, _CHECKSUM_UNKNOWN) for text in status.dictionary.to_pylist()]
+        + [_CHECKSUM_UNKNOWN],
+        dtype=np.int8,
+    )
+    indices = pc.fill_null(status.indices, len(status.dictionary)).to_numpy(zero_copy_only=False)
+    return verdicts[indices]
 
 
 def _shared_categories(src: pa.ChunkedArray, dst: pa.ChunkedArray) -> tuple[pd.Series, pd.Series]:

@@ -1,8 +1,9 @@
 """The native and tshark backends produce the same segments table, frame by frame.
 
-Every capture in the repository (``conftest.ALL_CAPTURES``) and every format variant in
-``tests/data`` is loaded with both backends; every column must be equal and the load
-reports must count the same frames, segments and skip reasons.
+Every capture in the repository (``conftest.ALL_CAPTURES``), every format variant in
+``tests/data`` and the Zeek scenario captures (bad checksums among them) is loaded with
+both backends; every column must be equal and the load reports must count the same
+frames, segments and skip reasons.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 VARIANTS: list[Path] = sorted(DATA_DIR.glob("real_*")) + sorted(DATA_DIR.glob("variant_*"))
 #: crafted edge cases: IP fragments, a pcapng simple packet block (no timestamp).
 EDGE_CASES: list[Path] = sorted(DATA_DIR.glob("edge_*"))
+#: captures made for Zeek's rules: bad checksums, a missing segment, reordered packets.
+ZEEK_SCENARIOS: list[Path] = sorted((DATA_DIR / "zeek_scenarios").glob("*.pcap"))
 
 
 def _name(path: Path) -> str:
@@ -46,13 +49,17 @@ def _assert_same_segments(native: pd.DataFrame, tshark: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(native, tshark, check_exact=True)
 
 
-@pytest.mark.parametrize("path", [*ALL_CAPTURES, *VARIANTS, *EDGE_CASES], ids=_name)
+@pytest.mark.parametrize(
+    "path", [*ALL_CAPTURES, *VARIANTS, *EDGE_CASES, *ZEEK_SCENARIOS], ids=_name
+)
 def test_native_and_tshark_segments_are_equal(tshark: str, path: Path) -> None:
     native, by_tshark = _both(path)
     _assert_same_segments(native.segments, by_tshark.segments)
 
 
-@pytest.mark.parametrize("path", [*ALL_CAPTURES, *VARIANTS, *EDGE_CASES], ids=_name)
+@pytest.mark.parametrize(
+    "path", [*ALL_CAPTURES, *VARIANTS, *EDGE_CASES, *ZEEK_SCENARIOS], ids=_name
+)
 def test_native_and_tshark_load_reports_agree(tshark: str, path: Path) -> None:
     native, by_tshark = _both(path)
     ours, theirs = native.load_report, by_tshark.load_report

@@ -21,7 +21,7 @@ from conftest import ALL_CAPTURES
 
 import hskit
 from hskit.classify.zeek import zeek_conn_fields
-from hskit.classify.zeek_ports import DEFAULT_LIKELY_SERVER_PORTS
+from hskit.classify.zeek.ports import DEFAULT_LIKELY_SERVER_PORTS
 
 classify_package = sys.modules["hskit.classify"]
 PORT_CHOICES = {"client_by_syn": None, "zeek_ports": DEFAULT_LIKELY_SERVER_PORTS}

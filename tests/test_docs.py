@@ -75,6 +75,9 @@ def test_api_reference_documents_the_public_api(site: Path) -> None:
                    "hskit.flags.label", "hskit.schema", "hskit.errors"):  # fmt: skip
         assert f'id="{anchor}"' in loading, anchor
     assert 'id="hskit.classify.classify"' in page(site, "api/classify")
+    zeek = page(site, "api/zeek")
+    for anchor in ("hskit.zeek.conn_log.conn_log", "hskit.zeek.ascii.write_conn_log"):
+        assert f'id="{anchor}"' in zeek, anchor
     views = page(site, "api/views")
     for anchor in ("hskit.views.ladder.ladder_figure", "hskit.views.widgets.explorer"):
         assert f'id="{anchor}"' in views, anchor

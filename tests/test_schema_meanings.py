@@ -12,6 +12,7 @@ TABLE_DTYPES = {
     "connections": schema.CONNECTION_DTYPES,
     "states": schema.STATE_DTYPES,
     "findings": schema.FINDING_DTYPES,
+    "conn_log": schema.CONN_LOG_DTYPES,
 }
 
 

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from hskit import schema
-from hskit.classify import zeek_state
+from hskit.classify.zeek import state as zeek_state
 from hskit.classify.zeek import zeek_conn_fields, zeek_connections
-from hskit.classify.zeek_ports import DEFAULT_LIKELY_SERVER_PORTS, bare_mode_ports
+from hskit.classify.zeek.ports import DEFAULT_LIKELY_SERVER_PORTS, bare_mode_ports
 from hskit.direction import from_client, zeek_flipped
 
 CLIENT = ("10.0.0.1", 40000)
@@ -60,6 +60,8 @@ def segments(*packets: Packet, stream: int = 0) -> pd.DataFrame:
                 "tfo": False,
                 "ts_val": pd.NA,
                 "ts_ecr": pd.NA,
+                "ip_len": 40 + length,
+                "checksum_ok": True,
             }
         )
     return schema.conform(pd.DataFrame(rows), schema.SEGMENT_DTYPES)
@@ -308,7 +310,18 @@ def test_zeek_flips_between_two_server_ports_only_towards_the_higher_port_as_ser
     both = frozenset({1080, 8000})
     flags = [schema.ACK, schema.ACK, schema.SYN | schema.ACK]
     flipped = zeek_flipped(flags, [1080, 8000, 8000], [8000, 1080, 1080], both)
-    assert flipped.tolist() == [True, False, True]
+    # WantConnection never flips a SYN-ACK between two likely server ports.
+    assert flipped.tolist() == [True, False, False]
+
+
+def test_a_syn_ack_answered_by_an_ack_is_flipped_and_one_answered_by_a_reset_is_not():
+    """Zeek 5.1+ (zeek/zeek#2191): a connection that starts with a SYN-ACK its port
+    heuristic leaves alone is flipped when the next packet is an ACK or data; a stealth
+    scan's SYN-ACK, answered by a RST, keeps its sender as the originator."""
+    acked = (("s", "SA", 900, 0), ("c", "A", 101, 0), ("c", "PA", 101, 5))
+    assert fields(*acked, ports=frozenset()) == ("S1", "^hAD")
+    reset = (("s", "SA", 900, 0), ("c", "R", 101, 0))
+    assert fields(*reset, ports=frozenset()) == ("REJ", "Hr")
 
 
 def test_bare_mode_ports_come_only_from_the_loaded_protocol_scripts():

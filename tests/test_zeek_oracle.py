@@ -18,7 +18,7 @@ from conftest import SAMPLE_DIR
 
 import hskit
 from hskit.classify.zeek import zeek_conn_fields, zeek_connections
-from hskit.classify.zeek_ports import DEFAULT_LIKELY_SERVER_PORTS, bare_mode_ports
+from hskit.classify.zeek.ports import DEFAULT_LIKELY_SERVER_PORTS, bare_mode_ports
 
 CONN_STATE_AGREEMENT = 0.97
 HISTORY_AGREEMENT = 0.90

@@ -157,6 +157,7 @@ def api_section() -> list[str]:
         schema,
         timing,
         views,
+        zeek,
     )
 
     lines = ["## Public API", ""]
@@ -185,7 +186,7 @@ def api_section() -> list[str]:
         "",
         *_table(["method", "tables", "what it does"], methods),
     ]
-    for module in (samples, flags, filters, timing, views, diagnose, errors):
+    for module in (samples, flags, filters, timing, views, diagnose, errors, zeek):
         rows = [(f"`{module.__name__}.{name}`", _summary(obj)) for name, obj in _public(module)]
         lines += [f"### {module.__name__}", "", *_table(["name", "what it is"], rows)]
     return lines

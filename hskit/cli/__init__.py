@@ -68,6 +68,7 @@ from hskit.cli import (  # noqa: E402
     diagnose_commands,
     load_commands,
     report_commands,
+    zeek_commands,
 )
 
 __all__ = [
@@ -80,4 +81,5 @@ __all__ = [
     "main",
     "report_commands",
     "table_output_option",
+    "zeek_commands",
 ]

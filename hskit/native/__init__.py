@@ -123,6 +123,8 @@ def _segments(records: Records, everything: TcpColumns) -> pd.DataFrame:
         tfo=tcp.tfo,
         ts_val=_nullable(tcp.ts_val, "UInt32"),
         ts_ecr=_nullable(tcp.ts_ecr, "UInt32"),
+        ip_len=tcp.ip_len.astype(np.uint32),
+        checksum_ok=pd.arrays.BooleanArray(tcp.checksum_ok == 1, tcp.checksum_ok < 0),
     )
     # Every column already has its schema dtype, in schema order: no casting pass.
     frame = pd.DataFrame(columns, copy=False)

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from hskit.errors import UnsupportedLinkType
+from hskit.native.checksum import checksum_ok, pseudo_header_sum
 from hskit.native.records import PADDING, Records
 
 Int = npt.NDArray[np.int64]
@@ -121,6 +122,12 @@ class TcpColumns:
     tfo: Bool
     ts_val: Int
     ts_ecr: Int
+    #: the IP total length (IPv6: payload length + 40); where the header says 0 (TCP
+    #: segmentation offload), the rest of the frame, as tshark reads it
+    ip_len: Int
+    #: TCP checksum right (1), wrong (0), or not verifiable (-1: cut by the snap length,
+    #: or in an IP fragment)
+    checksum_ok: npt.NDArray[np.int8]
 
     def select(self, which: npt.NDArray) -> TcpColumns:
         """The rows chosen by a mask or index array."""
@@ -257,6 +264,7 @@ class _IpLayer:
     more_fragments: Bool
     transport: Int  # offset of the upper-layer header
     payload: Int  # upper-layer bytes according to the IP lengths
+    length: Int  # total length: the header's (IPv6: payload length + 40), or the frame's rest
     header: Bytes  # the first 40 bytes from the IP header on (20 when all are IPv4)
 
     def select(self, which: npt.NDArray) -> _IpLayer:
@@ -312,6 +320,7 @@ def _ip_layer(records: Records, rows: Int, net: Int, version: Int) -> _IpLayer:
         more_fragments=more_fragments,
         transport=transport,
         payload=total - (transport - net),
+        length=total,
         header=header,
     )
 
@@ -392,8 +401,15 @@ def decode(records: Records) -> tuple[TcpColumns, dict[str, int]]:
     skipped["truncated_headers"] += int((~whole).sum())
     if not whole.all():
         header, header_len, available = header[whole], header_len[whole], available[whole]
+    kept = tcp.select(whole)
     columns = _tcp_columns(
-        buf, tcp.select(whole), header, header_len, np.minimum(header_len, available), quoted=False
+        buf,
+        kept,
+        header,
+        header_len,
+        np.minimum(header_len, available),
+        quoted=False,
+        record_end=end[kept.rows],
     )
 
     quoted = _quoted_by_icmp(records, ip.select(carried & ~is_tcp), end)
@@ -444,9 +460,18 @@ def _addresses(ip: _IpLayer, source: bool) -> tuple[Int, Int]:
 
 
 def _tcp_columns(
-    buf: Bytes, ip: _IpLayer, header: Bytes, header_len: Int, captured_len: Int, *, quoted: bool
+    buf: Bytes,
+    ip: _IpLayer,
+    header: Bytes,
+    header_len: Int,
+    captured_len: Int,
+    *,
+    quoted: bool,
+    record_end: Int | None = None,
 ) -> TcpColumns:
-    """Columns of TCP headers; options are read up to ``captured_len`` header bytes."""
+    """Columns of TCP headers; options are read up to ``captured_len`` header bytes;
+    checksums are verified where the segment lies whole before ``record_end`` (its
+    record's end in ``buf``; none for quoted headers)."""
     count = len(ip.rows)
     src_hi, src_lo = _addresses(ip, source=True)
     dst_hi, dst_lo = _addresses(ip, source=False)
@@ -470,7 +495,35 @@ def _tcp_columns(
         # Without reassembly the TCP length of a fragmented segment is unknown.
         payload_len=np.where(analyzed, np.maximum(ip.payload - header_len, 0), 0),
         **options,
+        ip_len=ip.length,
+        checksum_ok=_checksums(buf, ip, analyzed, record_end),
     )
+
+
+def _checksums(buf: Bytes, ip: _IpLayer, analyzed: Bool, record_end: Int | None) -> npt.NDArray:
+    """1/0 for a right/wrong TCP checksum, -1 where it cannot be verified (a quoted
+    header, an IP fragment, a segment cut by the snap length)."""
+    result = np.full(len(ip.rows), -1, dtype=np.int8)
+    if record_end is None:
+        return result
+    is6 = ip.version == 6
+    for version, at, width in ((4, (12, 16), 4), (6, (8, 24), 16)):
+        rows = np.flatnonzero((is6 if version == 6 else ~is6) & analyzed)
+        if len(rows) == 0:
+            continue
+        block = ip.header[rows]
+        source = block[:, at[0] : at[0] + width]
+        destination = block[:, at[1] : at[1] + width]
+        tcp_len = ip.payload[rows]
+        ok = checksum_ok(
+            buf,
+            ip.transport[rows],
+            tcp_len,
+            record_end[rows] - ip.transport[rows],
+            pseudo_header_sum(version, source, destination, tcp_len),
+        )
+        result[rows] = np.where(ok.isna(), -1, ok.fillna(False).to_numpy(bool))
+    return result
 
 
 def _options(buf: Bytes, header: Bytes, tcp_at: Int, header_len: Int) -> dict[str, npt.NDArray]:

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from hskit.classify.zeek_groups import first_rows
+from hskit.classify.streams import first_rows, group_starts
 from hskit.schema import ACK, CONN_STATES, FIN, RST, SYN
 
 #: Zeek's endpoint states; RESET_AFTER_CLOSE is RESET entered from CLOSED (Zeek's
@@ -32,19 +32,25 @@ ENDPOINT_STATES: tuple[str, ...] = (
     "CLOSED", "RESET", "RESET_AFTER_CLOSE",
 )  # fmt: skip
 INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET, RESET_AFTER_CLOSE = range(8)
-_N = len(ENDPOINT_STATES)
+ENDPOINT_COUNT = _N = len(ENDPOINT_STATES)
 
 # packet class bits
 _ORIG, _SYN, _ACK, _FIN, _RST, _DATA = 1, 2, 4, 8, 16, 32
 
 
 def packet_classes(
-    is_orig: npt.NDArray[np.bool_], flags: npt.NDArray[np.integer], payload_len: npt.ArrayLike
+    is_orig: npt.NDArray[np.bool_],
+    flags: npt.NDArray[np.integer],
+    payload_len: npt.ArrayLike,
+    processed: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.uint8]:
-    """The class (0–63) of each packet: direction, SYN/ACK/FIN/RST bits, payload or not."""
+    """The class (0–63) of each packet: direction, SYN/ACK/FIN/RST bits, payload or not;
+    ``IGNORED`` where ``processed`` is False."""
     classes = _HEADER_CLASS_BITS[np.asarray(flags) & (SYN | ACK | FIN | RST)]
     classes |= np.asarray(is_orig, dtype=np.uint8) * np.uint8(_ORIG)
     classes |= (np.asarray(payload_len) > 0).astype(np.uint8) * np.uint8(_DATA)
+    if processed is not None:
+        classes[~processed] = IGNORED
     return classes
 
 
@@ -115,9 +121,14 @@ def _step(joint: int, cls: int) -> int:
 #: Packets of each connection applied one at a time before the rest are composed.
 STEPWISE = 16
 
-#: TRANSITIONS[class, joint] = joint state after a packet of that class.
+#: The class of a packet Zeek does not process (a bad checksum): it changes no state.
+IGNORED = 64
+
+#: TRANSITIONS[class, joint] = joint state after a packet of that class (``IGNORED``: the
+#: same state).
 TRANSITIONS: npt.NDArray[np.uint8] = np.array(
-    [[_step(joint, cls) for joint in range(_N * _N)] for cls in range(64)], dtype=np.uint8
+    [[_step(joint, cls) for joint in range(_N * _N)] for cls in range(64)] + [list(range(_N * _N))],
+    dtype=np.uint8,
 )
 _TRANSITIONS_FLAT = TRANSITIONS.reshape(-1)
 
@@ -155,6 +166,56 @@ def final_states(
     final = np.zeros(n_groups, dtype=np.int64)
     final[group[firsts[longest_first]]] = state
     return final
+
+
+#: Rows of a group composed into one function before :func:`row_states` walks the rows.
+BLOCK = 64
+
+
+def row_states(
+    group: npt.NDArray[np.int64], classes: npt.NDArray[np.integer]
+) -> npt.NDArray[np.uint8]:
+    """The joint state after each row; rows sorted by group, in packet order within it.
+
+    Each group is cut into blocks of ``BLOCK`` rows; each block's packets are composed
+    into one function (:func:`_compose`), the blocks of a group then applied in turn
+    from (INACTIVE, INACTIVE) to give each block's start state, and finally the rows of
+    every block stepped through one position at a time: ``longest group / BLOCK +
+    BLOCK`` vectorized steps, each over the groups or blocks still going.
+
+    >>> classes = packet_classes(np.array([True, False]), np.array([0x02, 0x12]), np.zeros(2))
+    >>> [endpoint_names(s) for s in row_states(np.zeros(2, dtype=np.int64), classes)]
+    [('SYN_SENT', 'INACTIVE'), ('ESTABLISHED', 'ESTABLISHED')]
+    """
+    count = len(group)
+    after = np.zeros(count, dtype=np.uint8)
+    if count == 0:
+        return after
+    position = np.arange(count) - group_starts(group)
+    block = np.cumsum(position % BLOCK == 0) - 1
+    block_first = first_rows(block)
+    functions, ids = _compose(block, classes)
+    # Each block's start state: blocks of a group in turn, all groups at once.
+    order_in_group = position[block_first] // BLOCK
+    start = np.zeros(len(block_first), dtype=np.uint8)
+    by_rank = np.argsort(order_in_group, kind="stable")
+    bounds = np.searchsorted(order_in_group[by_rank], np.arange(order_in_group.max() + 2))
+    for rank in range(1, len(bounds) - 1):
+        blocks = by_rank[bounds[rank] : bounds[rank + 1]]
+        start[blocks] = functions[ids[blocks - 1], start[blocks - 1]]
+    # Rows of every block, one position at a time.
+    offset = position % BLOCK
+    by_offset = np.argsort(offset, kind="stable")
+    row_bounds = np.searchsorted(offset[by_offset], np.arange(BLOCK + 1))
+    state = start.copy()
+    for step in range(BLOCK):
+        rows = by_offset[row_bounds[step] : row_bounds[step + 1]]
+        if len(rows) == 0:
+            break
+        blocks = block[rows]
+        state[blocks] = _TRANSITIONS_FLAT[classes[rows].astype(np.intp) * _N * _N + state[blocks]]
+        after[rows] = state[blocks]
+    return after
 
 
 def _compose(

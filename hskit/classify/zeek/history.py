@@ -13,10 +13,13 @@ case from the responder:
   endpoint's initial one, which a SYN resets unless the endpoint has closed or reset, so
   a SYN repeats its letter only after its sender's FIN or RST;
 - ``W``, ``T``: when their count in that direction reaches 1, 10, 100, …
+- ``C``: a packet Zeek dropped for its bad checksum (the segments' ``checksum_ok``
+  False, without Zeek's ``-C``), counted like ``W`` and ``T``; such a packet gets no
+  other letter;
+- ``G``: a content gap, given by :mod:`.gaps` (through ``extras``).
 
-Not derivable from the segments table: ``C`` (bad checksum: segments carry no checksum
-validity), ``G`` (content gap: needs Zeek's reassembler, active only with application
-analyzers) and ``X`` (analyzer limits).
+Not derived: ``X`` (an application analyzer's limits; hskit runs no application
+analyzer).
 
 >>> import numpy as np, pandas as pd
 >>> rows = pd.DataFrame({"flags": [0x02, 0x12, 0x10, 0x18, 0x11, 0x11], "seq": [0, 5, 1, 1, 4, 6],
@@ -28,14 +31,14 @@ analyzers) and ``X`` (analyzer limits).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from hskit.classify.zeek_groups import cummax_in, first_rows, group_starts
+from hskit.classify.streams import cummax_in, first_rows, group_starts
 from hskit.schema import ACK, FIN, RST, SYN
 
 #: Zeek's limit on sequence jumps it trusts in SYN and RST packets (TOO_LARGE_SEQ_DELTA).
@@ -69,6 +72,15 @@ def _letter_tables() -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
 
 
 _FLAG_LETTERS, _FLAG_GROUPS = _letter_tables()
+
+#: Letters placed around rows' own letters: ``(rows, slot, ASCII letters)``; slot 0
+#: comes before a row's flag letter, the others after it in slot order.
+Letters = tuple[npt.NDArray[np.int64], int, npt.NDArray[np.uint8]]
+#: The slot of content-gap letters: after a row's ``W`` and ``T``, as Zeek learns of a
+#: gap from an acknowledgment only after the packet's other letters.
+#: Slot of the ``^`` of a SYN/SYN-ACK reversal (after the row's own letters).
+REVERSAL_SLOT = 4
+GAP_SLOT = 5
 _GROUP_F, _GROUP_R, _GROUP_S = (ord(kind) * 2 for kind in "FRS")
 
 
@@ -77,6 +89,9 @@ def history(
     is_orig: npt.NDArray[np.bool_],
     rows: pd.DataFrame | Mapping[str, npt.NDArray[np.integer]],
     flipped: npt.NDArray[np.bool_],
+    processed: npt.NDArray[np.bool_] | None = None,
+    extras: Sequence[Letters] = (),
+    recased: npt.NDArray[np.bool_] | None = None,
 ) -> pd.Series:
     """Zeek's history string of each connection.
 
@@ -85,36 +100,75 @@ def history(
     is True when Zeek made connection ``c``'s first receiver its originator. Returns a
     ``string`` Series indexed by connection number.
 
-    Each row gets up to four letters: ``^``, its flag letter, ``W``, ``T``; the flag
-    letters are a byte per row, the rare others are inserted among them (:func:`_strings`).
-    Per-direction work runs on the rows regrouped by direction ("side order").
+    Only ``processed`` rows (all by default) get flag, ``W`` and ``T`` letters; each
+    other row is a packet Zeek dropped for its bad checksum, counted for ``C``/``c``
+    (at 1, 10, 100, … per direction). ``extras`` are more letters, as ``(rows, slot,
+    letters)``: placed after the row's own letters in the order of their slots (the
+    content gaps' ``G``, :data:`GAP_SLOT`). ``recased`` rows take the other case: they
+    were sent before a SYN/SYN-ACK reversal swapped the roles (``is_orig`` gives the
+    final roles, which group the rows by endpoint).
+
+    Each row gets up to four letters of its own: ``^``, its flag letter, ``W``, ``T``; the
+    flag letters are a byte per row, the rare others are inserted among them
+    (:func:`_strings`). Per-direction work runs on the rows regrouped by direction
+    ("side order").
     """
     if len(conn) == 0:
         return pd.Series(pd.array([], dtype="string"))
-    flags = np.asarray(rows["flags"])
-    payload = np.asarray(rows["payload_len"])
-    seq = np.asarray(rows["seq"]).astype(np.uint32, copy=False)
+    seen = np.ones(len(conn), dtype=bool) if processed is None else np.asarray(processed)
+    kept = np.flatnonzero(seen)
+    flags = np.asarray(rows["flags"])[kept]
+    payload = np.asarray(rows["payload_len"])[kept]
+    seq = np.asarray(rows["seq"]).astype(np.uint32, copy=False)[kept]
+    kept_conn, kept_orig = conn[kept], is_orig[kept]
     fin, rst = (flags & FIN) != 0, (flags & RST) != 0
-    side = conn * 2 + is_orig
+    side = kept_conn * 2 + kept_orig
     sides_count = 2 * int(conn[-1]) + 2
     own_rst_before = _after_first(rst, side, side, sides_count)
     own_close_before = _after_first(fin | rst, side, side, sides_count)
     peer_fin_before = _after_first(fin, side, side ^ 1, sides_count)
-    flag_letters = _flag_letters(conn, is_orig, flags, seq, payload, own_close_before)
+    flag_letters = np.zeros(len(conn), dtype=np.uint8)
+    flag_letters[kept] = _flag_letters(kept_conn, kept_orig, flags, seq, payload, own_close_before)
 
     first_row = first_rows(conn)
     flips = first_row[flipped[conn[first_row]]]
-    extras = [(flips, 0, np.full(len(flips), ord("^"), dtype=np.uint8))]
-    sides = _Sides(side, is_orig)
-    zero_window = (np.asarray(rows["win"]) == 0) & ~rst & ~own_rst_before & ~peer_fin_before
+    letters: list[Letters] = [(flips, 0, np.full(len(flips), ord("^"), dtype=np.uint8))]
+    sides = _Sides(side, kept_orig)
+    window = np.asarray(rows["win"])[kept]
+    zero_window = (window == 0) & ~rst & ~own_rst_before & ~peer_fin_before
     for slot, letter, side_rows in (
         (2, "W", np.flatnonzero(zero_window[sides.order])),
         (3, "T", _retransmitted(sides, flags, seq, payload, own_rst_before)),
     ):
-        marked = sides.order[_scaled(side_rows, sides.start)]
-        cased = np.where(is_orig[marked], ord(letter), ord(letter.lower())).astype(np.uint8)
-        extras.append((marked, slot, cased))
+        letters.append(
+            _cased(kept[sides.order[_scaled(side_rows, sides.start)]], is_orig, slot, letter)
+        )
+    dropped = np.flatnonzero(~seen)
+    dropped_sides = _Sides(conn[dropped] * 2 + is_orig[dropped], is_orig[dropped])
+    counted = _scaled(np.arange(len(dropped)), dropped_sides.start)
+    letters.append(_cased(dropped[dropped_sides.order[counted]], is_orig, 1, "C"))
+    extras = [*letters, *extras]
+    if recased is not None and recased.any():
+        flag_letters = np.where(recased, _swapcase(flag_letters), flag_letters)
+        extras = [
+            (marked, slot, np.where(recased[marked], _swapcase(codes), codes))
+            for marked, slot, codes in extras
+        ]
     return _strings(flag_letters, extras, conn, first_row)
+
+
+def _swapcase(codes: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """ASCII letters in the other case (other bytes unchanged)."""
+    letter = ((codes | 0x20) >= ord("a")) & ((codes | 0x20) <= ord("z"))
+    return np.where(letter, codes ^ 0x20, codes).astype(np.uint8)
+
+
+def _cased(
+    marked: npt.NDArray[np.int64], is_orig: npt.NDArray[np.bool_], slot: int, letter: str
+) -> Letters:
+    """``(rows, slot, letters)``: ``letter`` for the originator's rows, lower case else."""
+    cased = np.where(is_orig[marked], ord(letter), ord(letter.lower())).astype(np.uint8)
+    return marked, slot, cased
 
 
 def _after_first(
@@ -242,17 +296,17 @@ def _scaled(side_rows: npt.NDArray[np.int64], start: npt.NDArray[np.int64]) -> n
 
 def _strings(
     flag_letters: npt.NDArray[np.uint8],
-    extras: list[tuple[npt.NDArray[np.int64], int, npt.NDArray[np.uint8]]],
+    extras: list[Letters],
     conn: npt.NDArray[np.int64],
     first_row: npt.NDArray[np.int64],
 ) -> pd.Series:
     """Each connection's history: its rows' flag letters (0: none), with the ``extras``
-    ``(rows, slot, letters)`` placed around them, slot 0 before the row's flag letter, 2
-    and 3 after it; one byte buffer cut at each connection's offset."""
+    ``(rows, slot, letters)`` placed around them, slot 0 before the row's flag letter, the
+    others (1 to 7) after it; one byte buffer cut at each connection's offset."""
     rows = np.concatenate([marked for marked, _, _ in extras])
     slots = np.concatenate([np.full(len(marked), slot) for marked, slot, _ in extras])
     letters = np.concatenate([cased for _, _, cased in extras])
-    ranked = np.argsort(rows * 4 + slots, kind="stable")
+    ranked = np.argsort(rows * 8 + slots, kind="stable")
     rows, slots, letters = rows[ranked], slots[ranked], letters[ranked]
     present = flag_letters != 0
     flags_through = np.cumsum(present)  # flag letters up to and including each row

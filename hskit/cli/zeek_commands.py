@@ -1,0 +1,84 @@
+"""``hskit conn-log``: the conn.log Zeek would write for captures, without Zeek.
+
+>>> from click.testing import CliRunner
+>>> CliRunner().invoke(main, ["conn-log", "--help"]).exit_code
+0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+import hskit
+from hskit.classify.zeek.connections import Timeouts
+from hskit.classify.zeek.ports import DEFAULT_LIKELY_SERVER_PORTS, bare_mode_ports
+from hskit.cli import backend_option, main
+from hskit.zeek.ascii import write_conn_log
+
+
+@main.command("conn-log")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@backend_option
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the conn.log.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Zeek's JSON lines instead of its TSV.")
+@click.option(
+    "-C",
+    "--ignore-checksums",
+    is_flag=True,
+    help="Keep packets with a bad TCP checksum (Zeek's -C); without it they only add C/c.",
+)
+@click.option(
+    "-b",
+    "--bare",
+    is_flag=True,
+    help="Zeek's bare mode (-b): only the --load scripts' ports are likely server ports.",
+)
+@click.option(
+    "--load",
+    "loads",
+    multiple=True,
+    metavar="SCRIPT",
+    help="A script a bare run loads (base/protocols/http …); repeat for more.",
+)
+@click.option(
+    "--inactivity-timeout",
+    type=float,
+    default=Timeouts.tcp_inactivity_timeout,
+    show_default=True,
+    help="Zeek's tcp_inactivity_timeout, seconds: a connection silent this long ends.",
+)
+def conn_log(
+    files: tuple[str, ...],
+    backend: str,
+    output: Path,
+    as_json: bool,
+    ignore_checksums: bool,
+    bare: bool,
+    loads: tuple[str, ...],
+    inactivity_timeout: float,
+) -> None:
+    """Write the conn.log Zeek would write for FILE... (TCP connections; each file's rows
+    in turn, the stream column numbering that file's streams)."""
+    ports = bare_mode_ports(loads) if bare else DEFAULT_LIKELY_SERVER_PORTS
+    tables = [
+        hskit.zeek.conn_log(
+            hskit.load(file, backend=backend).segments,  # type: ignore[arg-type]
+            ignore_checksums=ignore_checksums,
+            likely_server_ports=ports,
+            inactivity_timeout=inactivity_timeout,
+        )
+        for file in files
+    ]
+    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    write_conn_log(table, output, as_json=as_json)
+    noun = "connection" if len(table) == 1 else "connections"
+    click.echo(f"wrote {len(table)} {noun} to {output}")
