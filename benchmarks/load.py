@@ -74,7 +74,7 @@ def fields_pipe(path: Path) -> dict[str, float]:
     """What an analyst writes first: ``tshark -T fields`` piped into ``pd.read_csv``."""
     import pandas as pd
 
-    from hskit.pyshark_bridge import tshark_executable
+    from hskit.tshark.locate import tshark_executable
 
     arguments = [tshark_executable(), "-n", "-r", str(path), "-T", "fields"]
     for field in PIPE_FIELDS:
@@ -161,7 +161,8 @@ def tshark_export(path: Path, layout: str) -> dict[str, float]:
     Same preferences, disabled protocols and fields: only the output layout differs.
     """
     from hskit import tshark
-    from hskit.pyshark_bridge import isolated_environment, tshark_executable
+    from hskit.tshark.isolation import isolated_environment
+    from hskit.tshark.locate import tshark_executable
 
     executable = tshark_executable()
     arguments = tshark.command(executable, path, None)
@@ -225,7 +226,7 @@ def measure(name: str, path: Path) -> dict[str, float]:
 
 def prefix_of(path: Path, count: int, folder: Path) -> Path:
     """The first ``count`` packets of ``path``, cut with editcap."""
-    from hskit.pyshark_bridge import companion_executable, tshark_executable
+    from hskit.tshark.locate import companion_executable, tshark_executable
 
     editcap = companion_executable(tshark_executable(), "editcap")
     if editcap is None:

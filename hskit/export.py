@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,13 +23,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from hskit.errors import CaptureNotFound, NotACapture, TsharkFailed
-from hskit.pyshark_bridge import (
-    checked_tshark,
-    companion_executable,
-    error_text,
-    isolated_environment,
-)
+from hskit.errors import CaptureNotFound, NotACapture
+from hskit.tshark.facts import checked_tshark
+from hskit.tshark.isolation import isolated_environment
+from hskit.tshark.locate import companion_executable
+from hskit.tshark.process import run
 
 #: tshark ``-F`` output type for each file magic (the first four bytes).
 _FORMATS: dict[bytes, str] = {
@@ -90,16 +87,6 @@ def _chunks(items: list[str], limit: int) -> list[list[str]]:
     ]
 
 
-def _run(arguments: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run(
-        arguments, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False
-    )
-    if done.returncode != 0:
-        raise TsharkFailed(
-            f"{Path(arguments[0]).name} failed (exit {done.returncode}): {error_text(done.stderr)}"
-        )
-
-
 def to_pcap(
     path_in: str | os.PathLike[str],
     segments: pd.DataFrame,
@@ -128,7 +115,7 @@ def to_pcap(
         for index, chunk in enumerate(_chunks(frame_ranges(frames), MAX_FILTER_CHARS)):
             part = Path(tmp, f"part{index}")
             display_filter = "frame.number in {" + ", ".join(chunk) + "}"
-            _run(
+            run(
                 [tshark, "-n", "-r", os.path.abspath(source), "-Y", display_filter,
                  "-F", output_type, "-w", str(part)],
                 env,
@@ -139,7 +126,7 @@ def to_pcap(
             parts[0].rename(written)
         else:
             mergecap = companion_executable(tshark, "mergecap") or "mergecap"
-            _run([mergecap, "-a", "-F", output_type, "-w", str(written), *map(str, parts)], env)
+            run([mergecap, "-a", "-F", output_type, "-w", str(written), *map(str, parts)], env)
         if target.name.endswith(".gz"):
             with written.open("rb") as plain, gzip.open(target, "wb") as packed:
                 shutil.copyfileobj(plain, packed)

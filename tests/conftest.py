@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hskit.tshark import CACHE_DIR_VARIABLE
+from hskit.tshark.facts import CACHE_DIR_VARIABLE
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "sample_pcaps"
