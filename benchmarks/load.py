@@ -161,7 +161,7 @@ def tshark_export(path: Path, layout: str) -> dict[str, float]:
     Same preferences, disabled protocols and fields: only the output layout differs.
     """
     from hskit import tshark
-    from hskit.tshark.isolation import isolated_environment
+    from hskit.tshark.isolation import isolated
     from hskit.tshark.locate import tshark_executable
 
     executable = tshark_executable()
@@ -174,9 +174,12 @@ def tshark_export(path: Path, layout: str) -> dict[str, float]:
             for field in column.field.split(" or ")
             for item in ("-e", field)
         ]
-    with isolated_environment(tshark.disabled_protocols(executable)) as env:
+    with isolated(executable, tshark.disabled_protocols(executable)) as isolation:
         start = time.perf_counter()
-        subprocess.run(arguments, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            arguments, env=isolation.env, cwd=isolation.folder,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
         seconds = time.perf_counter() - start
     return {"seconds": seconds}
 

@@ -387,10 +387,8 @@ def test_file_tshark_cannot_read_raises_tsharkfailed(tshark: str, tmp_path: Path
 def test_missing_tshark_raises_tsharknotfound_with_the_install_command(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    def not_found(*_: object, **__: object) -> str:
-        raise locate.TSharkNotFoundException("no tshark")
-
-    monkeypatch.setattr(locate, "get_process_path", not_found)
+    monkeypatch.setattr(locate, "_STANDARD_FOLDERS", ())
+    monkeypatch.delenv(locate.TSHARK_VARIABLE, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TsharkNotFound) as raised:
         hskit.load(ZEEK_TRACES[0], backend="tshark", progress=False)
@@ -404,7 +402,7 @@ def test_too_old_tshark_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     fake = tmp_path / "tshark"
     fake.write_text("#!/bin/sh\necho 'TShark (Wireshark) 3.2.3 (Git v3.2.3)'\n")
     fake.chmod(0o755)
-    monkeypatch.setattr(locate, "get_process_path", lambda: str(fake))
+    monkeypatch.setenv(locate.TSHARK_VARIABLE, str(fake))
     with pytest.raises(TsharkNotFound, match=r"3\.2\.3 .* too old"):
         hskit.load(ZEEK_TRACES[0], backend="tshark", progress=False)
 

@@ -11,12 +11,12 @@ Frame 1: 74 bytes on wire (592 bits), 74
 from __future__ import annotations
 
 import os
-import subprocess
 
 from hskit.errors import TsharkFailed
+from hskit.loader import checked_capture_path
 from hskit.tshark.facts import checked_tshark
-from hskit.tshark.isolation import isolated_environment, preference_arguments
-from hskit.tshark.process import error_text
+from hskit.tshark.isolation import isolated, preference_arguments
+from hskit.tshark.process import run
 
 __all__ = ["dissect_frame"]
 
@@ -33,21 +33,19 @@ def dissect_frame(path: str | os.PathLike[str], frame_number: int) -> str:
     """
     if frame_number < 1:
         raise ValueError(f"frame numbers start at 1, not {frame_number}")
+    capture = checked_capture_path(path)
     tshark = checked_tshark()
     arguments = [
-        tshark, "-n", "-r", os.fspath(path), *preference_arguments(),
+        tshark, "-n", "-r", os.path.abspath(capture), *preference_arguments(),
         "-c", str(frame_number), "-Y", f"frame.number == {frame_number}", "-V",
     ]  # fmt: skip
-    with isolated_environment() as env:
-        completed = subprocess.run(
-            arguments, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
-            check=False,
-        )  # fmt: skip
-    if completed.returncode != 0:
-        raise TsharkFailed(
-            f"tshark could not dissect frame {frame_number} of {path} "
-            f"(exit {completed.returncode}): {error_text(completed.stderr)}"
-        )
-    if not completed.stdout.strip():
+    with isolated(tshark) as isolation:
+        try:
+            text = run(arguments, isolation)
+        except TsharkFailed as error:
+            raise TsharkFailed(
+                f"could not dissect frame {frame_number} of {path}: {error}"
+            ) from None
+    if not text.strip():
         raise ValueError(f"{path} has no frame {frame_number}")
-    return completed.stdout
+    return text

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -23,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from hskit.errors import TsharkFailed, TsharkNotFound
-from hskit.tshark.isolation import isolated_environment
+from hskit.tshark.isolation import isolated
 from hskit.tshark.locate import INSTALL_HINT, tshark_executable
 from hskit.tshark.process import run
 
@@ -66,18 +65,11 @@ def tshark_version(tshark: str) -> tuple[int, int, int]:
     >>> tshark_version(tshark_executable()) >= (3, 6, 0)  # doctest: +SKIP
     True
     """
-    try:
-        completed = subprocess.run(
-            [tshark, "--version"], capture_output=True, text=True, timeout=60, check=False
-        )
-    except OSError as error:
-        raise TsharkNotFound(f"tshark at {tshark} cannot run ({error}); {INSTALL_HINT}") from None
-    match = re.search(r"TShark \(Wireshark\) (\d+)\.(\d+)\.(\d+)", completed.stdout)
-    if completed.returncode != 0 or match is None:
-        raise TsharkFailed(
-            f"`{tshark} --version` failed (exit {completed.returncode}): "
-            f"{completed.stderr.strip() or completed.stdout.strip()}"
-        )
+    with isolated(tshark) as isolation:
+        output = run([tshark, "--version"], isolation)
+    match = re.search(r"TShark \(Wireshark\) (\d+)\.(\d+)\.(\d+)", output)
+    if match is None:
+        raise TsharkFailed(f"`{tshark} --version` did not give a version: {output.strip()!r}")
     major, minor, patch = (int(part) for part in match.groups())
     return major, minor, patch
 
@@ -204,8 +196,8 @@ def disabled_protocols(tshark: str) -> str:
     >>> "http" in disabled_protocols("/usr/bin/tshark").split()  # doctest: +SKIP
     True
     """
-    with isolated_environment() as env:
-        listing = run([tshark, "-G", "protocols"], env)
+    with isolated(tshark) as isolation:
+        listing = run([tshark, "-G", "protocols"], isolation)
     names = (line.split("\t")[2] for line in listing.splitlines() if line.count("\t") >= 2)
     return "".join(f"{name}\n" for name in names if not _kept(name))
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
+from hskit.tshark.isolation import isolated
 from hskit.tshark.locate import companion_executable
+from hskit.tshark.process import run
 
 __all__ = ["file_info"]
 
@@ -57,18 +58,16 @@ def file_info(tshark: str, path: Path) -> tuple[int | None, list[str]]:
     capinfos = companion_executable(tshark, "capinfos")
     if capinfos is None:
         return None, []
-    table = subprocess.run(
-        [capinfos, "-T", "-M", "-r", "-c", "-E", os.path.abspath(path)],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
-    ).stdout.strip()  # fmt: skip
+    with isolated(tshark) as isolation:
+        table = run(
+            [capinfos, "-T", "-M", "-r", "-c", "-E", os.path.abspath(path)], isolation, check=False
+        ).strip()
     if table.count("\t") < 2:
         return None, []  # tshark will say what is wrong with the file
     _, encapsulation, count = table.rsplit("\t", 2)
     if encapsulation != "per-packet":
         return int(count), [_LINK_TYPES.get(encapsulation, encapsulation)]
-    listing = subprocess.run(
-        [capinfos, "-E", "-M", os.path.abspath(path)],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
-    ).stdout  # fmt: skip
+    with isolated(tshark) as isolation:
+        listing = run([capinfos, "-E", "-M", os.path.abspath(path)], isolation, check=False)
     described = re.findall(r"^\s{8,}(.+?) \(\d+\)$", listing, flags=re.MULTILINE)
     return int(count), sorted({_LINK_DESCRIPTIONS.get(name, name) for name in described})

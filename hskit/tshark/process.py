@@ -1,8 +1,16 @@
-"""Running tshark and its companion tools: a list of arguments, never a shell.
+"""Running tshark and its companion tools: a list of arguments, never a shell, isolated.
 
 :func:`run` waits for a short run and gives its output; :func:`streamed_stdout` starts a
-long one and yields its stdout while it writes. However a streamed run ends (an
-exception, an interrupt), the process is killed and waited for.
+long one and yields its stdout while it writes. Both run inside an
+:class:`~hskit.tshark.isolation.Isolation` (its environment, its folder).
+
+A run never outlives the reading: however a streamed run ends (an exception, Ctrl-C, a
+Jupyter interrupt), the process is killed and waited for. When the Python process itself
+is terminated (SIGTERM, SIGHUP) during a run, hskit's handler, installed on the first run
+from the main thread where the signal still has its default action, kills the running
+tools, removes their folders, then ends the process by the same signal, as it would have
+ended without hskit. (A SIGKILL cannot be caught: then tshark ends when it next writes to
+the closed pipe.)
 
 >>> error_text('Running as user "root" and group "root". This could be dangerous.\\nbad')
 'bad'
@@ -11,14 +19,20 @@ exception, an interrupt), the process is killed and waited for.
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from hskit.errors import TsharkFailed
+from hskit.errors import TsharkFailed, TsharkNotFound
+from hskit.tshark.isolation import Isolation
+from hskit.tshark.locate import INSTALL_HINT
 
 try:
     from fcntl import F_SETPIPE_SZ, fcntl
@@ -31,6 +45,12 @@ __all__ = ["error_text", "run", "streamed_stdout"]
 _PIPE_CAPACITY = 1 << 20
 #: seconds the reader lets tshark's output pile up in the pipe before reading it.
 _PIPE_PAUSE = 0.01
+#: signals that end the Python process and, with hskit's handler, its tools first.
+_TERMINATING = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+#: tools running now, by process id, with their run's folder.
+_RUNNING: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}
 
 
 def error_text(stderr: str) -> str:
@@ -43,32 +63,40 @@ def error_text(stderr: str) -> str:
     return "\n".join(lines).strip()
 
 
-def run(arguments: list[str], env: dict[str, str] | None = None) -> str:
-    """Run a tool to its end and give its stdout; :class:`TsharkFailed` if it fails."""
-    completed = subprocess.run(
-        arguments, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False
-    )
-    if completed.returncode != 0:
+def run(arguments: list[str], isolation: Isolation, *, check: bool = True) -> str:
+    """Run a tool to its end in ``isolation`` and give its stdout.
+
+    With ``check``, a non-zero exit raises :class:`~hskit.errors.TsharkFailed` with its
+    stderr; a program that cannot be started raises :class:`~hskit.errors.TsharkNotFound`.
+    """
+    process = _started(arguments, isolation, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with _ended_with_python(process, isolation.folder), process:
+        try:
+            stdout, stderr = process.communicate()
+        except BaseException:
+            process.kill()
+            raise
+    if check and process.returncode != 0:
         raise TsharkFailed(
-            f"{Path(arguments[0]).name} failed (exit {completed.returncode}): "
-            f"{error_text(completed.stderr)}"
+            f"{Path(arguments[0]).name} failed (exit {process.returncode}): "
+            f"{error_text(stderr.decode('utf-8', errors='replace'))}"
         )
-    return completed.stdout
+    return stdout.decode("utf-8", errors="replace")
 
 
 @contextmanager
 def streamed_stdout(
-    arguments: list[str], env: dict[str, str]
+    arguments: list[str], isolation: Isolation
 ) -> Iterator[tuple[IO[bytes], Callable[[], tuple[int, str]]]]:
     """Run tshark; yield its stdout, and a function giving its exit code and stderr.
 
     However the block ends (an exception, an interrupt), tshark is killed and waited for.
     """
-    stderr_path = Path(env["WIRESHARK_CONFIG_DIR"]) / "stderr.txt"
+    stderr_path = isolation.folder / "stderr.txt"
     with open(stderr_path, "wb") as stderr_file:
-        process = subprocess.Popen(
-            arguments, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr_file,
-            env=env, start_new_session=True,
+        process = _started(
+            arguments, isolation, stdout=subprocess.PIPE, stderr=stderr_file,
+            start_new_session=True,
         )  # fmt: skip
     assert process.stdout is not None
     stdout: IO[bytes] = process.stdout
@@ -81,13 +109,61 @@ def streamed_stdout(
         code = process.wait()
         return code, stderr_path.read_text(encoding="utf-8", errors="replace")
 
+    with _ended_with_python(process, isolation.folder):
+        try:
+            yield stdout, finish
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.stdout.close()
+            process.wait()
+
+
+def _started(
+    arguments: list[str], isolation: Isolation, **options: object
+) -> subprocess.Popen[bytes]:
+    """The tool started in ``isolation``: its environment, its folder, no stdin."""
     try:
-        yield stdout, finish
+        return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+            arguments, stdin=subprocess.DEVNULL, env=isolation.env, cwd=isolation.folder,
+            **options,
+        )  # fmt: skip
+    except OSError as error:
+        raise TsharkNotFound(f"{arguments[0]} cannot run ({error}); {INSTALL_HINT}") from None
+
+
+@contextmanager
+def _ended_with_python(process: subprocess.Popen[bytes], folder: Path) -> Iterator[None]:
+    """While the block runs, a SIGTERM or SIGHUP of Python ends ``process`` first."""
+    _install_termination_handler()
+    _RUNNING[process.pid] = (process, folder)
+    try:
+        yield
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.stdout.close()
+        _RUNNING.pop(process.pid, None)
+
+
+def _install_termination_handler() -> None:
+    """hskit's handler for each terminating signal that still has its default action.
+
+    Only the main thread may set a handler; a run from another thread relies on one set
+    by an earlier run from the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in _TERMINATING:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _end_tools_then_python)
+
+
+def _end_tools_then_python(signum: int, _frame: object) -> None:
+    """Kill the running tools, remove their folders, then die by ``signum`` as before."""
+    for process, folder in tuple(_RUNNING.values()):
+        process.kill()
         process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def _enlarged_pipe(descriptor: int) -> int:

@@ -31,7 +31,7 @@ from hskit.progress import byte_progress
 from hskit.tshark.columns import assemble, batches, command, segment_columns
 from hskit.tshark.facts import checked_disabled_protocols
 from hskit.tshark.fileinfo import file_info
-from hskit.tshark.isolation import isolated_environment
+from hskit.tshark.isolation import isolated
 from hskit.tshark.locate import tshark_executable
 from hskit.tshark.process import error_text, streamed_stdout
 
@@ -61,8 +61,8 @@ def read(
     tally: Counter[str] = Counter()
     with (
         ThreadPoolExecutor(max_workers=1) as pool,
-        isolated_environment(disabled) as env,
-        streamed_stdout(command(tshark, path, display_filter), env) as (stdout, finish),
+        isolated(tshark, disabled) as isolation,
+        streamed_stdout(command(tshark, path, display_filter), isolation) as (stdout, finish),
         byte_progress(path.stat().st_size, enabled=progress) as bar,
     ):
         counting = pool.submit(file_info, tshark, path)  # capinfos, while tshark runs
