@@ -168,12 +168,17 @@ def tshark_export(path: Path, layout: str) -> dict[str, float]:
     arguments = tshark.command(executable, path, None)
     if layout == "fields":  # drop "-o gui.column.format:…" and "-T tabs"
         arguments = [*arguments[: arguments.index("-T") - 2], "-T", "fields"]
-        arguments += [
-            item
+        # the built-in network address columns as the fields they show
+        fields = [
+            field
             for column in tshark.COLUMNS
-            for field in column.field.split(" or ")
-            for item in ("-e", field)
-        ]
+            for field in (
+                ("ip.src", "ipv6.src") if column.field == "%uns"
+                else ("ip.dst", "ipv6.dst") if column.field == "%und"
+                else column.field.split(" or ")
+            )
+        ]  # fmt: skip
+        arguments += [item for field in fields for item in ("-e", field)]
     with isolated(executable, tshark.disabled_protocols(executable)) as isolation:
         start = time.perf_counter()
         subprocess.run(

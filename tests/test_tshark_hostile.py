@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from conftest import ALL_CAPTURES
 
 import hskit
 from hskit import export
@@ -427,3 +430,104 @@ def test_terminating_python_during_a_load_ends_tshark_and_removes_its_folder(
     assert processes_named("tshark", long_capture.name) == []
     assert processes_named("capinfos", long_capture.name) == []
     assert list(scratch.iterdir()) == []
+
+
+# -------------------------------------- 9, 10, 13, 5: other projects' kinds of captures
+CASES = DATA / "tshark_cases"
+#: the frames of real_loopback.pcap behind link layers and a tunnel no stack here makes.
+WRAPPED = [*sorted(CASES.glob("link_*.pcap")), CASES / "tunnel_geneve.pcap"]
+
+
+def tshark_fields(tshark: str, capture: Path, *fields: str) -> list[list[str]]:
+    """Each frame's ``fields`` by tshark's full dissection (every protocol enabled)."""
+    arguments = [tshark, "-n", "-r", str(capture), "-T", "fields", "-E", "occurrence=a"]
+    for field in fields:
+        arguments += ["-e", field]
+    output = subprocess.run(arguments, capture_output=True, text=True, check=True).stdout
+    return [line.split("\t") for line in output.splitlines()]
+
+
+@pytest.mark.parametrize("capture", WRAPPED, ids=lambda path: path.name)
+def test_tcp_behind_each_encapsulation_is_the_original_capture_s_tcp(
+    tshark: str, capture: Path
+) -> None:
+    layers = {row[0] for row in tshark_fields(tshark, capture, "frame.protocols")}
+    assert all(":tcp" in chain or ":icmp" in chain or ":udp" in chain for chain in layers)
+    cap = hskit.load(capture, backend="tshark", progress=False)
+    original = hskit.load(CAPTURE, backend="native", progress=False)
+    assert len(cap.segments) == len(original.segments) > 0
+    pd.testing.assert_frame_equal(cap.segments, original.segments)
+    assert cap.load_report.skipped == original.load_report.skipped
+
+
+def test_no_protocol_below_tcp_in_any_test_capture_is_disabled(tshark: str) -> None:
+    disabled = set(facts.disabled_protocols(tshark).split())
+    below_tcp: set[str] = set()
+    for capture in [*ALL_CAPTURES, *sorted(CASES.glob("*.pcap"))]:
+        for (chain,) in tshark_fields(tshark, capture, "frame.protocols"):
+            layers = chain.split(":")
+            if "tcp" in layers:
+                below_tcp.update(layers[: layers.index("tcp")])
+    assert {"arcnet", "ipoib", "juniper", "geneve", "vxlan"} <= below_tcp
+    assert below_tcp & disabled == set()
+    assert {"http", "tls", "ssh", "dns", "quic", "openvpn"} <= disabled
+
+
+def test_mixed_ip_version_tunnels_give_the_inner_header_carrying_tcp(tshark: str) -> None:
+    capture = CASES / "tunnel_vxlan_mixed.pcap"
+    segments = hskit.load(capture, backend="tshark", progress=False).segments
+    rows = tshark_fields(tshark, capture, "frame.number", "frame.protocols", "tcp.flags")
+    # the layer before tcp is the inner IP header, of the other version than the outer one
+    inner = {int(number): chain.split(":")[chain.split(":").index("tcp") - 1]
+             for number, chain, flags in rows if flags}  # fmt: skip
+    outer = {int(number): chain.split(":")[2] for number, chain, _ in rows}
+    assert segments["frame"].tolist() == sorted(inner)
+    assert {inner[frame] != outer[frame] for frame in inner} == {True}
+    versions = [4 if inner[frame] == "ip" else 6 for frame in segments["frame"]]
+    assert segments["ip_version"].tolist() == versions
+    addresses = set(segments["src_ip"].astype(str)) | set(segments["dst_ip"].astype(str))
+    assert addresses == {"10.89.0.1", "10.89.0.2", "fd89::1", "fd89::2"}
+
+
+def test_reserved_flag_bits_are_dropped_as_the_native_reader_drops_them(tshark: str) -> None:
+    capture = CASES / "tcp_reserved_flags.pcap"
+    raw = [int(flags, 16) for (flags,) in tshark_fields(tshark, capture, "tcp.flags") if flags]
+    assert any(flags & ~0x1FF for flags in raw)  # the file has them
+    by_tshark = hskit.load(capture, backend="tshark", progress=False).segments
+    by_native = hskit.load(capture, backend="native", progress=False).segments
+    assert by_tshark["flags"].tolist() == [flags & 0x1FF for flags in raw]
+    pd.testing.assert_frame_equal(by_tshark, by_native)
+
+
+def record_microseconds(capture: Path) -> list[tuple[int, int]]:
+    """(seconds, microseconds) of each record of a little-endian microsecond pcap."""
+    data, offset, records = capture.read_bytes(), 24, []
+    while offset + 16 <= len(data):
+        seconds, micros, caplen, _ = struct.unpack_from("<IIII", data, offset)
+        records.append((seconds, micros))
+        offset += 16 + caplen
+    return records
+
+
+def test_corrupt_sub_second_fields_load_and_match_the_native_reader_where_tshark_can(
+    tshark: str,
+) -> None:
+    capture = CASES / "bad_timestamp_fraction.pcap"
+    epochs = [epoch for (epoch,) in tshark_fields(tshark, capture, "frame.time_epoch")]
+    assert any(epoch.startswith("-") and len(epoch.split(".")[1]) == 10 for epoch in epochs)
+    cap = hskit.load(capture, backend="tshark", progress=False)
+    native = hskit.load(capture, backend="native", progress=False).segments
+    records = record_microseconds(capture)
+    odd = [micros >= 10**6 for _, micros in records]
+    assert any(f"{sum(odd)} frames have a sub-second timestamp field" in note
+               for note in cap.load_report.notes)  # fmt: skip
+    ts = cap.segments["ts"].astype("int64").to_numpy()
+    expected = native["ts"].astype("int64").to_numpy()
+    for row, frame in enumerate(cap.segments["frame"]):
+        seconds, micros = records[frame - 1]
+        if micros * 1000 < 2**32:  # all tshark keeps: the native reader's reading
+            assert ts[row] == expected[row] == seconds * 10**9 + micros * 1000, frame
+        else:  # tshark multiplied the field by 1000 in 32 bits: a multiple of 2^32 ns lost
+            assert (expected[row] - ts[row]) % 2**32 == 0 and ts[row] != expected[row], frame
+    first = records[0][0] * 10**9 + records[0][1] * 1000
+    assert cap.segments["time"].tolist() == ((ts - first) / 1e9).tolist()

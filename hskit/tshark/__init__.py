@@ -5,6 +5,7 @@
   (the isolation rules, in one place).
 - :mod:`~hskit.tshark.process`: running a tool (a list of arguments, no shell), and
   streaming tshark's output so that however the reading ends, tshark ends.
+- :mod:`~hskit.tshark.protocols`: which protocols a load dissects (up to TCP).
 - :mod:`~hskit.tshark.facts`: tshark's version and protocol list, cached per build.
 - :mod:`~hskit.tshark.columns`: the fields asked for, parsed into segment columns.
 - :mod:`~hskit.tshark.fileinfo`: capinfos' frame count and link types.
@@ -18,13 +19,8 @@ from __future__ import annotations
 
 from hskit.tshark.columns import COLUMNS, Column, command
 from hskit.tshark.dissect import dissect_frame
-from hskit.tshark.facts import (
-    CACHE_DIR_VARIABLE,
-    ENABLED_PROTOCOLS,
-    MIN_VERSION,
-    cache_folder,
-    disabled_protocols,
-)
+from hskit.tshark.facts import CACHE_DIR_VARIABLE, MIN_VERSION, cache_folder
+from hskit.tshark.protocols import ENABLED_PROTOCOLS, disabled_protocols
 from hskit.tshark.reader import read
 
 __all__ = [

@@ -4,8 +4,9 @@ Both are asked once per tshark build and kept in ``tshark-facts.json`` in
 :func:`cache_folder` (``$HSKIT_CACHE_DIR`` overrides it), so a load starts tshark at once.
 A build is told from another by its resolved path, size and modification time.
 
-Only the protocols on the way to TCP stay enabled for a load (:data:`ENABLED_PROTOCOLS`);
-every other protocol tshark lists goes into the run's ``disabled_protos`` file.
+The protocol list is :func:`~hskit.tshark.protocols.disabled_protocols`: what a load leaves
+out. An entry records the :data:`_FACTS_FORMAT` it was made with; an entry of another
+format (made by other rules) is asked again.
 
 >>> require_version("/usr/bin/tshark", (4, 0, 17))
 """
@@ -25,15 +26,14 @@ from hskit.errors import TsharkFailed, TsharkNotFound
 from hskit.tshark.isolation import isolated
 from hskit.tshark.locate import INSTALL_HINT, tshark_executable
 from hskit.tshark.process import run
+from hskit.tshark.protocols import disabled_protocols
 
 __all__ = [
     "CACHE_DIR_VARIABLE",
-    "ENABLED_PROTOCOLS",
     "MIN_VERSION",
     "cache_folder",
     "checked_disabled_protocols",
     "checked_tshark",
-    "disabled_protocols",
     "require_version",
     "tshark_version",
 ]
@@ -45,17 +45,8 @@ MIN_VERSION: tuple[int, int] = (3, 6)
 CACHE_DIR_VARIABLE = "HSKIT_CACHE_DIR"
 #: the cache file: each tshark build's version and ``disabled_protos`` list.
 _FACTS_FILE = "tshark-facts.json"
-
-#: protocols left enabled: the frame, link layers and encapsulations that can carry IP,
-#: IP itself, TCP, and ICMP (so TCP headers quoted in ICMP errors are recognised as such
-#: and numbered into streams exactly as a full dissection numbers them).
-ENABLED_PROTOCOLS: frozenset[str] = frozenset(
-    ("frame", "eth", "ethertype", "vlan", "ieee8021ad", "sll", "null", "loop", "raw", "llc",
-     "ppp", "pppoes", "mpls", "gre", "udp", "vxlan", "erf", "nflog", "pktap", "wlan",
-     "radiotap", "wlan_radio", "ip", "ipv6", "tcp", "icmp", "icmpv6")
-)  # fmt: skip
-#: protocol-name prefixes left enabled too (IPv6 extension headers, Wireshark internals).
-_ENABLED_PREFIXES = ("ipv6.", "_ws.")
+#: the rules the cached facts were made by (2: protocols above the transport layers).
+_FACTS_FORMAT = 2
 
 
 @lru_cache(maxsize=8)
@@ -140,13 +131,19 @@ def checked_disabled_protocols(tshark: str, *, needed: bool) -> str:
 
 
 def _build_identity(tshark: str) -> dict[str, object] | None:
-    """What tells one build of tshark from another: resolved path, size, modification time."""
+    """What tells one build of tshark from another (resolved path, size, modification time),
+    and the format of the facts hskit keeps about it."""
     try:
         resolved = os.path.realpath(tshark)
         status = os.stat(resolved)
     except OSError:
         return None  # asking tshark itself will say what is wrong
-    return {"path": resolved, "size": status.st_size, "mtime_ns": status.st_mtime_ns}
+    return {
+        "path": resolved,
+        "size": status.st_size,
+        "mtime_ns": status.st_mtime_ns,
+        "format": _FACTS_FORMAT,
+    }
 
 
 def _stored_facts() -> dict[str, object]:
@@ -187,20 +184,3 @@ def _store_facts(entries: dict[str, object]) -> None:
         if temporary is not None:
             with suppress(OSError):
                 os.unlink(temporary)
-
-
-@lru_cache(maxsize=8)
-def disabled_protocols(tshark: str) -> str:
-    """The ``disabled_protos`` file: every protocol tshark knows except those needed.
-
-    >>> "http" in disabled_protocols("/usr/bin/tshark").split()  # doctest: +SKIP
-    True
-    """
-    with isolated(tshark) as isolation:
-        listing = run([tshark, "-G", "protocols"], isolation)
-    names = (line.split("\t")[2] for line in listing.splitlines() if line.count("\t") >= 2)
-    return "".join(f"{name}\n" for name in names if not _kept(name))
-
-
-def _kept(protocol: str) -> bool:
-    return protocol in ENABLED_PROTOCOLS or protocol.startswith(_ENABLED_PREFIXES)

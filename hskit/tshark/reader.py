@@ -77,6 +77,10 @@ def read(
         exit_code, stderr_text = finish()
     total_frames, link_types = counting.result()
     lines, unknown_length = tally.pop("lines", 0), tally.pop("unknown_length", 0)
+    odd_timestamps, unread_timestamps = (
+        tally.pop("odd_timestamp", 0),
+        tally.pop("unread_timestamp", 0),
+    )
     if any(words in stderr_text for words in _DAMAGED):
         message = f"{error_text(stderr_text)}; loaded the {lines} whole frames before it"
         warnings.warn(f"{path}: {message}", TruncatedCaptureWarning, stacklevel=3)
@@ -94,6 +98,15 @@ def read(
             f"{unknown_length} segments in first IP fragments: tshark gives no TCP length "
             "without reassembly, payload_len set to 0"
         )
+    if odd_timestamps:
+        notes.append(
+            f"{odd_timestamps} frames have a sub-second timestamp field of a second or more "
+            "(a corrupt record): ts adds it to the seconds, as the native reader does, except "
+            "for a microsecond field over 4294967, of which tshark keeps only the low 32 bits "
+            "of nanoseconds"
+        )
+    if unread_timestamps:
+        notes.append(f"{unread_timestamps} frames have a time tshark printed unreadably: NaT")
     segments = assemble(chunks)
     report = LoadReport(
         path=str(path),
