@@ -157,10 +157,13 @@ def _install_termination_handler() -> None:
 
 
 def _end_tools_then_python(signum: int, _frame: object) -> None:
-    """Kill the running tools, remove their folders, then die by ``signum`` as before."""
+    """Kill the running tools, remove their folders, then die by ``signum`` as before.
+
+    No wait for the killed tools: the handler may run while this thread waits for one of
+    them (inside ``Popen.wait``, holding its lock), and the kill is enough.
+    """
     for process, folder in tuple(_RUNNING.values()):
         process.kill()
-        process.wait()
         shutil.rmtree(folder, ignore_errors=True)
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from hskit.capture import LoadReport
 from hskit.errors import TruncatedCaptureWarning, TsharkFailed
@@ -66,14 +67,20 @@ def read(
         byte_progress(path.stat().st_size, enabled=progress) as bar,
     ):
         counting = pool.submit(file_info, tshark, path)  # capinfos, while tshark runs
-        for batch in batches(stdout):
-            chunk, counts = segment_columns(batch)
-            chunks.append(chunk)
-            tally.update(counts, lines=batch.num_rows)
-            counted_frames = counting.result()[0] if counting.done() else None
-            if counted_frames:
-                last_frame = batch.column("frame")[-1].as_py()
-                bar.update(bar.total * min(last_frame / counted_frames, 1.0) - bar.n)
+        try:
+            for batch in batches(stdout):
+                chunk, counts = segment_columns(batch)
+                chunks.append(chunk)
+                tally.update(counts, lines=batch.num_rows)
+                counted_frames = counting.result()[0] if counting.done() else None
+                if counted_frames:
+                    last_frame = batch.column("frame")[-1].as_py()
+                    bar.update(bar.total * min(last_frame / counted_frames, 1.0) - bar.n)
+        except pa.ArrowInvalid as error:  # a column tshark printed unlike its type
+            raise TsharkFailed(
+                f"tshark's output for {path} could not be read ({error}); please report it "
+                "with the capture, and load it with backend='native' meanwhile if it can"
+            ) from None
         exit_code, stderr_text = finish()
     total_frames, link_types = counting.result()
     lines, unknown_length = tally.pop("lines", 0), tally.pop("unknown_length", 0)
