@@ -1,10 +1,15 @@
-"""Hostile folders and hostile input against hskit's runs of tshark.
+"""Hostile folders and hostile input against hskit's runs of tshark (issue 18).
 
 - A folder that names its own "tshark" (pyshark's ``config.ini``, a program in the current
   folder, an empty PATH entry) is never run.
 - Plugins and ``init.lua`` files of the user (and, where tshark allows it, of the
   installation) never run in any of hskit's tshark runs: marker plugins that write a file
   when loaded prove it, after a plain tshark run shows that they do run.
+- FIFOs, devices, empty and unreadable files, and NUL bytes in a display filter give typed
+  errors; terminating Python during a load leaves no tshark behind.
+- Captures of kinds other projects have (``tests/data/tshark_cases``): TCP behind link
+  layers and tunnels no stack here makes, mixed-version tunnels, reserved flag bits and
+  corrupt timestamps, checked against tshark's full dissection and the native reader.
 """
 
 from __future__ import annotations
