@@ -74,7 +74,7 @@ def fields_pipe(path: Path) -> dict[str, float]:
     """What an analyst writes first: ``tshark -T fields`` piped into ``pd.read_csv``."""
     import pandas as pd
 
-    from hskit.pyshark_bridge import tshark_executable
+    from hskit.tshark.locate import tshark_executable
 
     arguments = [tshark_executable(), "-n", "-r", str(path), "-T", "fields"]
     for field in PIPE_FIELDS:
@@ -161,21 +161,30 @@ def tshark_export(path: Path, layout: str) -> dict[str, float]:
     Same preferences, disabled protocols and fields: only the output layout differs.
     """
     from hskit import tshark
-    from hskit.pyshark_bridge import isolated_environment, tshark_executable
+    from hskit.tshark.isolation import isolated
+    from hskit.tshark.locate import tshark_executable
 
     executable = tshark_executable()
     arguments = tshark.command(executable, path, None)
     if layout == "fields":  # drop "-o gui.column.format:…" and "-T tabs"
         arguments = [*arguments[: arguments.index("-T") - 2], "-T", "fields"]
-        arguments += [
-            item
+        # the built-in network address columns as the fields they show
+        fields = [
+            field
             for column in tshark.COLUMNS
-            for field in column.field.split(" or ")
-            for item in ("-e", field)
-        ]
-    with isolated_environment(tshark.disabled_protocols(executable)) as env:
+            for field in (
+                ("ip.src", "ipv6.src") if column.field == "%uns"
+                else ("ip.dst", "ipv6.dst") if column.field == "%und"
+                else column.field.split(" or ")
+            )
+        ]  # fmt: skip
+        arguments += [item for field in fields for item in ("-e", field)]
+    with isolated(executable, tshark.disabled_protocols(executable)) as isolation:
         start = time.perf_counter()
-        subprocess.run(arguments, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            arguments, env=isolation.env, cwd=isolation.folder,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
         seconds = time.perf_counter() - start
     return {"seconds": seconds}
 
@@ -225,7 +234,7 @@ def measure(name: str, path: Path) -> dict[str, float]:
 
 def prefix_of(path: Path, count: int, folder: Path) -> Path:
     """The first ``count`` packets of ``path``, cut with editcap."""
-    from hskit.pyshark_bridge import companion_executable, tshark_executable
+    from hskit.tshark.locate import companion_executable, tshark_executable
 
     editcap = companion_executable(tshark_executable(), "editcap")
     if editcap is None:

@@ -26,6 +26,14 @@ class NotACapture(HskitError, ValueError):
     """The file is not a pcap or pcapng capture (possibly gzip-compressed)."""
 
 
+class CaptureUnreadable(HskitError, PermissionError):
+    """The capture file exists but this user may not read it (the message says which)."""
+
+
+class InvalidFilter(HskitError, ValueError):
+    """The display filter cannot be given to tshark (the message says why)."""
+
+
 class UnsupportedLinkType(HskitError, ValueError):
     """The native reader cannot decode this link type or encapsulation.
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,13 +22,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from hskit.errors import CaptureNotFound, NotACapture, TsharkFailed
-from hskit.pyshark_bridge import (
-    checked_tshark,
-    companion_executable,
-    error_text,
-    isolated_environment,
-)
+from hskit.errors import NotACapture, TsharkNotFound
+from hskit.loader import checked_capture_path
+from hskit.tshark.facts import checked_tshark
+from hskit.tshark.isolation import isolated
+from hskit.tshark.locate import INSTALL_HINT, companion_executable
+from hskit.tshark.process import run
 
 #: tshark ``-F`` output type for each file magic (the first four bytes).
 _FORMATS: dict[bytes, str] = {
@@ -90,16 +87,6 @@ def _chunks(items: list[str], limit: int) -> list[list[str]]:
     ]
 
 
-def _run(arguments: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run(
-        arguments, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False
-    )
-    if done.returncode != 0:
-        raise TsharkFailed(
-            f"{Path(arguments[0]).name} failed (exit {done.returncode}): {error_text(done.stderr)}"
-        )
-
-
 def to_pcap(
     path_in: str | os.PathLike[str],
     segments: pd.DataFrame,
@@ -114,32 +101,33 @@ def to_pcap(
 
     >>> to_pcap("capture.pcap", cap.segments, [0], "first.pcap")  # doctest: +SKIP
     """
-    source, target = Path(path_in), Path(path_out)
-    if not source.is_file():
-        raise CaptureNotFound(f"no such capture file: {source}")
+    source, target = checked_capture_path(path_in), Path(path_out)
     wanted = np.unique(np.fromiter((int(s) for s in streams), dtype=np.int64))
     frames = segments.loc[segments["stream"].isin(wanted), "frame"].to_numpy()
     if frames.size == 0:
         raise ValueError(f"no segments of streams {wanted.tolist()} in the segments table")
     output_type = capture_format(source)
     tshark = checked_tshark()
-    with isolated_environment() as env, tempfile.TemporaryDirectory(prefix="hskit-") as tmp:
+    with isolated(tshark) as isolation:
         parts = []
         for index, chunk in enumerate(_chunks(frame_ranges(frames), MAX_FILTER_CHARS)):
-            part = Path(tmp, f"part{index}")
+            part = isolation.folder / f"part{index}"
             display_filter = "frame.number in {" + ", ".join(chunk) + "}"
-            _run(
+            run(
                 [tshark, "-n", "-r", os.path.abspath(source), "-Y", display_filter,
                  "-F", output_type, "-w", str(part)],
-                env,
+                isolation,
             )  # fmt: skip
             parts.append(part)
-        written = Path(tmp, "selected")
+        written = isolation.folder / "selected"
         if len(parts) == 1:
             parts[0].rename(written)
         else:
-            mergecap = companion_executable(tshark, "mergecap") or "mergecap"
-            _run([mergecap, "-a", "-F", output_type, "-w", str(written), *map(str, parts)], env)
+            mergecap = companion_executable(tshark, "mergecap")
+            if mergecap is None:
+                raise TsharkNotFound(f"mergecap (installed with tshark) is missing; {INSTALL_HINT}")
+            merge = [mergecap, "-a", "-F", output_type, "-w", str(written), *map(str, parts)]
+            run(merge, isolation)
         if target.name.endswith(".gz"):
             with written.open("rb") as plain, gzip.open(target, "wb") as packed:
                 shutil.copyfileobj(plain, packed)

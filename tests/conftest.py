@@ -19,7 +19,7 @@ from typing import NoReturn
 
 import pytest
 
-from hskit.tshark import CACHE_DIR_VARIABLE
+from hskit.tshark.facts import CACHE_DIR_VARIABLE
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "sample_pcaps"

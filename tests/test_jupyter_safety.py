@@ -19,8 +19,9 @@ import pytest
 from conftest import ZEEK_TRACES
 
 import hskit
-import hskit.tshark
-from hskit.pyshark_bridge import companion_executable, dissect_frame
+from hskit.tshark import reader
+from hskit.tshark.dissect import dissect_frame
+from hskit.tshark.locate import companion_executable, tshark_executable
 
 CAPTURE = next(path for path in ZEEK_TRACES if "ftp-ipv4" in path.name)
 SEGMENT_FILTER = "tcp && !icmp && !icmpv6"
@@ -72,7 +73,7 @@ def test_a_notebook_kernel_loads_and_dissects_without_nest_asyncio(
     path = repr(str(CAPTURE))
     cells = [
         "import asyncio, sys, hskit\n"
-        "from hskit.pyshark_bridge import dissect_frame\n"
+        "from hskit.tshark.dissect import dissect_frame\n"
         "print(asyncio.get_event_loop().is_running(), 'nest_asyncio' in sys.modules)",
         f"cap = hskit.load({path}, backend='tshark')\n"
         "print(cap.load_report.backend, cap.segments['frame'].tolist())",
@@ -110,7 +111,7 @@ def long_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """About 200k frames (a real trace appended to itself): tshark needs seconds for it."""
     if not Path("/proc/self/stat").exists():
         pytest.skip("the orphan check reads /proc (Linux)")
-    tshark = hskit.pyshark_bridge.tshark_executable()
+    tshark = tshark_executable()
     mergecap = companion_executable(tshark, "mergecap")
     if mergecap is None:
         pytest.skip("mergecap (installed with tshark) is needed to build the long capture")
@@ -153,7 +154,7 @@ def test_interrupt_raised_in_the_reading_loop_ends_tshark(
     tshark: str, long_capture: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    original = hskit.tshark._segment_columns
+    original = reader.segment_columns
     seen: list[list[int]] = []
 
     def interrupted(batch: object) -> object:
@@ -162,7 +163,7 @@ def test_interrupt_raised_in_the_reading_loop_ends_tshark(
             raise KeyboardInterrupt
         return original(batch)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(hskit.tshark, "_segment_columns", interrupted)
+    monkeypatch.setattr(reader, "segment_columns", interrupted)
     with pytest.raises(KeyboardInterrupt):
         hskit.load(long_capture, backend="tshark", progress=False)
     assert seen[-1], "tshark was still running when the interrupt came"

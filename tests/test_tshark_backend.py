@@ -22,9 +22,9 @@ import pytest
 from conftest import ALL_CAPTURES, CAPTURE_SUFFIXES, ZEEK_TRACES
 
 import hskit
-from hskit import pyshark_bridge
 from hskit.errors import TruncatedCaptureWarning, TsharkFailed, TsharkNotFound
-from hskit.tshark import CACHE_DIR_VARIABLE, cache_folder
+from hskit.tshark import dissect, facts, locate
+from hskit.tshark.facts import CACHE_DIR_VARIABLE, cache_folder
 
 REFERENCE_FIELDS = (
     "frame.number", "frame.time_epoch", "tcp.stream", "ip.src", "ipv6.src", "ip.dst",
@@ -74,9 +74,19 @@ def is_segment(row: dict) -> bool:
     )
 
 
+def epoch_ns(text: str) -> int:
+    """tshark's ``frame.time_epoch`` text in nanoseconds: it prints whole seconds, a dot, and
+    the signed 32-bit nanoseconds it keeps with at least 9 digits, a negative count as a
+    leading "-"; that count came from the file's unsigned field (read it back modulo 2^32).
+    """
+    seconds, nanoseconds = text.lstrip("-").split(".")
+    field = -int(nanoseconds) % 2**32 if text.startswith("-") else int(nanoseconds)
+    return int(seconds) * 10**9 + field
+
+
 def expected_segments(rows: list[dict], first_epoch: str) -> pd.DataFrame:
     """The segments table derived by hand from the reference rows."""
-    origin = int(Decimal(first_epoch) * 10**9) if first_epoch else 0
+    origin = epoch_ns(first_epoch) if first_epoch else 0
     records = []
     for row in filter(is_segment, rows):
         layers = row["frame.protocols"].split(":")
@@ -85,12 +95,12 @@ def expected_segments(rows: list[dict], first_epoch: str) -> pd.DataFrame:
         kinds = row["tcp.option_kind"].split(",") if row["tcp.option_kind"] else []
         # a frame without a timestamp (pcapng simple packet block): NaT, and NaN seconds
         epoch = row["frame.time_epoch"]
-        epoch_ns = int(Decimal(epoch) * 10**9) if epoch else NAT
+        ts_ns = epoch_ns(epoch) if epoch else NAT
         records.append(
             {
                 "frame": int(row["frame.number"]),
-                "ts_ns": epoch_ns,
-                "time": (epoch_ns - origin) / 1e9 if epoch else float("nan"),
+                "ts_ns": ts_ns,
+                "time": (ts_ns - origin) / 1e9 if epoch else float("nan"),
                 "stream": int(last(row["tcp.stream"])),
                 "src_ip": last(row[f"{carrier}.src"]),
                 "dst_ip": last(row[f"{carrier}.dst"]),
@@ -100,7 +110,6 @@ def expected_segments(rows: list[dict], first_epoch: str) -> pd.DataFrame:
                     for name, field in (
                         ("src_port", "tcp.srcport"),
                         ("dst_port", "tcp.dstport"),
-                        ("flags", "tcp.flags"),
                         ("seq", "tcp.seq_raw"),
                         ("ack", "tcp.ack_raw"),
                         ("rel_seq", "tcp.seq"),
@@ -108,6 +117,8 @@ def expected_segments(rows: list[dict], first_epoch: str) -> pd.DataFrame:
                         ("win", "tcp.window_size_value"),
                     )
                 },
+                # the schema's nine flag bits: tcp.flags also holds the three reserved ones
+                "flags": int(last(row["tcp.flags"]), 16) & 0x1FF,
                 # tshark gives no tcp.len in a first IP fragment: the backend says 0
                 "payload_len": int(last(row["tcp.len"]) or 0),
                 **{
@@ -248,11 +259,13 @@ def crafted_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 CAPTURE_IDS = [path.name for path in ALL_CAPTURES]
-#: the native reader's test captures (link-type variants, edge and damaged files).
+#: the native reader's test captures (link-type variants, edge and damaged files), and the
+#: tshark backend's (encapsulations, tunnels, reserved flag bits, corrupt timestamps).
 DATA_CAPTURES = sorted(
     path
-    for path in (Path(__file__).parent / "data").iterdir()
-    if path.name.endswith(CAPTURE_SUFFIXES) and path.name != "bad_text.pcap"
+    for path in (Path(__file__).parent / "data").rglob("*")
+    # files that are no capture: hskit refuses them before tshark (test_load_errors.py)
+    if path.name.endswith(CAPTURE_SUFFIXES) and path.name not in ("bad_text.pcap", "bad_empty.pcap")
 )
 
 
@@ -387,10 +400,8 @@ def test_file_tshark_cannot_read_raises_tsharkfailed(tshark: str, tmp_path: Path
 def test_missing_tshark_raises_tsharknotfound_with_the_install_command(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    def not_found(*_: object, **__: object) -> str:
-        raise pyshark_bridge.TSharkNotFoundException("no tshark")
-
-    monkeypatch.setattr(pyshark_bridge, "get_process_path", not_found)
+    monkeypatch.setattr(locate, "_STANDARD_FOLDERS", ())
+    monkeypatch.delenv(locate.TSHARK_VARIABLE, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TsharkNotFound) as raised:
         hskit.load(ZEEK_TRACES[0], backend="tshark", progress=False)
@@ -404,7 +415,7 @@ def test_too_old_tshark_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     fake = tmp_path / "tshark"
     fake.write_text("#!/bin/sh\necho 'TShark (Wireshark) 3.2.3 (Git v3.2.3)'\n")
     fake.chmod(0o755)
-    monkeypatch.setattr(pyshark_bridge, "get_process_path", lambda: str(fake))
+    monkeypatch.setenv(locate.TSHARK_VARIABLE, str(fake))
     with pytest.raises(TsharkNotFound, match=r"3\.2\.3 .* too old"):
         hskit.load(ZEEK_TRACES[0], backend="tshark", progress=False)
 
@@ -436,7 +447,7 @@ def test_temporary_configuration_folders_are_removed(
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     hskit.load(ZEEK_TRACES[0], backend="tshark", progress=False)
-    pyshark_bridge.dissect_frame(ZEEK_TRACES[0], 2)
+    dissect.dissect_frame(ZEEK_TRACES[0], 2)
     assert not list(tmp_path.glob("hskit-tshark-*"))
 
 
@@ -446,12 +457,12 @@ def test_dissect_frame_gives_that_frames_full_dissection(tshark: str) -> None:
         [tshark, "-n", "-r", str(capture), "-Y", "ftp", "-T", "fields", "-e", "frame.number"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
-    text = pyshark_bridge.dissect_frame(capture, int(ftp_frames[0]))
+    text = dissect.dissect_frame(capture, int(ftp_frames[0]))
     assert text.startswith(f"Frame {ftp_frames[0]}:")
     assert "Transmission Control Protocol" in text
     assert "File Transfer Protocol" in text  # application layers are dissected too
     with pytest.raises(ValueError, match="no frame 100000"):
-        pyshark_bridge.dissect_frame(capture, 100_000)
+        dissect.dissect_frame(capture, 100_000)
 
 
 def test_link_types_are_the_pcap_names_zeeks_manifest_gives(
@@ -464,7 +475,7 @@ def test_link_types_are_the_pcap_names_zeeks_manifest_gives(
 
 
 def test_a_pcapng_with_two_link_types_reports_both(tshark: str, tmp_path: Path) -> None:
-    mergecap = pyshark_bridge.companion_executable(tshark, "mergecap")
+    mergecap = locate.companion_executable(tshark, "mergecap")
     sll = next(path for path in ZEEK_TRACES if "irc.starttls" in path.name)  # LINUX_SLL
     ether = next(path for path in ZEEK_TRACES if "local-flip" in path.name)  # EN10MB
     merged = tmp_path / "merged.pcapng"
@@ -514,16 +525,16 @@ def test_cached_tshark_facts_give_the_same_segments_without_asking_tshark(
 ) -> None:
     monkeypatch.setenv(CACHE_DIR_VARIABLE, str(tmp_path))
     first = load_ftp()
-    executable = os.path.realpath(pyshark_bridge.tshark_executable())
+    executable = os.path.realpath(locate.tshark_executable())
     entry = json.loads((tmp_path / "tshark-facts.json").read_text())[executable]
-    assert tuple(entry["version"][:2]) >= pyshark_bridge.MIN_VERSION
+    assert tuple(entry["version"][:2]) >= facts.MIN_VERSION
     assert "http" in entry["disabled_protocols"].split()
 
     def not_asked(*_: object) -> None:
         raise AssertionError("tshark was asked what the cache holds")
 
-    monkeypatch.setattr(hskit.tshark, "tshark_version", not_asked)
-    monkeypatch.setattr(hskit.tshark, "disabled_protocols", not_asked)
+    monkeypatch.setattr(facts, "tshark_version", not_asked)
+    monkeypatch.setattr(facts, "disabled_protocols", not_asked)
     pd.testing.assert_frame_equal(load_ftp(), first)
     pd.testing.assert_frame_equal(first, ftp_segments())
 
@@ -536,7 +547,7 @@ def test_a_damaged_cache_file_is_ignored_and_rewritten(
     facts = tmp_path / "tshark-facts.json"
     facts.write_bytes(damage)
     pd.testing.assert_frame_equal(load_ftp(), ftp_segments())
-    executable = os.path.realpath(pyshark_bridge.tshark_executable())
+    executable = os.path.realpath(locate.tshark_executable())
     assert "disabled_protocols" in json.loads(facts.read_text())[executable]
     assert [path.name for path in tmp_path.iterdir()] == [facts.name]  # no temporary left
 
@@ -546,14 +557,18 @@ def test_a_cache_entry_of_another_build_of_tshark_is_recomputed(
 ) -> None:
     monkeypatch.setenv(CACHE_DIR_VARIABLE, str(tmp_path))
     facts = tmp_path / "tshark-facts.json"
-    executable = os.path.realpath(pyshark_bridge.tshark_executable())
+    executable = os.path.realpath(locate.tshark_executable())
     status = os.stat(executable)
     # facts that would refuse tshark as too old and disable TCP, were they believed
     wrong = {"version": [3, 2, 3], "disabled_protocols": "tcp\n"}
-    build = {"path": executable, "size": status.st_size, "mtime_ns": status.st_mtime_ns}
+    build = {"path": executable, "size": status.st_size, "mtime_ns": status.st_mtime_ns,
+             "format": hskit.tshark.facts._FACTS_FORMAT}  # fmt: skip
     facts.write_text(json.dumps({executable: {**build, **wrong}}))
     with pytest.raises(TsharkNotFound, match=r"3\.2\.3 .* too old"):
         load_ftp()  # this very build: the cache is believed
+    # an entry made by other rules (an older hskit) is asked again, like another build's
+    facts.write_text(json.dumps({executable: {**build, "format": 1, **wrong}}))
+    pd.testing.assert_frame_equal(load_ftp(), ftp_segments())
     facts.write_text(
         json.dumps({executable: {**build, "mtime_ns": status.st_mtime_ns - 1, **wrong}})
     )

@@ -10,6 +10,8 @@ raises on purpose become a one-line message and exit status 1, never a traceback
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,23 @@ def table_output_option(function: Any) -> Any:
     )(function)
 
 
+@contextmanager
+def writing(output: Path) -> Iterator[None]:
+    """Turn a failure to write ``output`` (a missing folder, no permission, ``/proc``, a full
+    disk) into a one-line error naming the file.
+
+    >>> with writing(Path("/no/such/folder/x.csv")):
+    ...     open("/no/such/folder/x.csv", "w")
+    Traceback (most recent call last):
+    click.exceptions.ClickException: cannot write /no/such/folder/x.csv: No such file or directory
+    """
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise click.ClickException(f"cannot write {output}: {reason}") from None
+
+
 # Importing each module registers its commands on main.
 from hskit.cli import (  # noqa: E402
     classify_commands,
@@ -81,5 +100,6 @@ __all__ = [
     "main",
     "report_commands",
     "table_output_option",
+    "writing",
     "zeek_commands",
 ]

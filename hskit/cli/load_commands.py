@@ -13,7 +13,7 @@ import click
 import pandas as pd
 
 import hskit
-from hskit.cli import backend_option, capture_argument, main, table_output_option
+from hskit.cli import backend_option, capture_argument, main, table_output_option, writing
 
 
 @main.command()
@@ -68,7 +68,8 @@ def write_table(table: pd.DataFrame, output: Path) -> None:
     suffix = output.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise click.BadParameter(f"output must end in .parquet or .csv, not {output.name!r}")
-    if suffix == ".parquet":
-        table.to_parquet(output, index=False)
-    else:
-        table.to_csv(output, index=False)
+    with writing(output):
+        if suffix == ".parquet":
+            table.to_parquet(output, index=False)
+        else:
+            table.to_csv(output, index=False)

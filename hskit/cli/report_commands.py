@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 import hskit
-from hskit.cli import backend_option, capture_argument, main
+from hskit.cli import backend_option, capture_argument, main, writing
 
 
 @main.command()
@@ -39,10 +39,8 @@ def report(file: str, backend: str, output: Path, max_drawn: int | None) -> None
     if max_drawn is None:
         max_drawn = MAX_DRAWN
     cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
-    try:
+    with writing(output):
         write_report(cap, output, max_drawn=max_drawn)
-    except OSError as error:
-        raise click.ClickException(f"cannot write {output}: {error.strerror}") from None
     problems = int(problem_mask(cap.connections).sum())
     click.echo(
         f"wrote {output}: {len(cap.connections)} connections, {problems} with problems "

@@ -15,7 +15,7 @@ import pandas as pd
 import hskit
 from hskit.classify.zeek.connections import Timeouts
 from hskit.classify.zeek.ports import DEFAULT_LIKELY_SERVER_PORTS, bare_mode_ports
-from hskit.cli import backend_option, main
+from hskit.cli import backend_option, main, writing
 from hskit.zeek.ascii import write_conn_log
 
 
@@ -79,6 +79,7 @@ def conn_log(
         for file in files
     ]
     table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
-    write_conn_log(table, output, as_json=as_json)
+    with writing(output):
+        write_conn_log(table, output, as_json=as_json)
     noun = "connection" if len(table) == 1 else "connections"
     click.echo(f"wrote {len(table)} {noun} to {output}")

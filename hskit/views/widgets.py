@@ -138,7 +138,7 @@ class LadderWidget(widgets.VBox):
     def show_frame(self, frame: int) -> None:
         """Put frame ``frame``'s full dissection (tshark ``-V``) in the details panel."""
         self.details.value = f"<i>dissecting frame {frame} …</i>"
-        from hskit.pyshark_bridge import dissect_frame
+        from hskit.tshark.dissect import dissect_frame
 
         try:
             text = dissect_frame(self.cap.load_report.path, frame)
