@@ -110,7 +110,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("exids", "tcp.options.experimental.exid", 0, _DICTIONARY),
     Column("ts_val", "tcp.options.timestamp.tsval", -1, pa.uint32()),
     Column("ts_ecr", "tcp.options.timestamp.tsecr", -1, pa.uint32()),
-    Column("ip_len", "ip.len or ipv6.plen", -1, pa.uint32()),
+    Column("ipv4_len", "ip.len", -1, pa.uint32()),
+    Column("ipv6_payload_len", "ipv6.plen", -1, pa.uint32()),
     Column("checksum_status", "tcp.checksum.status", -1, _DICTIONARY),
     Column("ipv4_fragment_offset", "ip.frag_offset", -1, pa.uint16()),
     Column("ipv6_fragment_offset", "ipv6.fraghdr.offset", -1, pa.uint16()),
@@ -192,12 +193,12 @@ def segment_columns(batch: pa.RecordBatch) -> tuple[dict[str, object], dict[str,
                      "rel_ack", "win")
     }  # fmt: skip
     columns["payload_len"] = _numpy(pc.fill_null(payload_len, 0))
-    columns["ip_len"] = _numpy(pc.fill_null(rows.column("ip_len"), 0))
+    columns["src_ip"] = src_ip.filter(segment)
+    columns["ip_len"] = _ip_lengths(rows, columns["src_ip"])
     columns["checksum_ok"] = _checksum_ok(rows.column("checksum_status"))
     columns["ts_ns"] = epoch[chosen]
     columns["relative_ns"] = relative[chosen]
     columns["exact_relative"] = ~(odd_epoch | odd_relative)[chosen]
-    columns["src_ip"] = src_ip.filter(segment)
     columns["dst_ip"] = dst_ip.filter(segment)
     columns["flags"] = _hex_values(rows.column("flags")) & FLAG_MASK
     for name in ("mss", "wscale", "ts_val", "ts_ecr"):
@@ -325,13 +326,24 @@ def assemble(chunks: list[dict[str, object]]) -> pd.DataFrame:
         },
         copy=False,
     )
-    # IPv6's length field counts the payload only
-    frame["ip_len"] = joined("ip_len") + np.where(frame["ip_version"] == 6, 40, 0)
+    frame["ip_len"] = joined("ip_len")
     frame["checksum_ok"] = pd.arrays.BooleanArray(
         joined("checksum_ok") == _CHECKSUM_RIGHT, joined("checksum_ok") == _CHECKSUM_UNKNOWN
     )
     frame["from_client"] = from_client(frame)
     return schema.conform(frame, schema.SEGMENT_DTYPES)
+
+
+def _ip_lengths(rows: pa.RecordBatch, src_ip: pa.DictionaryArray) -> npt.NDArray[np.int64]:
+    """The innermost IP header's total length (IPv4 or IPv6 by its source address, as in
+    :func:`_later_fragment`): a tunnel's frame has both fields, and IPv6's counts the
+    payload only, so its 40-byte fixed header is added."""
+    inner_ipv6 = _numpy(
+        pc.fill_null(pc.match_substring(src_ip.dictionary_decode(), ":"), False)
+    ).astype(bool)
+    ipv4 = _numpy(pc.fill_null(rows.column("ipv4_len"), 0)).astype(np.int64)
+    ipv6 = _numpy(pc.fill_null(rows.column("ipv6_payload_len"), 0)).astype(np.int64)
+    return np.where(inner_ipv6, ipv6 + 40, ipv4)
 
 
 def _checksum_ok(status: pa.DictionaryArray) -> npt.NDArray[np.int8]:
