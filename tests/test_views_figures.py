@@ -496,13 +496,14 @@ def test_ecdf_of_many_handshakes_keeps_its_ends_and_steps(monkeypatch):
     monkeypatch.setattr(summary, "ECDF_POINTS", 50)
     connections = load(SAMPLE_DIR / "busy_server.pcap.gz").connections
     for trace in traces(handshake_rtt_figure(connections), "rtt"):
-        values = connections[trace.meta["column"]].dropna().to_numpy() * 1e3
-        x, y = np.asarray(trace.x), np.asarray(trace.y)
+        # drawn in float32 (the report's size budget): compare at that precision
+        values = (connections[trace.meta["column"]].dropna().to_numpy() * 1e3).astype(np.float32)
+        x, y = np.asarray(trace.x), np.asarray(trace.y, dtype=np.float64)
         assert len(values) > 50 and len(x) <= 50
         assert x[0] == values.min() and x[-1] == values.max() and y[-1] == 1.0
         below = (values[None, :] < x[:, None]).mean(axis=1)
         at_or_below = (values[None, :] <= x[:, None]).mean(axis=1)
-        assert ((below < y) & (y <= at_or_below + 1e-12)).all()
+        assert ((below < y + 1e-6) & (y <= at_or_below + 1e-6)).all()
 
 
 # --------------------------------------------------------------------------- ladder, better

@@ -16,6 +16,7 @@ import pandas as pd
 import hskit
 from hskit.cli import backend_option, capture_argument, main, table_output_option
 from hskit.cli.load_commands import write_table
+from hskit.wording import counted
 
 #: the label columns ``hskit summary`` counts, in the order it prints them
 COUNTED = ("handshake", "termination", "conn_state")
@@ -32,7 +33,7 @@ def connections(file: str, backend: str, output: Path) -> None:
     cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
     table = cap.connections
     write_table(table, output)
-    click.echo(f"wrote {len(table)} connections to {output}")
+    click.echo(f"wrote {counted(len(table), 'connection')} to {output}")
 
 
 @main.command()
@@ -43,7 +44,9 @@ def summary(file: str, backend: str) -> None:
     handshake time percentiles of complete handshakes."""
     cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
     table = cap.connections
-    click.echo(f"{file}: {len(cap.segments)} TCP segments, {len(table)} connections")
+    click.echo(
+        f"{file}: {counted(len(cap.segments), 'TCP segment')}, {counted(len(table), 'connection')}"
+    )
     for column in COUNTED:
         click.echo("")
         click.echo(format_counts(table[column]))

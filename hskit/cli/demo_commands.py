@@ -15,6 +15,7 @@ import pandas as pd
 import hskit
 from hskit.cli import main
 from hskit.timing import endpoint_text
+from hskit.wording import counted
 
 #: the repository's sample captures (present in a source checkout or editable install).
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_pcaps"
@@ -56,7 +57,8 @@ def demo(folder: Path | None, max_rows: int) -> None:
         connections = cap.connections
         click.echo(
             f"\n== {path.name}: {cap.load_report.frames} frames, "
-            f"{len(cap.segments)} TCP segments, {len(connections)} connections"
+            f"{counted(len(cap.segments), 'TCP segment')}, "
+            f"{counted(len(connections), 'connection')}"
         )
         lines = connection_lines(connections)
         click.echo(lines.head(max_rows).to_string(index=False))

@@ -102,8 +102,8 @@ def handshake_rtt_figure(
             ranks = np.unique(np.linspace(0, len(millis) - 1, ECDF_POINTS).round().astype(int))
             ranks = ranks if len(millis) > ECDF_POINTS else np.arange(len(millis))
             trace = go.Scatter(
-                x=millis[ranks],
-                y=(ranks + 1) / max(len(millis), 1),
+                x=millis[ranks].astype(np.float32),
+                y=((ranks + 1) / max(len(millis), 1)).astype(np.float32),
                 mode="lines",
                 line={"shape": "hv", "color": color, "width": 2},
                 name=name,
