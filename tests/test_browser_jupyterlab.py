@@ -232,3 +232,96 @@ def test_a_missing_browser_tool_skips_on_a_user_machine_and_fails_in_ci(
     with pytest.raises(pytest.fail.Exception, match="CI: no chromium here"):
         require(False, "no chromium here")
     require(True, "never shown")
+
+
+EXPLORER_SCREENSHOT = REPO / "artifacts" / "jupyterlab-explorer.png"
+DISSECTION_SCREENSHOT = REPO / "artifacts" / "jupyterlab-explorer-dissection.png"
+_TITLES_JS = """
+() => [...document.querySelectorAll('.hskit-explorer .js-plotly-plot .gtitle')]
+      .map(t => t.textContent)
+"""
+
+
+def test_explorer_filters_selects_and_dissects_in_jupyterlab(tmp_path: Path) -> None:
+    """busy_server in the explorer at 1600x1000: a filter narrows the grid, a click on a
+    grid row redraws both views, a click on an arrow shows its TCP-first dissection, the
+    lanes show the endpoints' states; screenshots in artifacts/."""
+    require(importlib.util.find_spec("jupyterlab") is not None, "JupyterLab is missing")
+    require_playwright()
+    chromium_path()
+    capture = REPO / "sample_pcaps" / "busy_server.pcap.gz"
+    cap = hskit.load(capture, progress=False)
+    refused = cap.connections.loc[cap.connections["handshake"] == "refused", "stream"].tolist()
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}  # fmt: skip
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            f"import hskit\ncap = hskit.load({str(capture)!r}, progress=False)\n"
+            "e = cap.explore()\ndisplay(e)"
+        )
+    ]
+    with running_jupyterlab(tmp_path / "lab") as lab:
+        nbformat.write(notebook, lab.root_dir / "explorer.ipynb")
+        with offline_chromium(tmp_path / "profile", width=1600, height=1000) as (context, _):
+            page = context.new_page()
+            try:
+                page.goto(lab.url("lab/tree/explorer.ipynb"))
+                page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=_TIMEOUT_MS)
+                lab.wait_for_connected_idle_kernel()
+                page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+                page.get_by_role("menuitem", name="Run", exact=True).click()
+                page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+                page.wait_for_function(f"({_TITLES_JS})().length === 2", timeout=_TIMEOUT_MS)
+                # filter: the handshake dropdown lists counts; pick refused
+                handshake = page.locator(".hskit-explorer select").first
+                options = handshake.evaluate("s => [...s.options].map(o => o.textContent)")
+                options = [text.replace("\xa0", " ") for text in options]  # ipywidgets' nbsp
+                index = next(i for i, text in enumerate(options) if text.startswith("refused ("))
+                assert options[index] == f"refused ({len(refused)})"
+                handshake.select_option(index=index)
+                page.wait_for_function(
+                    f"({_TITLES_JS})().some(t => t.startsWith('stream {refused[0]} ·'))",
+                    timeout=_TIMEOUT_MS,
+                )
+                # a click on the grid's third row redraws the ladder and the timeline
+                grid = page.locator(
+                    ".hskit-explorer .p-DataGrid-viewport, .hskit-explorer .lm-DataGrid-viewport"
+                ).first
+                box = grid.bounding_box()
+                assert box is not None
+                page.mouse.click(box["x"] + 100, box["y"] + 20 + 22 * 2 + 11)
+                page.wait_for_function(
+                    f"(() => {{ const t = ({_TITLES_JS})(); "
+                    f"return t[0].startsWith('stream {refused[2]} ·') "
+                    f"&& t[1].startsWith('stream {refused[2]}:'); }})()",
+                    timeout=_TIMEOUT_MS,
+                )
+                svg_text = page.locator(".hskit-explorer .js-plotly-plot").first.inner_text()
+                lanes = page.evaluate(
+                    "() => [...document.querySelectorAll('.hskit-explorer .textpoint text')]"
+                    ".map(t => t.textContent)"
+                )
+                assert "SYN_SENT" in lanes, (lanes, svg_text)
+                plots = page.locator(".hskit-explorer .js-plotly-plot")
+                for index in range(2):
+                    plot_box = plots.nth(index).bounding_box()
+                    assert plot_box is not None and plot_box["y"] >= 0
+                EXPLORER_SCREENSHOT.parent.mkdir(exist_ok=True)
+                page.screenshot(path=str(EXPLORER_SCREENSHOT))
+                # a click on the first arrow's label marker: its dissection, TCP first
+                point = (
+                    page.locator(".hskit-explorer .js-plotly-plot")
+                    .first.locator(".scatterlayer .trace .points path.point")
+                    .first
+                )
+                point.click(force=True)
+                page.wait_for_selector(
+                    ".hskit-explorer .hskit-dissection details[open][data-layer='tcp']",
+                    timeout=_TIMEOUT_MS,
+                )
+                page.screenshot(path=str(DISSECTION_SCREENSHOT))
+            except BaseException:
+                FAILURE_SCREENSHOT.parent.mkdir(exist_ok=True)
+                page.screenshot(path=str(FAILURE_SCREENSHOT))
+                raise
