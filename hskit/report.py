@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ import pandas as pd
 
 from hskit.diagnose.display import FINDINGS_CSS, finding_html
 from hskit.schema import TERMINATION_LABELS
+from hskit.timing import endpoint_text
 from hskit.views.ladder import ladder_figure
 from hskit.views.plot_widget import plotly_bundle
 from hskit.views.summary import handshake_figure, handshake_rtt_figure, termination_figure
@@ -71,10 +73,8 @@ _RTT_COLUMNS: tuple[tuple[str, str], ...] = (
 _PERCENTILES: tuple[float, ...] = (0.5, 0.9, 0.99)
 _PROBLEM_COLUMNS: tuple[str, ...] = (
     "stream",
-    "client_ip",
-    "client_port",
-    "server_ip",
-    "server_port",
+    "client",
+    "server",
     "handshake",
     "termination",
     "conn_state",
@@ -83,6 +83,8 @@ _PROBLEM_COLUMNS: tuple[str, ...] = (
     "packets_c2s",
     "packets_s2c",
 )
+#: Whitespace between two tags: pandas indents its tables (a third of a long one's bytes).
+_BETWEEN_TAGS = re.compile(r">\s+<")
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
 h1 { font-size: 1.5em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
@@ -298,7 +300,12 @@ def _findings_section(
         for stream in telling_streams(finding, cap.connections, max_drawn):
             anchor = "" if stream in figures.drawn else f" id='stream-{stream}'"
             ladder = ladder_figure(
-                cap.segments, cap.connections, stream, states=cap.states, max_height=560
+                cap.segments,
+                cap.connections,
+                stream,
+                states=cap.states,
+                max_height=560,
+                clickable=False,
             )
             ladders.append(f"<div{anchor}>{figures(ladder, 'ladder', stream)}</div>")
         extra = ""
@@ -314,6 +321,10 @@ def _problems_section(problems: pd.DataFrame, drawn: list[int], max_listed: int)
         parts.append("<p class='hskit-note'>Every connection opened and closed cleanly.</p>")
         return "\n".join(parts)
     listed = problems.head(max_listed)
+    listed = listed.assign(
+        client=endpoint_text(listed["client_ip"], listed["client_port"]),
+        server=endpoint_text(listed["server_ip"], listed["server_port"]),
+    )
     table = _table(
         _readable(listed[list(_PROBLEM_COLUMNS)], linked=set(drawn)),
         css_id="hskit-problems",
@@ -340,9 +351,11 @@ def _readable(table: pd.DataFrame, linked: set[int]) -> pd.DataFrame:
 
 
 def _table(table: pd.DataFrame, css_id: str | None = None, escape: bool = True) -> str:
-    return table.to_html(
+    """``table`` as an HTML table, without the indentation between its tags."""
+    text = table.to_html(
         index=False, classes="hskit-table", table_id=css_id, na_rep="-", border=0, escape=escape
     )
+    return _BETWEEN_TAGS.sub("><", text)
 
 
 def _more(count: int, verb: str) -> str:

@@ -428,6 +428,7 @@ def ladder_figure(
     max_segments: int = DEFAULT_MAX_SEGMENTS,
     selected_frame: int | None = None,
     max_height: int = LADDER_MAX_HEIGHT,
+    clickable: bool = True,
 ) -> go.Figure:
     """The ladder diagram of ``stream``: client lane at x = 0, server lane at x = 1.
 
@@ -440,7 +441,8 @@ def ladder_figure(
     (``cap.states``) each lane shows its endpoint's state between segments.
     ``label_prefixes`` (a Series indexed by frame number) goes in front of labels;
     ``selected_frame`` is highlighted; ``max_height`` (px) caps the figure's height
-    (evenly spaced rows past it pan).
+    (evenly spaced rows past it pan). ``clickable=False`` leaves out the invisible
+    points that make a whole arrow clickable (a static page has no click handler).
 
     >>> fig = ladder_figure(cap.segments, cap.connections, 0, states=cap.states)  # doctest: +SKIP
     >>> fig.write_html("stream0.html")  # doctest: +SKIP
@@ -468,7 +470,8 @@ def ladder_figure(
 
     figure = go.Figure()
     _add_arrows(figure, rows, arrows, labels, label_at)
-    _add_hit_points(figure, rows, arrows)
+    if clickable:
+        _add_hit_points(figure, rows, arrows)
     if selected_frame is not None:
         _add_selection(figure, rows, arrows, selected_frame)
     if len(rows):

@@ -540,7 +540,7 @@ def state_counts_figure(
         changes = np.flatnonzero(np.diff(values, prepend=values[0] - 1))
         figure.add_trace(
             go.Scatter(
-                x=times[changes].astype(np.float32),  # µs at a minute: enough for the eye
+                x=times[changes],
                 y=values[changes],
                 mode="lines",
                 line={"shape": "hv", "color": STATE_COLORS[state], "width": 2},
