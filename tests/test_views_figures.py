@@ -6,6 +6,7 @@ hand-derived manifest), never copied from an earlier hskit output.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
@@ -26,6 +27,7 @@ from hskit.views import (
     state_timeline_figure,
     termination_figure,
 )
+from hskit.views.palette import STATE_COLORS
 
 #: A long connection (zero-window probes): range, handshake-only and label checks.
 LONG = SAMPLE_DIR / "zero_window.pcap"
@@ -522,6 +524,30 @@ def test_each_lane_carries_its_endpoints_states_in_order(sample):
         for endpoint in ("client", "server"):
             expected = rows.loc[rows["endpoint"] == endpoint, "state"].astype(str).tolist()
             assert lane_state_names(figure, endpoint) == expected, (stream, endpoint)
+
+
+@pytest.mark.parametrize("spacing", ["even", "time"])
+def test_each_lane_is_drawn_as_bands_of_its_endpoints_states_one_after_another(sample, spacing):
+    """Under the names, the lanes themselves: a dark line each, and along it one band per
+    state in ``cap.states``' order and colour, each band starting where the previous ends."""
+    cap = sample
+    for stream in representative_streams(cap):
+        figure = ladder_figure(
+            cap.segments, cap.connections, stream, states=cap.states, frames=slice(None),
+            spacing=spacing,
+        )  # fmt: skip
+        shapes = figure.layout.shapes
+        lanes = sorted(s.x0 for s in shapes if s.type == "line" and s.x0 == s.x1 and s.xref != "x")
+        assert lanes == [0.0, 1.0], (stream, [s.to_plotly_json() for s in shapes])
+        rows = cap.states.loc[cap.states["stream"] == stream]
+        for endpoint, lane in (("client", 0.0), ("server", 1.0)):
+            bands = [s for s in shapes if s.type == "rect" and s.x0 < lane < s.x1]
+            states = rows.loc[rows["endpoint"] == endpoint, "state"].astype(str).tolist()
+            assert [s.fillcolor for s in bands] == [STATE_COLORS[state] for state in states]
+            assert [s.name for s in bands] == [f"{endpoint} {state}" for state in states]
+            (names,) = [t for t in traces(figure, "lane_states") if t.meta["endpoint"] == endpoint]
+            assert [s.y0 for s in bands] == list(names.y)
+            assert all(a.y1 == b.y0 for a, b in itertools.pairwise(bands))
 
 
 def test_lane_state_changes_sit_where_their_cause_segment_leaves_or_arrives():

@@ -783,7 +783,9 @@ def _add_lane_states(
                 meta={"role": "lane_states", "endpoint": endpoint},
             )
         )
-    figure.update_layout(shapes=[*figure.layout.shapes, *shapes])  # one validation, not one a band
+    # Assigned, not update_layout(shapes=...): an update merges a list into the shapes
+    # already there element by element. One validation, not one a band.
+    figure.layout.shapes = [*figure.layout.shapes, *shapes]
 
 
 def _add_lanes(figure: go.Figure, top: float, bottom: float) -> None:
@@ -793,7 +795,7 @@ def _add_lanes(figure: go.Figure, top: float, bottom: float) -> None:
          "line": {"color": "#444444", "width": 1.5}, "layer": "between"}
         for lane in (0.0, 1.0)
     ]  # fmt: skip
-    figure.update_layout(shapes=[*lanes, *figure.layout.shapes])
+    figure.layout.shapes = [*lanes, *figure.layout.shapes]
 
 
 def _title(connection: pd.Series, total: int, positions: npt.NDArray[np.int64]) -> str:
