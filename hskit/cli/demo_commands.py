@@ -56,7 +56,7 @@ def demo(folder: Path | None, max_rows: int) -> None:
         cap = hskit.load(path, backend="native", progress=False)
         connections = cap.connections
         click.echo(
-            f"\n== {path.name}: {cap.load_report.frames} frames, "
+            f"\n== {path.name}: {counted(cap.load_report.frames, 'frame')}, "
             f"{counted(len(cap.segments), 'TCP segment')}, "
             f"{counted(len(connections), 'connection')}"
         )

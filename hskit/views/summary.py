@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from hskit.schema import CLOSER_LABELS, HANDSHAKE_LABELS, TERMINATION_LABELS
 from hskit.views.palette import CLOSER_COLORS, HANDSHAKE_COLORS, OKABE_ITO
+from hskit.wording import counted
 
 #: The handshake timings of a connection row, with their legend names.
 RTT_COLUMNS: dict[str, str] = {
@@ -45,7 +46,9 @@ def handshake_figure(connections: pd.DataFrame) -> go.Figure:
             meta={"role": "handshake"},
         )
     )
-    _layout(figure, f"how {len(connections)} connections opened", "handshake", "connections")
+    _layout(
+        figure, f"how {counted(len(connections), 'connection')} opened", "handshake", "connections"
+    )
     return figure
 
 
@@ -73,7 +76,12 @@ def termination_figure(connections: pd.DataFrame) -> go.Figure:
             for who in table.columns
         ]
     )
-    _layout(figure, f"how {len(connections)} connections closed", "termination", "connections")
+    _layout(
+        figure,
+        f"how {counted(len(connections), 'connection')} closed",
+        "termination",
+        "connections",
+    )
     figure.update_layout(barmode="stack")
     return figure
 
