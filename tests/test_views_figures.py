@@ -635,7 +635,7 @@ def test_drawn_labels_never_overlap(spacing):
     figure = ladder_figure(cap.segments, cap.connections, stream, spacing=spacing)
     shown_y = np.concatenate(
         [
-            np.asarray(t.y, dtype=float)[np.asarray(t.texttemplate) != ""]
+            np.asarray(t.y, dtype=float)[np.char.strip(np.asarray(t.texttemplate, dtype=str)) != ""]
             for t in traces(figure, "segments")
         ]
     )

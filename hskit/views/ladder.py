@@ -45,14 +45,19 @@ _VANTAGE_WHERE = {
 }
 #: Labels (and captions) closer than this many pixels vertically would overlap: thinned.
 LABEL_GAP_PX = 12
+#: The text of a point drawn without a label: a space, not "". plotly.js removes the text
+#: element of an empty label, and a later ``Plotly.react`` (the widget's redraw) never
+#: puts it back, so that point would stay unlabelled in every connection shown after.
+NO_LABEL = " "
 #: Invisible hover/click points along the arrows, at most, and per arrow.
 HIT_POINTS = 6_000
 HIT_POINTS_PER_ARROW = (3, 15)
 #: Tallest ladder (px) by default; longer connections pan.
 LADDER_MAX_HEIGHT = 760
 _ROW_PX = 26
-_MARGIN_TOP = 130
-_MARGIN_BOTTOM = 60
+#: Above the lanes: the title and its subtitle, then the lane names (two lines).
+_MARGIN_TOP = 100
+_MARGIN_BOTTOM = 50
 _HEAD_SIZE = 12
 #: Right edge of the frame captions (and times, in even spacing), left of the client's states.
 _CAPTION_X = {"even": -0.36, "time": -0.3}
@@ -518,7 +523,7 @@ def _add_arrows(
     kinds = segment_kinds(rows)
     hovers = hover_texts(rows).to_numpy(dtype=object)
     frame_numbers = rows["frame"].to_numpy(np.int64)
-    template = np.where(label_at, "%{text}", "")
+    template = np.where(label_at, "%{text}", NO_LABEL)
     for code, kind in enumerate(SEGMENT_KINDS):
         mask = kinds == code
         if not mask.any():
@@ -753,7 +758,7 @@ def _add_lane_states(
                     y1=end,
                     line={"width": 0},
                     fillcolor=STATE_COLORS[name],
-                    layer="between",
+                    layer="below",
                     name=f"{endpoint} {name}",
                 )
             )
@@ -761,7 +766,7 @@ def _add_lane_states(
         group = np.cumsum(np.diff(y, prepend=-np.inf) > span * 0.02)
         joined = pd.Series(names).groupby(group).transform(" → ".join).to_numpy()
         first = np.diff(group, prepend=-1) > 0
-        text = np.where(first, joined, "")
+        text = np.where(first, joined, NO_LABEL)
         starts = own["start"].to_numpy(float)
         causes = own["cause_frame"].astype("string").fillna("timer").to_numpy().astype(str)
         figure.add_trace(
@@ -792,7 +797,7 @@ def _add_lanes(figure: go.Figure, top: float, bottom: float) -> None:
     """The two lanes: thin dark lines under the state bands."""
     lanes = [
         {"type": "line", "x0": lane, "x1": lane, "y0": top, "y1": bottom,
-         "line": {"color": "#444444", "width": 1.5}, "layer": "between"}
+         "line": {"color": "#444444", "width": 1.5}, "layer": "below"}
         for lane in (0.0, 1.0)
     ]  # fmt: skip
     figure.layout.shapes = [*lanes, *figure.layout.shapes]
@@ -839,6 +844,10 @@ def _layout(
             "font": {"size": 14},
             "x": 0.01,
             "xanchor": "left",
+            "yref": "container",
+            "y": 1,
+            "yanchor": "top",
+            "pad": {"t": 6},
             "subtitle": {"text": vantage.text, "font": {"size": 11, "color": "#555555"}},
         },
         height=height,
