@@ -1,13 +1,15 @@
 """The connection explorer: every connection in a data grid, linked to the ladder and timeline.
 
-The grid is ipydatagrid's ``StreamingDataGrid`` (Bloomberg's Lumino data grid): the
-browser asks the kernel only for the rows on screen, so 50,000 connections scroll as
+The grid is ipydatagrid's ``StreamingDataGrid`` (Bloomberg's Lumino data grid, with the
+explorer's filters in front: :class:`~hskit.views.grid.MaskedGrid`): the browser asks
+the kernel only for the rows on screen, so 50,000 connections scroll as
 smoothly as 50; a column header's menu sorts by that column (applied in the kernel),
 arrow keys move the selected row. Above the grid, one dropdown per label column lists
 each value with the number of connections that have it (among those passing the other
 filters), an address box narrows to an ``ip``, ``:port`` or ``ip:port`` of either end,
 and a button clears every filter and the sort. Selecting a row (click or arrow keys)
-shows that connection's ladder and state timeline, side by side below the grid.
+shows that connection's ladder and state timeline, side by side below the grid; a
+click on an arrow puts its frame's dissection under the timeline.
 
 >>> view = Explorer(cap)  # doctest: +SKIP
 >>> view.handshake.value = "refused"; view.sort("duration_s", descending=True)  # doctest: +SKIP
@@ -34,13 +36,17 @@ if TYPE_CHECKING:
 FILTER_COLUMNS: tuple[str, ...] = ("handshake", "termination", "conn_state")
 #: A filter dropdown's value for "no filter".
 ANY = ""
-#: Ladder height in the explorer: the grid, the ladder and the timeline fit a 1000 px screen.
-LADDER_HEIGHT = 520
-_GRID_HEIGHT = "230px"
-_COLUMN_WIDTHS = {
-    "stream": 64, "client": 170, "server": 170, "handshake": 130, "termination": 130,
-    "conn_state": 82, "history": 100, "packets": 66, "bytes": 80, "start_s": 86,
-    "duration_s": 86, "handshake_ms": 96,
+#: Heights (px) in the explorer: the filters, the grid (8 rows), the ladder with its
+#: control bar, and beside it the timeline over the dissection, all on a 1600x1000 screen
+#: in JupyterLab without scrolling.
+LADDER_HEIGHT = 450
+_GRID_HEIGHT = "200px"
+_DISSECTION_HEIGHT = "250px"
+#: Wide enough for each header's name beside its menu icon.
+COLUMN_WIDTHS = {
+    "stream": 76, "client": 165, "server": 165, "handshake": 130, "termination": 130,
+    "conn_state": 100, "history": 100, "packets": 82, "bytes": 80, "start_s": 90,
+    "duration_s": 104, "handshake_ms": 124,
 }  # fmt: skip
 
 
@@ -107,7 +113,7 @@ class Explorer(widgets.VBox):
     """
 
     def __init__(self, cap: Capture) -> None:
-        from ipydatagrid import StreamingDataGrid
+        from hskit.views.grid import MaskedGrid  # ipydatagrid: imported with the explorer
 
         self.cap = cap
         self._table = connection_grid_table(cap)
@@ -128,33 +134,40 @@ class Explorer(widgets.VBox):
         self.clear = widgets.Button(description="clear filters", icon="times",
                                     layout={"width": "auto"})  # fmt: skip
         self.count = widgets.HTML()
-        self.grid = StreamingDataGrid(
-            self._table.iloc[:0],
+        self.grid = MaskedGrid(
+            self._table,
             selection_mode="row",
             header_visibility="column",
             base_row_size=22,
             base_column_size=90,
-            column_widths=_COLUMN_WIDTHS,
+            column_widths=COLUMN_WIDTHS,
             layout={"height": _GRID_HEIGHT, "width": "100%"},
         )
-        self.ladder = LadderWidget(cap, picker=False, max_height=LADDER_HEIGHT)
-        self.timeline = TimelineWidget(cap, self.ladder.stream, picker=False)
+        self.ladder = LadderWidget(cap, picker=False, max_height=LADDER_HEIGHT,
+                                   details_beside=False)  # fmt: skip
+        self.timeline = TimelineWidget(cap, self.ladder.stream, picker=False, compact=True)
         self._apply_filters()
         for control in (self.handshake, self.termination, self.conn_state, self.search):
             control.observe(self._on_filter, names="value")
         self.clear.on_click(self._on_clear)
         self.grid.observe(self._on_selection, names="selections")
+        # A sort or a filter from a column header's menu reorders the rows: select the first.
+        self.grid.observe(self._on_transforms, names="_transforms")
         filters = widgets.HBox(
             [self.handshake, self.termination, self.conn_state, self.search, self.clear,
              self.count],
             layout={"flex_flow": "row wrap", "align_items": "center"},
         )  # fmt: skip
-        views = widgets.HBox(
-            [self.ladder, self.timeline],
-            layout={"flex_flow": "row wrap", "align_items": "flex-start", "width": "100%"},
-        )
+        self.ladder.details.layout = {"max_height": _DISSECTION_HEIGHT, "overflow": "auto",
+                                      "width": "100%"}  # fmt: skip
+        beside = widgets.VBox([self.timeline, self.ladder.details],
+                              layout={"flex": "2 1 380px", "min_width": "0"})  # fmt: skip
         self.ladder.layout = {"flex": "3 1 560px", "min_width": "0"}
-        self.timeline.layout = {"flex": "2 1 380px", "min_width": "0"}
+        views = widgets.HBox(
+            [self.ladder, beside],
+            layout={"flex_flow": "row wrap", "align_items": "flex-start", "width": "100%",
+                    "margin": "6px 0 0 0"},
+        )  # fmt: skip
         super().__init__([filters, self.grid, views])
         self.add_class("hskit-explorer")
 
@@ -164,19 +177,14 @@ class Explorer(widgets.VBox):
 
     def shown_streams(self) -> npt.NDArray[np.int64]:
         """The streams in the grid's rows, in the grid's order (filters and sort applied)."""
-        rows = self._table.loc[self._mask()]
-        transforms = list(self.grid._transforms)
-        if transforms:
-            rows = self.grid._apply_frontend_transforms(transforms, rows)
-        return rows["stream"].to_numpy(np.int64)
+        return self.grid.rows["stream"].to_numpy(np.int64)
 
     def sort(self, column: str, *, descending: bool = False) -> None:
-        """Sort the grid by ``column`` (what its header menu does)."""
+        """Sort the grid by ``column``, as its header menu does; the first row is selected."""
         if column not in self._table.columns:
             raise ValueError(f"no column {column!r}; columns: {', '.join(self._table.columns)}")
         others = [t for t in self.grid._transforms if t.get("type") != "sort"]
         self.grid.transform([*others, {"type": "sort", "column": column, "desc": descending}])
-        self._select_first()
 
     def select_row(self, row: int) -> None:
         """Select the grid's row ``row`` (0-based, in the grid's order): the views follow."""
@@ -232,10 +240,7 @@ class Explorer(widgets.VBox):
     def _apply_filters(self) -> None:
         self._update_filter_options()
         mask = self._mask()
-        rows = self._table.loc[mask].reset_index(drop=True)
-        self.grid.data = rows
-        # The streaming grid sorts in the kernel; new rows need its sort applied again.
-        self.grid._on_transforms_changed({"new": list(self.grid._transforms)})
+        self.grid.show_rows(mask)
         self.count.value = f"<b>{int(mask.sum()):,}</b> of {len(mask):,} connections"
         self._select_first()
 
@@ -252,8 +257,12 @@ class Explorer(widgets.VBox):
             for control, _column in self._filters():
                 control.value = ANY
             self.search.value = ""
-        self.grid.revert()
+            self.grid.revert()
         self._apply_filters()
+
+    def _on_transforms(self, _change: object) -> None:
+        if not self._quiet:
+            self._select_first()
 
     def _on_selection(self, change: dict[str, Any]) -> None:
         selections = change["new"]

@@ -68,6 +68,10 @@ class PlotWidget(anywidget.AnyWidget):
     config = traitlets.Dict().tag(sync=True)
 
     def __init__(self, figure: go.Figure | None = None, **kwargs: Any) -> None:
+        # As wide as its container, and free to shrink in a flex row: plotly sizes the
+        # figure to this element, and a flex item's content width would be plotly's
+        # default 700 px, clipped when the row is narrower.
+        kwargs.setdefault("layout", {"width": "100%", "min_width": "0"})
         super().__init__(**kwargs)
         self._figure = go.Figure() if figure is None else figure
         self._click_handlers: list[ClickHandler] = []

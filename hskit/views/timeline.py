@@ -42,6 +42,8 @@ _ROW_PX = 12
 _MAX_HEIGHT = 760
 _BAR_WIDTH = 0.36
 _PANEL_PX = 95
+_MARGIN_TOP = 60
+_NOTE_PX = 14
 
 
 def interval_ends(states: pd.DataFrame) -> npt.NDArray[np.float64]:
@@ -231,10 +233,12 @@ def state_timeline_figure(
     notes = _range_notes(rows, capture_end, high)
     if capture_end is not None:
         _mark_capture_end(figure, capture_end)
-    if notes:
+    if notes:  # one a line: a narrow view (the explorer's) would cut a long line off
         figure.update_layout(
-            title_subtitle={"text": " · ".join(notes), "font": {"size": 11, "color": "#555555"}}
+            title_subtitle={"text": "<br>".join(notes), "font": {"size": 11, "color": "#555555"}},
+            margin_t=_MARGIN_TOP + _NOTE_PX * (len(notes) - 1),
         )
+    figure.update_layout(legend_font_size=10)
     return figure
 
 
@@ -601,7 +605,7 @@ def _timeline_layout(figure: go.Figure, title: str, height: int) -> None:
         height=height,
         barmode="overlay",
         plot_bgcolor="white",
-        margin={"l": 20, "r": 20, "t": 60, "b": 100},
+        margin={"l": 20, "r": 20, "t": _MARGIN_TOP, "b": 100},
         legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "x": 0},
         modebar={"orientation": "v"},
         uniformtext={"minsize": 8, "mode": "hide"},

@@ -43,10 +43,15 @@ MAX_RANGE = 2_000
 ALL_CONNECTIONS = -1
 #: Above this many connections the pickers are a stream number box, not a dropdown list.
 PICKER_LIMIT = 5_000
+#: Height (px) of a compact one-connection timeline.
+COMPACT_TIMELINE_HEIGHT = 250
 #: Roles of the ladder traces whose points stand for a segment (customdata = frame).
 _CLICKABLE_ROLES = frozenset({"segments", "hits", "selected"})
 _LABEL_WIDTH = "6.5em"
 _STYLE = {"description_width": _LABEL_WIDTH}
+#: A control bar: controls side by side, wrapping onto a second line when narrow.
+_BAR_LAYOUT = {"flex_flow": "row wrap", "align_items": "center", "grid_gap": "2px 12px",
+               "margin": "0 0 4px 0"}  # fmt: skip
 
 
 def _picker_options(cap: Capture) -> list[tuple[str, int]]:
@@ -92,8 +97,9 @@ class LadderWidget(widgets.VBox):
     (relative/absolute), ``spacing`` (even/time), ``label_style`` (wireshark/tcpdump),
     ``range`` (1-based positions of the segments shown, at most ``max_range``),
     ``handshake_only``, ``plot`` (:class:`PlotWidget`; ``figure`` is its figure) and
-    ``details`` (the clicked frame's dissection, TCP first). Clicking anywhere on an
-    arrow selects that segment: it is highlighted and dissected.
+    ``details`` (the clicked frame's dissection, TCP first; beside the plot, or left for
+    the caller to place with ``details_beside=False``). Clicking anywhere on an arrow
+    selects that segment: it is highlighted and dissected.
 
     >>> view = LadderWidget(cap)  # doctest: +SKIP
     >>> view.show(3)  # doctest: +SKIP
@@ -108,6 +114,7 @@ class LadderWidget(widgets.VBox):
         max_range: int = MAX_RANGE,
         picker: bool = True,
         max_height: int = LADDER_MAX_HEIGHT,
+        details_beside: bool = True,
     ) -> None:
         self.cap = cap
         self.max_height = max_height
@@ -124,8 +131,8 @@ class LadderWidget(widgets.VBox):
         self.range = widgets.IntRangeSlider(
             description="segments",
             continuous_update=False,
-            style=_STYLE,
-            layout={"width": "min(100%, 40em)"},
+            style={"description_width": "initial"},
+            layout={"width": "min(100%, 26em)"},
         )
         self.handshake_only = widgets.Checkbox(
             description="handshake and teardown only", indent=False, layout={"width": "auto"}
@@ -133,7 +140,7 @@ class LadderWidget(widgets.VBox):
         self.plot = PlotWidget(config={"displayModeBar": "hover"})
         self.details = widgets.HTML(
             "<i>click an arrow to see its frame's dissection</i>",
-            layout={"width": "32%", "min_width": "16em", "max_height": "760px",
+            layout={"width": "32%", "min_width": "16em", "max_height": f"{max_height}px",
                     "overflow": "auto", "padding": "0 0 0 8px"},
         )  # fmt: skip
         self.selected_frame: int | None = None
@@ -147,24 +154,15 @@ class LadderWidget(widgets.VBox):
         self.range.observe(self._on_range, names="value")
         self.handshake_only.observe(self._on_handshake_only, names="value")
         self.plot.on_click(self.on_plot_click)
-        bar = [
-            widgets.HBox([self.numbers, self.spacing, self.label_style],
-                         layout={"flex_flow": "row wrap"}),
-            widgets.HBox([self.range, self.handshake_only], layout={"align_items": "center"}),
-        ]  # fmt: skip
-        if self.picker is not None:
-            bar.insert(0, self.picker)
-        super().__init__(
-            [
-                widgets.VBox(bar, layout={"margin": "0 0 4px 0"}),
-                widgets.HBox(
-                    [
-                        widgets.Box([self.plot], layout={"flex": "1 1 0", "min_width": "0"}),
-                        self.details,
-                    ],
-                ),
-            ]
-        )
+        controls = [self.numbers, self.spacing, self.label_style, self.range,
+                    self.handshake_only]  # fmt: skip
+        bar = widgets.HBox(controls, layout=_BAR_LAYOUT)
+        if details_beside:
+            plot = widgets.Box([self.plot], layout={"flex": "1 1 0", "min_width": "0"})
+            parts = [widgets.HBox([plot, self.details])]
+        else:
+            parts = [self.plot]
+        super().__init__([*([self.picker] if self.picker is not None else []), bar, *parts])
         self.add_class("hskit-ladder")
 
     @property
@@ -296,15 +294,25 @@ class TimelineWidget(widgets.VBox):
     """State timeline of one connection, or of all of them (one row each, or state counts).
 
     Parts: ``picker`` (a stream, or :data:`ALL_CONNECTIONS`; absent with
-    ``picker=False``), ``mode`` (``rows`` or ``counts``, for all connections), ``plot``
-    and ``figure``.
+    ``picker=False``), ``mode`` (``rows`` or ``counts``, for all connections; hidden
+    without a picker while one connection is shown), ``plot`` and ``figure``.
+    ``compact=True`` draws one connection's timeline short and without a legend (the
+    explorer's, beside a ladder whose lanes name every state).
 
     >>> TimelineWidget(cap).mode.value = "counts"  # doctest: +SKIP
     """
 
-    def __init__(self, cap: Capture, stream: int | None = None, *, picker: bool = True) -> None:
+    def __init__(
+        self,
+        cap: Capture,
+        stream: int | None = None,
+        *,
+        picker: bool = True,
+        compact: bool = False,
+    ) -> None:
         self.cap = cap
         self._stream = stream
+        self.compact = compact
         self.picker = (
             _stream_picker(cap, ALL_CONNECTIONS if stream is None else stream,
                            [("all connections", ALL_CONNECTIONS)])
@@ -315,12 +323,13 @@ class TimelineWidget(widgets.VBox):
             "all as", [("one row per connection", "rows"), ("sockets per state", "counts")]
         )
         self.plot = PlotWidget(config={"displayModeBar": "hover", "scrollZoom": True})
+        controls = [self.mode] if self.picker is None else [self.picker, self.mode]
+        self._bar = widgets.HBox(controls, layout=_BAR_LAYOUT)
         self._redraw()
         if self.picker is not None:
             self.picker.observe(self._on_picker, names="value")
         self.mode.observe(self._on_change, names="value")
-        controls = [self.mode] if self.picker is None else [self.picker, self.mode]
-        super().__init__([widgets.HBox(controls, layout={"flex_flow": "row wrap"}), self.plot])
+        super().__init__([self._bar, self.plot])
         self.add_class("hskit-timeline")
 
     @property
@@ -346,10 +355,14 @@ class TimelineWidget(widgets.VBox):
     def _redraw(self) -> None:
         cap = self.cap
         self.mode.disabled = self._stream is not None
+        self._bar.layout.display = "none" if self.picker is None and self.mode.disabled else None
         if self._stream is not None:
             figure = state_timeline_figure(
                 cap.states, self._stream, connections=cap.connections, segments=cap.segments
             )
+            if self.compact:
+                figure.update_layout(height=COMPACT_TIMELINE_HEIGHT, showlegend=False,
+                                     margin_b=50)  # fmt: skip
         elif self.mode.value == "counts":
             figure = state_counts_figure(
                 cap.states, capture_end=_capture_end(cap), connections=cap.connections
@@ -377,10 +390,12 @@ def timeline_widget(cap: Capture, stream: int | None = None) -> TimelineWidget:
 
 
 def _toggle(name: str, options: list[Any]) -> widgets.ToggleButtons:
+    """Buttons with their name to their left (ipywidgets would put it above)."""
     return widgets.ToggleButtons(
         options=options,
         description=name,
-        style={**_STYLE, "button_width": "auto"},
+        style={"description_width": "initial", "button_width": "auto"},
+        layout={"display": "flex", "align_items": "center", "width": "auto"},
     )
 
 
