@@ -284,3 +284,50 @@ def test_syn_flood_evidence_counts_cookie_signs_without_contradiction() -> None:
     assert "SYN cookies: " in finding.evidence
     assert "without the options" not in finding.evidence
     assert "no sign of SYN cookies" not in finding.evidence
+
+
+@pytest.mark.parametrize("file", ["no_answer.pcap", "syn_flood.pcap", "busy_server.pcap.gz"])
+def test_findings_table_shows_every_finding_whole_in_jupyter(file: str) -> None:
+    """What notebook 08 displays: each finding's evidence and explanation uncut, and its
+    next checks one command a line in a <pre> (no literal "\\n", no "…" that the
+    findings themselves do not hold)."""
+    from html.parser import HTMLParser
+
+    from hskit.diagnose import findings_table
+
+    findings = _findings(SAMPLE_DIR / file)
+    shown = findings_table(findings)._repr_html_()
+
+    class Blocks(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pre: list[str] = []
+            self.text: list[str] = []
+            self._in_pre = False
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            self._in_pre = self._in_pre or tag == "pre"
+            if tag == "pre":
+                self.pre.append("")
+
+        def handle_endtag(self, tag: str) -> None:
+            self._in_pre = self._in_pre and tag != "pre"
+
+        def handle_data(self, data: str) -> None:
+            self.text.append(data)
+            if self._in_pre:
+                self.pre[-1] += data
+
+    blocks = Blocks()
+    blocks.feed(shown)
+    text = "".join(blocks.text)
+    assert len(findings) >= 1
+    assert blocks.pre == findings["next_checks"].astype(str).tolist()
+    for _, finding in findings.iterrows():
+        assert str(finding["evidence"]) in text and str(finding["explanation"]) in text
+    assert "\\n" not in text
+    assert text.count("…") == sum(
+        str(finding[column]).count("…")
+        for _, finding in findings.iterrows()
+        for column in ("evidence", "explanation", "next_checks")
+    ) + sum(len(streams) > 30 for streams in findings["streams"])

@@ -17,6 +17,7 @@ from hskit.diagnose.table import (
     per_endpoint,
 )
 from hskit.timing import syn_retransmissions
+from hskit.wording import counted_each
 
 
 def _completed_per_server(context: Context) -> pd.Series:
@@ -55,10 +56,10 @@ def find_no_answer(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     intervals = intervals.reindex(table.index).fillna("none (a single SYN each)")
     backing_off = doubling_intervals(backoff).reindex(table.index, fill_value=0) >= 2
     evidence = (
-        num(table["count"], "d")
-        + " connection attempt(s), "
-        + num(syns.reindex(table.index), "d")
-        + " SYNs, no reply; SYN retransmission intervals "
+        counted_each(table["count"], "connection attempt")
+        + ", "
+        + counted_each(syns.reindex(table.index), "SYN")
+        + ", no reply; SYN retransmission intervals "
         + intervals
     )
     checks = (
@@ -108,10 +109,10 @@ def find_refused(context: Context, thresholds: Thresholds) -> pd.DataFrame:
         return empty_findings()
     syns = refused.groupby("server")["syn_count"].sum().reindex(table.index)
     evidence = (
-        num(table["count"], "d")
-        + " connection attempt(s) answered by RST instead of SYN-ACK ("
-        + num(syns, "d")
-        + " SYNs)"
+        counted_each(table["count"], "connection attempt")
+        + " answered by RST instead of SYN-ACK ("
+        + counted_each(syns, "SYN")
+        + ")"
     )
     checks = (
         "nc -vz " + table["host"] + " " + table["port"]
