@@ -192,6 +192,30 @@ def test_explorer_grid_holds_every_connection(busy):
     assert listed(view) == busy.connections["stream"].tolist()
 
 
+def test_explorer_grid_answers_the_browsers_row_requests_in_its_order_without_error(busy, caplog):
+    """The browser asks the streaming grid for the rows on screen (a "data-request", as
+    ipydatagrid's frontend sends it); the reply holds those rows of the filtered, sorted
+    grid, and no message handler fails on the way (ipydatagrid's own one used to)."""
+    view = explorer(busy)
+    view.handshake.value = "refused"
+    view.sort("duration_s", descending=True)
+    replies = []
+    view.grid.send = lambda content, buffers=None: replies.append(content)
+    request = {"type": "data-request", "r1": 2, "r2": 6, "c1": 0, "c2": 0}
+    with caplog.at_level("WARNING"):
+        view.grid._handle_custom_msg(request, [])
+    assert [r for r in caplog.records if "callback" in r.getMessage()] == []
+    (reply,) = replies
+    assert reply["event_type"] == "data-reply" and (reply["r1"], reply["r2"]) == (2, 6)
+    refused = busy.connections.loc[busy.connections["handshake"] == "refused"]
+    durations = refused["duration"].round(6).sort_values(ascending=False)
+    assert durations.iloc[:8].is_unique  # rows 0-6 of the sort are determined
+    assert listed(view)[2:7] == refused.loc[durations.index[2:7], "stream"].tolist()
+    view.grid._handle_custom_msg({"event_type": "cell-click", "region": "body",
+        "column": "stream", "column_index": 0, "row": 0, "primary_key_row": 0,
+        "cell_value": 0}, [])  # fmt: skip
+
+
 def test_explorer_filters_list_only_matching_connections_with_counts(busy):
     connections = busy.connections
     view = explorer(busy)

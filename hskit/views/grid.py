@@ -35,11 +35,22 @@ class MaskedGrid(StreamingDataGrid):
         self._keep = np.ones(len(table), dtype=bool)
         self.rows = table
         super().__init__(table, **kwargs)
+        # ipydatagrid 1.4's DataGrid handler reads content["event_type"], which the
+        # streaming grid's own row requests lack: each scroll raised a KeyError whose
+        # traceback the kernel formatted and published (1.5 s on a loaded machine,
+        # before the rows went out). It handles cell edits and clicks, which carry one.
+        self._grid_events = self._DataGrid__handle_custom_msg
+        self.on_msg(self._grid_events, remove=True)
+        self.on_msg(self._on_grid_event)
 
     def show_rows(self, keep: npt.NDArray[np.bool_]) -> None:
         """Show only the rows of the table where ``keep`` is true (headers' sort kept)."""
         self._keep = keep
         self._on_transforms_changed({"new": list(self._transforms)})
+
+    def _on_grid_event(self, widget: object, content: dict[str, Any], buffers: list) -> None:
+        if "event_type" in content:
+            self._grid_events(widget, content, buffers)
 
     @observe("_transforms")
     def _on_transforms_changed(self, change: dict[str, Any]) -> None:
