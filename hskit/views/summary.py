@@ -42,6 +42,7 @@ def handshake_figure(connections: pd.DataFrame) -> go.Figure:
             marker={"color": [HANDSHAKE_COLORS[label] for label in HANDSHAKE_LABELS]},
             text=counts.to_numpy(),
             textposition="outside",
+            cliponaxis=False,  # the tallest bar's count above the plot area, not cut
             hovertemplate="%{x}: %{y} connections<extra></extra>",
             meta={"role": "handshake"},
         )
