@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from hskit.wording import counted
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -66,8 +68,9 @@ class Capture:
         report = self.load_report
         streams = int(self.segments["stream"].max()) + 1 if len(self.segments) else 0
         return (
-            f"<hskit.Capture {report.path!r}: {report.frames} frames, "
-            f"{report.tcp_segments} TCP segments, {streams} streams, backend={report.backend}>"
+            f"<hskit.Capture {report.path!r}: {counted(report.frames, 'frame')}, "
+            f"{counted(report.tcp_segments, 'TCP segment')}, {counted(streams, 'stream')}, "
+            f"backend={report.backend}>"
         )
 
     @property

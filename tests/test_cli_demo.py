@@ -17,7 +17,8 @@ def test_demo_reports_every_sample_with_its_manifest_connection_count() -> None:
     reported = {
         match["file"]: int(match["connections"])
         for match in re.finditer(
-            r"^== (?P<file>\S+): \d+ frames, \d+ TCP segments, (?P<connections>\d+) connections",
+            r"^== (?P<file>\S+): \d+ frames?, \d+ TCP segments?, "
+            r"(?P<connections>\d+) connections?$",
             result.output,
             flags=re.MULTILINE,
         )

@@ -237,3 +237,97 @@ def test_time_wait_held_by_the_client_fills_a_tiny_port_range() -> None:
     assert finding.endpoint == rows["client_ip"].iloc[0]
     assert finding.severity == "critical"
     assert f"peak {len(rows)} of the client's connections" in finding.evidence
+
+
+@pytest.mark.parametrize(
+    ("file", "fail_on", "status"),
+    [
+        ("syn_flood.pcap", "critical", 3),  # manifest: 200 half-open, a critical flood
+        ("syn_flood.pcap", "warning", 3),
+        ("close_client_first.pcap", "warning", 0),  # clean sample: no findings
+    ],
+)
+def test_cli_fail_on_exits_3_when_a_finding_reaches_that_severity(file, fail_on, status):
+    result = CliRunner().invoke(main, ["diagnose", str(SAMPLE_DIR / file), "--fail-on", fail_on])
+    assert result.exit_code == status, result.output
+    assert result.output.strip()  # the findings are printed first
+
+
+def test_cli_fail_on_critical_passes_a_capture_with_warnings_only():
+    """refused.pcap: the refused server also completes no handshake -> critical; so use
+    busy_server's findings to find a warning-only case from diagnose's own severities."""
+    cap = hskit.load(SAMPLE_DIR / "slow_handshake.pcap")
+    severities = set(diagnose(cap.segments, cap.connections, cap.states)["severity"].astype(str))
+    assert severities == {"warning"}
+    path = str(SAMPLE_DIR / "slow_handshake.pcap")
+    assert CliRunner().invoke(main, ["diagnose", path, "--fail-on", "critical"]).exit_code == 0
+    assert CliRunner().invoke(main, ["diagnose", path, "--fail-on", "warning"]).exit_code == 3
+
+
+def test_backoff_is_claimed_only_from_two_doubling_intervals(tshark: str) -> None:
+    """tshark's retransmitted SYNs: no_answer.pcap doubles (1, 2, 4 s); busy_server's
+    unanswered clients retry once (a single interval proves no backoff)."""
+    for file, claims in (("no_answer.pcap", True), ("busy_server.pcap.gz", False)):
+        retried = _tshark(tshark, SAMPLE_DIR / file,
+                          "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.analysis.retransmission",
+                          ["tcp.stream"])  # fmt: skip
+        per_stream = retried["tcp.stream"].value_counts()
+        assert (per_stream.max() >= 2) == claims
+        finding = _findings(SAMPLE_DIR / file).query("kind == 'no_answer'").iloc[0]
+        assert ("exponential backoff" in finding.explanation) == claims
+
+
+def test_syn_flood_evidence_counts_cookie_signs_without_contradiction() -> None:
+    """README: the server sent SYN cookies (TcpExtSyncookiesSent=192); with timestamps
+    on, a cookie keeps the options, so no 'without the options' claim appears."""
+    finding = _findings(SAMPLE_DIR / "syn_flood.pcap").query("kind == 'syn_flood'").iloc[0]
+    assert "SYN cookies: " in finding.evidence
+    assert "without the options" not in finding.evidence
+    assert "no sign of SYN cookies" not in finding.evidence
+
+
+@pytest.mark.parametrize("file", ["no_answer.pcap", "syn_flood.pcap", "busy_server.pcap.gz"])
+def test_findings_table_shows_every_finding_whole_in_jupyter(file: str) -> None:
+    """What notebook 08 displays: each finding's evidence and explanation uncut, and its
+    next checks one command a line in a <pre> (no literal "\\n", no "…" that the
+    findings themselves do not hold)."""
+    from html.parser import HTMLParser
+
+    from hskit.diagnose import findings_table
+
+    findings = _findings(SAMPLE_DIR / file)
+    shown = findings_table(findings)._repr_html_()
+
+    class Blocks(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pre: list[str] = []
+            self.text: list[str] = []
+            self._in_pre = False
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            self._in_pre = self._in_pre or tag == "pre"
+            if tag == "pre":
+                self.pre.append("")
+
+        def handle_endtag(self, tag: str) -> None:
+            self._in_pre = self._in_pre and tag != "pre"
+
+        def handle_data(self, data: str) -> None:
+            self.text.append(data)
+            if self._in_pre:
+                self.pre[-1] += data
+
+    blocks = Blocks()
+    blocks.feed(shown)
+    text = "".join(blocks.text)
+    assert len(findings) >= 1
+    assert blocks.pre == findings["next_checks"].astype(str).tolist()
+    for _, finding in findings.iterrows():
+        assert str(finding["evidence"]) in text and str(finding["explanation"]) in text
+    assert "\\n" not in text
+    assert text.count("…") == sum(
+        str(finding[column]).count("…")
+        for _, finding in findings.iterrows()
+        for column in ("evidence", "explanation", "next_checks")
+    ) + sum(len(streams) > 30 for streams in findings["streams"])

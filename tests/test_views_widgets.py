@@ -1,15 +1,17 @@
 """The widgets react to their controls: the picker, the toggles, the explorer, a click.
 
 Widgets are driven as a notebook user would, through their controls' values; a click
-is dispatched through plotly's own callback machinery with a constructed ``Points``.
+goes through the plot widget's own message handler, as the browser's message would.
 """
 
 from __future__ import annotations
 
+import gzip
+import re
+
 import numpy as np
 import pytest
 from conftest import SAMPLE_DIR
-from plotly.callbacks import Points
 
 import hskit
 from hskit.views import explorer, ladder_widget, timeline_widget
@@ -56,7 +58,7 @@ def test_changing_the_picker_draws_the_new_streams_arrows(cap):
     assert drawn_frames(view.figure) == frames_of(cap, 0)
     view.picker.value = 3
     assert drawn_frames(view.figure) == frames_of(cap, 3)
-    assert view.range.max == len(frames_of(cap, 3)) - 1
+    assert view.range.max == len(frames_of(cap, 3))
 
 
 def test_numbers_toggle_switches_labels_to_absolute_sequence_numbers(cap):
@@ -78,26 +80,28 @@ def test_spacing_toggle_puts_capture_time_on_the_y_axis(cap):
     assert view.figure.layout.yaxis.autorange == "reversed"
 
 
-def test_range_slider_limits_the_arrows_to_its_positions(long_cap):
+def test_range_slider_counts_segments_from_one_as_the_title_does(long_cap):
     view = ladder_widget(long_cap, 0)
-    view.range.value = (3, 7)
+    view.range.value = (4, 8)
     assert drawn_frames(view.figure) == frames_of(long_cap, 0)[3:8]
+    assert "segments 4–8 of" in view.figure.layout.title.text
+    assert view.range.min == 1 and view.range.max == len(frames_of(long_cap, 0))
 
 
 def test_default_range_stops_at_max_segments(long_cap):
     view = ladder_widget(long_cap, 0, max_segments=20)
-    assert view.range.value == (0, 19)
+    assert view.range.value == (1, 20)
     assert drawn_frames(view.figure) == frames_of(long_cap, 0)[:20]
 
 
 def test_range_slider_spans_at_most_max_range_segments(long_cap):
     view = ladder_widget(long_cap, 0, max_range=20)
-    assert view.range.value == (0, 19)
-    view.range.value = (5, 45)
-    assert view.range.value == (5, 24)
+    assert view.range.value == (1, 20)
+    view.range.value = (6, 46)
+    assert view.range.value == (6, 25)
     assert drawn_frames(view.figure) == frames_of(long_cap, 0)[5:25]
-    view.range.value = (5, 45)
-    assert view.range.value == (26, 45)
+    view.range.value = (6, 46)
+    assert view.range.value == (27, 46)
     assert drawn_frames(view.figure) == frames_of(long_cap, 0)[26:46]
 
 
@@ -111,23 +115,53 @@ def test_handshake_only_checkbox_hides_the_middle_and_disables_the_range(long_ca
     assert len(drawn) < len(every)
 
 
-def test_clicking_an_arrow_shows_its_frames_dissection(cap, tshark):
+def trace_index(figure, role: str) -> int:
+    return next(i for i, t in enumerate(figure.data) if t.meta and t.meta.get("role") == role)
+
+
+def test_clicking_an_arrow_shows_its_frames_dissection_tcp_first(cap, tshark):
     view = ladder_widget(cap, 3)
-    trace = segment_traces(view.figure)[0]
-    frame = int(trace.customdata[0])
-    index = list(view.figure.data).index(trace)
-    points = Points(point_inds=[0], xs=[0.5], ys=[0.0], trace_name=trace.name, trace_index=index)
-    trace._dispatch_on_click(points, None)
-    assert f"Frame {frame}:" in view.details.value
+    index = trace_index(view.figure, "segments")
+    frame = int(view.figure.data[index].customdata[0])
+    view.plot.click(index, 0)
+    assert view.selected_frame == frame
+    assert f"<b>frame {frame}</b>" in view.details.value
+    # a collapsible tree, TCP first and unfolded, the other layers folded
+    layers = re.findall(r"<details( open)? data-layer='([\w.-]+)'", view.details.value)
+    assert layers[0] == (" open", "tcp")
+    assert all(opened == "" for opened, _ in layers[1:]) and len(layers) >= 3
     assert "Transmission Control Protocol" in view.details.value
+    (selected,) = [t for t in view.figure.data if t.meta and t.meta.get("role") == "selected"]
+    assert selected.meta["frame"] == frame
+
+
+def test_a_click_anywhere_along_an_arrow_selects_that_segment(cap, tshark):
+    view = ladder_widget(cap, 3)
+    index = trace_index(view.figure, "hits")
+    hits = view.figure.data[index]
+    point = len(hits.customdata) - 1  # the point nearest the receiver of the last arrow
+    view.plot.click(index, point)
+    assert view.selected_frame == int(hits.customdata[point])
 
 
 def test_a_click_on_another_trace_leaves_the_details_alone(cap):
     view = ladder_widget(cap, 3)
     before = view.details.value
-    trace = segment_traces(view.figure)[0]
-    trace._dispatch_on_click(Points(point_inds=[], xs=[], ys=[], trace_index=0), None)
-    assert view.details.value == before
+    view.plot.click(trace_index(view.figure, "lane_states"), 0)
+    view.plot.click(trace_index(view.figure, "arrows"), 0)
+    assert view.details.value == before and view.selected_frame is None
+
+
+def test_the_plot_widget_sends_plotly_js_once_asked():
+    from hskit.views.plot_widget import PlotWidget, plotly_bundle_gzipped
+
+    plot = PlotWidget()
+    sent = []
+    plot.send = lambda content, buffers=None: sent.append((content, buffers))
+    plot._on_frontend_message(plot, {"type": "need plotly.js"}, [])
+    ((content, buffers),) = sent
+    assert content == {"type": "plotly.js"} and buffers == [plotly_bundle_gzipped()]
+    assert gzip.decompress(buffers[0]).startswith(b"/**\n* plotly.js (basic - minified) v")
 
 
 def test_timeline_widget_shows_one_connection_or_all(cap):
@@ -144,27 +178,88 @@ def test_timeline_widget_shows_one_connection_or_all(cap):
 
 
 def listed(view) -> list[int]:
-    return [stream for _, stream in view.table.options]
+    return view.shown_streams().tolist()
 
 
-def test_explorer_filters_list_only_matching_connections(busy):
+def option_counts(dropdown) -> dict[str, int]:
+    return {value: int(label.rsplit("(", 1)[1].rstrip(")").replace(",", ""))
+            for label, value in dropdown.options}  # fmt: skip
+
+
+def test_explorer_grid_holds_every_connection(busy):
+    view = explorer(busy)
+    assert view.grid._row_count == len(busy.connections)
+    assert listed(view) == busy.connections["stream"].tolist()
+
+
+def test_explorer_grid_answers_the_browsers_row_requests_in_its_order_without_error(busy, caplog):
+    """The browser asks the streaming grid for the rows on screen (a "data-request", as
+    ipydatagrid's frontend sends it); the reply holds those rows of the filtered, sorted
+    grid, and no message handler fails on the way (ipydatagrid's own one used to)."""
+    view = explorer(busy)
+    view.handshake.value = "refused"
+    view.sort("duration_s", descending=True)
+    replies = []
+    view.grid.send = lambda content, buffers=None: replies.append(content)
+    request = {"type": "data-request", "r1": 2, "r2": 6, "c1": 0, "c2": 0}
+    with caplog.at_level("WARNING"):
+        view.grid._handle_custom_msg(request, [])
+    assert [r for r in caplog.records if "callback" in r.getMessage()] == []
+    (reply,) = replies
+    assert reply["event_type"] == "data-reply" and (reply["r1"], reply["r2"]) == (2, 6)
+    refused = busy.connections.loc[busy.connections["handshake"] == "refused"]
+    durations = refused["duration"].round(6).sort_values(ascending=False)
+    assert durations.iloc[:8].is_unique  # rows 0-6 of the sort are determined
+    assert listed(view)[2:7] == refused.loc[durations.index[2:7], "stream"].tolist()
+    view.grid._handle_custom_msg({"event_type": "cell-click", "region": "body",
+        "column": "stream", "column_index": 0, "row": 0, "primary_key_row": 0,
+        "cell_value": 0}, [])  # fmt: skip
+
+
+def test_explorer_filters_list_only_matching_connections_with_counts(busy):
     connections = busy.connections
     view = explorer(busy)
-    assert len(view.table.options) == min(len(connections), view.max_rows)
-    view.handshake.value = ("refused", "no_answer")
-    expected = connections.loc[connections["handshake"].isin(["refused", "no_answer"]), "stream"]
-    assert listed(view) == expected.tolist()[: view.max_rows]
+    counts = connections["handshake"].astype(str).value_counts()
+    shown = option_counts(view.handshake)
+    assert shown[""] == len(connections)
+    assert {k: v for k, v in shown.items() if v and k} == counts[counts > 0].to_dict()
+    view.handshake.value = "refused"
+    expected = connections.loc[connections["handshake"] == "refused", "stream"]
+    assert listed(view) == expected.tolist()
+    assert view.grid._row_count == len(expected)
     assert view.filtered()["stream"].tolist() == expected.tolist()
     assert view.ladder.stream == view.timeline.stream == expected.iloc[0]
-    view.termination.value = ("fin_4way",)
-    assert listed(view) == []
-    view.handshake.value = ()
-    view.conn_state.value = ("RSTO", "RSTR")
-    expected = connections.loc[
-        (connections["termination"] == "fin_4way")
-        & connections["conn_state"].isin(["RSTO", "RSTR"])
-    ]
-    assert listed(view) == expected["stream"].tolist()
+    # the other dropdowns count among the refused connections
+    refused = connections.loc[connections["handshake"] == "refused"]
+    termination = refused["termination"].astype(str).value_counts()
+    assert {k: v for k, v in option_counts(view.termination).items() if v and k} == (
+        termination[termination > 0].to_dict()
+    )
+    view.conn_state.value = "REJ"
+    expected = refused.loc[refused["conn_state"] == "REJ", "stream"]
+    assert listed(view) == expected.tolist()
+
+
+def test_explorer_clear_button_resets_filters_search_and_sort(busy):
+    view = explorer(busy)
+    view.handshake.value = "no_answer"
+    view.search.value = ":80"
+    view.sort("duration_s", descending=True)
+    view.clear.click()
+    assert (view.handshake.value, view.search.value) == ("", "")
+    assert listed(view) == busy.connections["stream"].tolist()
+
+
+def test_explorer_sorts_by_any_column(busy):
+    view = explorer(busy)
+    table = view._table
+    for column in ("duration_s", "server", "packets", "handshake"):
+        view.sort(column, descending=True)
+        expected = table.sort_values(column, ascending=False, kind="stable")["stream"]
+        assert sorted(listed(view)) == sorted(expected.tolist())
+        values = table.set_index("stream").loc[listed(view), column].tolist()
+        assert values == sorted(values, reverse=True), column
+        assert view.ladder.stream == listed(view)[0]
 
 
 def test_explorer_search_matches_address_and_port_of_either_end(busy):
@@ -178,12 +273,12 @@ def test_explorer_search_matches_address_and_port_of_either_end(busy):
     assert int(connections["stream"].iloc[7]) in listed(view)
 
 
-def test_choosing_an_explorer_row_updates_ladder_and_timeline(busy):
+def test_selecting_an_explorer_row_updates_ladder_and_timeline(busy):
     view = explorer(busy)
-    view.handshake.value = ("refused",)
+    view.handshake.value = "refused"
     stream = listed(view)[3]
-    view.table.value = stream
-    assert view.ladder.picker.value == stream
+    view.grid.selections = [{"r1": 3, "c1": 0, "r2": 3, "c2": 3}]  # as the browser sends it
+    assert view.ladder.stream == stream
     assert drawn_frames(view.ladder.figure) == frames_of(busy, stream)
     marks = [t for t in view.timeline.figure.data if t.meta["role"] == "transitions"]
     expected = busy.states.loc[busy.states["stream"] == stream, "start"]
@@ -191,6 +286,6 @@ def test_choosing_an_explorer_row_updates_ladder_and_timeline(busy):
 
 
 def test_capture_methods_open_the_widgets_on_the_requested_stream(cap):
-    assert cap.ladder(2).picker.value == 2
+    assert cap.ladder(2).picker.value == 2 == cap.ladder(2).stream
     assert cap.timeline().stream is None and cap.timeline(1).stream == 1
     assert cap.explore().ladder.stream == cap.connections["stream"].iloc[0]

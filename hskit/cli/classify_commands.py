@@ -17,6 +17,7 @@ import hskit
 from hskit.cli import backend_option, capture_argument, main, table_output_option
 from hskit.cli.load_commands import write_table
 from hskit.label_counts import COUNTED, count_labels
+from hskit.wording import counted
 
 #: the handshake_time percentiles ``hskit summary`` prints
 PERCENTILES = (0, 50, 90, 99, 100)
@@ -31,7 +32,7 @@ def connections(file: str, backend: str, output: Path) -> None:
     cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
     table = cap.connections
     write_table(table, output)
-    click.echo(f"wrote {len(table)} connections to {output}")
+    click.echo(f"wrote {counted(len(table), 'connection')} to {output}")
 
 
 @main.command()
@@ -42,7 +43,9 @@ def summary(file: str, backend: str) -> None:
     handshake time percentiles of complete handshakes."""
     cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
     table = cap.connections
-    click.echo(f"{file}: {len(cap.segments)} TCP segments, {len(table)} connections")
+    click.echo(
+        f"{file}: {counted(len(cap.segments), 'TCP segment')}, {counted(len(table), 'connection')}"
+    )
     for column in COUNTED:
         click.echo("")
         click.echo(format_counts(table[column]))

@@ -19,6 +19,7 @@ import hskit
 from hskit import samples
 from hskit.cli import main
 from hskit.timing import endpoint_text
+from hskit.wording import counted
 
 _SHOWN = ["stream", "client", "server", "handshake", "termination", "conn_state", "history"]
 
@@ -56,8 +57,9 @@ def demo(folder: Path | None, max_rows: int) -> None:
         cap = hskit.load(path, backend="native", progress=False)
         connections = cap.connections
         click.echo(
-            f"\n== {path.name}: {cap.load_report.frames} frames, "
-            f"{len(cap.segments)} TCP segments, {len(connections)} connections"
+            f"\n== {path.name}: {counted(cap.load_report.frames, 'frame')}, "
+            f"{counted(len(cap.segments), 'TCP segment')}, "
+            f"{counted(len(connections), 'connection')}"
         )
         lines = connection_lines(connections)
         click.echo(lines.head(max_rows).to_string(index=False))

@@ -1,5 +1,10 @@
 """``hskit diagnose FILE``: the findings of a capture, as text, CSV or JSON.
 
+With ``--fail-on warning`` (or ``critical``) the command exits with status
+:data:`FINDINGS_EXIT_STATUS` (3) when a finding at or above that severity exists, so a
+script or a CI pipeline can stop on it; 1 stays "hskit could not do it" (bad input),
+2 a usage error.
+
 >>> from click.testing import CliRunner
 >>> CliRunner().invoke(main, ["diagnose", "--help"]).exit_code
 0
@@ -16,8 +21,10 @@ import pandas as pd
 
 import hskit
 from hskit.cli import backend_option, capture_argument, main
-from hskit.diagnose import Thresholds, diagnose
+from hskit.diagnose import SEVERITIES, Thresholds, diagnose
 
+#: Exit status when ``--fail-on`` finds a finding at or above its severity.
+FINDINGS_EXIT_STATUS = 3
 _THRESHOLD_TYPES = {field.name: type(field.default) for field in fields(Thresholds)}
 
 
@@ -87,11 +94,25 @@ def format_text(findings: pd.DataFrame) -> str:
     metavar="NAME=VALUE",
     help="Override a threshold, e.g. -t stall_time=5 -t ephemeral_ports=1024-65535.",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(["warning", "critical"]),
+    default=None,
+    help=f"Exit with status {FINDINGS_EXIT_STATUS} when a finding of this severity or worse "
+    "exists (for scripts and CI); the findings are printed first.",
+)
 def diagnose_command(
-    file: str, backend: str, output_format: str, thresholds: tuple[str, ...]
+    file: str,
+    backend: str,
+    output_format: str,
+    thresholds: tuple[str, ...],
+    fail_on: str | None,
 ) -> None:
     """What went wrong in FILE: unanswered or refused SYNs, SYN floods, slow handshakes,
-    TIME_WAIT pressure, resets, zero windows and stalls, with the commands to check next."""
+    TIME_WAIT pressure, resets, zero windows and stalls, with the commands to check next.
+
+    Exit status: 0 done, 1 error (bad input), 2 usage error, 3 a finding at or above
+    --fail-on."""
     overrides = dict(parse_threshold(text) for text in thresholds)
     cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
     findings = diagnose(cap.segments, cap.connections, cap.states, **overrides)
@@ -103,3 +124,17 @@ def diagnose_command(
     else:
         records = json.loads(findings.to_json(orient="records"))
         click.echo(json.dumps(records, indent=2))
+    if fail_on is not None and at_or_above(findings, fail_on):
+        raise SystemExit(FINDINGS_EXIT_STATUS)
+
+
+def at_or_above(findings: pd.DataFrame, severity: str) -> bool:
+    """Whether any finding is at least as severe as ``severity``.
+
+    >>> rows = pd.DataFrame({"severity": pd.Categorical(["warning"], SEVERITIES, ordered=True)})
+    >>> at_or_above(rows, "warning"), at_or_above(rows, "critical")
+    (True, False)
+    """
+    rank = {name: position for position, name in enumerate(SEVERITIES)}
+    found = findings["severity"].astype(str).map(rank)
+    return bool((found >= rank[severity]).any())

@@ -14,6 +14,7 @@ import pandas as pd
 
 import hskit
 from hskit.cli import backend_option, capture_argument, main, table_output_option, writing
+from hskit.wording import counted
 
 
 @main.command()
@@ -55,7 +56,7 @@ def segments(file: str, backend: str, output: Path) -> None:
     """Write FILE's segments table (one row per TCP segment) to a Parquet or CSV file."""
     cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
     write_table(cap.segments, output)
-    click.echo(f"wrote {len(cap.segments)} segments to {output}")
+    click.echo(f"wrote {counted(len(cap.segments), 'segment')} to {output}")
 
 
 def write_table(table: pd.DataFrame, output: Path) -> None:

@@ -13,6 +13,7 @@ import click
 
 import hskit
 from hskit.cli import backend_option, capture_argument, main, writing
+from hskit.wording import counted
 
 
 @main.command()
@@ -29,20 +30,22 @@ from hskit.cli import backend_option, capture_argument, main, writing
     "--max-drawn",
     type=click.IntRange(min=0),
     default=None,
-    help="Problem connections drawn with a ladder and a state timeline  [default: 20].",
+    help="Ladders drawn per finding (its most telling connections)  [default: 2].",
 )
 def report(file: str, backend: str, output: Path, max_drawn: int | None) -> None:
-    """Write FILE's HTML report: summary, problem connections with ladders, states over time."""
+    """Write FILE's HTML report: the findings first (each with its most telling ladders),
+    then the summary, states over time and every problem connection."""
     # plotly and the views load only for this command, so the other commands start quickly.
     from hskit.report import MAX_DRAWN, problem_mask, write_report
 
     if max_drawn is None:
         max_drawn = MAX_DRAWN
     cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
+    findings = cap.diagnose()
     with writing(output):
-        write_report(cap, output, max_drawn=max_drawn)
+        write_report(cap, output, max_drawn=max_drawn, findings=findings)
     problems = int(problem_mask(cap.connections).sum())
     click.echo(
-        f"wrote {output}: {len(cap.connections)} connections, {problems} with problems "
-        f"({min(problems, max_drawn)} drawn)"
+        f"wrote {output}: {counted(len(cap.connections), 'connection')}, {problems} with "
+        f"problems; {counted(len(findings), 'finding')}"
     )

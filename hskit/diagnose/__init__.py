@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from hskit.diagnose.display import findings_table
 from hskit.diagnose.flood import find_syn_flood
 from hskit.diagnose.handshake import find_no_answer, find_refused, find_slow_handshake
 from hskit.diagnose.resets import find_resets
@@ -85,4 +86,5 @@ __all__ = [
     "Thresholds",
     "diagnose",
     "empty_findings",
+    "findings_table",
 ]

@@ -31,6 +31,10 @@ from hskit.schema import ACK, SYN
 def cookie_synacks(context: Context) -> pd.Series:
     """Per server: SYN-ACKs that dropped options the SYN offered and the server supports.
 
+    Only SYN-ACKs without the timestamp option count: with timestamps, Linux keeps window
+    scaling and SACK in the cookie (in the SYN-ACK's TSval), so a cookie SYN-ACK still
+    carries them and kept options are no sign either way.
+
     >>> cookie_synacks(context)  # doctest: +SKIP
     """
     segments = context.segments
@@ -38,10 +42,17 @@ def cookie_synacks(context: Context) -> pd.Series:
     handshake = segments[(flags & SYN) != 0]
     is_synack = (handshake["flags"].to_numpy(dtype=np.int64) & ACK) != 0
     syns = handshake[~is_synack & handshake["from_client"].to_numpy()]
-    offered = syns.groupby("stream").agg(
-        syn_sack=("sack_perm", "first"), syn_wscale=("wscale", "first")
+    offered = (
+        syns.assign(no_ts=syns["ts_val"].isna().to_numpy())
+        .groupby("stream")
+        .agg(
+            syn_sack=("sack_perm", "first"),
+            syn_wscale=("wscale", "first"),
+            no_ts=("no_ts", "first"),
+        )
     )
     offered["syn_wscale"] = offered["syn_wscale"].notna()
+    offered = offered.loc[offered["no_ts"]]
     synacks = handshake[is_synack & ~handshake["from_client"].to_numpy()]
     servers = context.connections.set_index("stream")["server"]
     synacks = synacks.assign(
@@ -53,7 +64,8 @@ def cookie_synacks(context: Context) -> pd.Series:
     dropped_wscale = (
         synacks["syn_wscale"].eq(True) & ~synacks["has_wscale"] & server_sends["has_wscale"]
     )
-    return (dropped_sack | dropped_wscale).groupby(synacks["server"]).sum()
+    no_timestamps = synacks["ts_val"].isna().to_numpy()
+    return ((dropped_sack | dropped_wscale) & no_timestamps).groupby(synacks["server"]).sum()
 
 
 def stateless_synacks(
@@ -68,6 +80,27 @@ def stateless_synacks(
     )
     retransmits = (half_open["synack_count"] > 1).groupby(half_open["server"]).transform("any")
     return (once & retransmits).groupby(half_open["server"]).sum()
+
+
+def cookie_evidence(
+    stateless: pd.Series, too_late: pd.Series, dropped_options: pd.Series
+) -> pd.Series:
+    """The SYN-cookie part of the evidence, per server: each sign counted, none contradicted.
+
+    >>> text = cookie_evidence(pd.Series([154, 0]), pd.Series([37, 0]), pd.Series([0, 0]))
+    >>> text.iloc[0][:60], text.iloc[1]
+    ('SYN cookies: 154 half-open SYN-ACKs never retransmitted whil', 'no sign of SYN cookies')
+    """
+    text = (
+        "SYN cookies: " + num(stateless, "d") + " half-open SYN-ACKs never retransmitted "
+        "while the server retransmitted others"
+    )  # fmt: skip
+    late = " (" + num(too_late, "d") + " more too close to the capture's end to tell)"
+    text = text + late.where(too_late > 0, "")
+    options = "; " + num(dropped_options, "d") + " SYN-ACKs without the options their SYN offered"
+    text = text + options.where(dropped_options > 0, "")
+    found = (stateless > 0) | (dropped_options > 0)
+    return text.where(found, "no sign of SYN cookies")
 
 
 def find_syn_flood(context: Context, thresholds: Thresholds) -> pd.DataFrame:
@@ -98,13 +131,16 @@ def find_syn_flood(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     cookies = cookie_synacks(context).reindex(table.index, fill_value=0)
     stateless = stateless_synacks(half_open, context.capture_end, thresholds)
     stateless = stateless.reindex(table.index, fill_value=0)
+    late = (half_open["synack_count"] == 1) & (
+        context.capture_end - half_open["end"] < thresholds.synack_retransmit_wait
+    )
+    too_late = late.groupby(half_open["server"]).sum().reindex(table.index, fill_value=0)
     evidence = (
         num(table["count"], "d") + " half-open connections from " + num(sources, "d")
         + " source addresses, their SYNs within " + num(span, ".1f") + " s ("
         + num(table["count"] / span, ".0f") + "/s); peak " + num(peak, "d")
         + " in SYN_RECEIVED at once; " + num(synack_retx, "d") + " SYN-ACK retransmissions; "
-        + num(cookies, "d") + " SYN-ACK(s) without the options the SYN offered and "
-        + num(stateless, "d") + " never retransmitted (SYN cookies)"
+        + cookie_evidence(stateless, too_late, cookies)
     )  # fmt: skip
     checks = (
         "ss -tan state syn-recv '( sport = :" + table["port"] + " )' | wc -l  # on the server"

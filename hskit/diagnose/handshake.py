@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from hskit.diagnose.table import (
@@ -16,6 +17,7 @@ from hskit.diagnose.table import (
     per_endpoint,
 )
 from hskit.timing import syn_retransmissions
+from hskit.wording import counted_each
 
 
 def _completed_per_server(context: Context) -> pd.Series:
@@ -52,11 +54,12 @@ def find_no_answer(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     backoff = retries.groupby(["server", "attempt"])["delay"].median()
     intervals = (num(backoff, ".1f") + " s").groupby(level="server").agg(", ".join)
     intervals = intervals.reindex(table.index).fillna("none (a single SYN each)")
+    backing_off = doubling_intervals(backoff).reindex(table.index, fill_value=0) >= 2
     evidence = (
-        num(table["count"], "d")
-        + " connection attempt(s), "
-        + num(syns.reindex(table.index), "d")
-        + " SYNs, no reply; SYN retransmission intervals "
+        counted_each(table["count"], "connection attempt")
+        + ", "
+        + counted_each(syns.reindex(table.index), "SYN")
+        + ", no reply; SYN retransmission intervals "
         + intervals
     )
     checks = (
@@ -65,16 +68,36 @@ def find_no_answer(context: Context, thresholds: Thresholds) -> pd.DataFrame:
         + "\nss -tuln | grep :" + table["port"] + "  # on the server: listening?"
         + "\niptables -S ; nft list ruleset  # a DROP rule for the port, on either side?"
     )  # fmt: skip
-    return finalize(
-        "no_answer",
-        table,
-        _unreachable_severity(table, context),
-        evidence,
-        "Connection attempts got neither a SYN-ACK nor a RST: the client retransmitted "
-        "its SYN with exponential backoff and gave up. A firewall silently dropping the "
-        "SYNs, a host that is down or unroutable, or a wrong address are the usual causes.",
-        checks,
+    retried = np.where(
+        backing_off.to_numpy(),
+        "the client retransmitted its SYN with exponential backoff (each wait twice the "
+        "last) and gave up",
+        "the client's SYN got no answer (too few retransmissions in the capture to see "
+        "its backoff)",
     )
+    explanation = (
+        "Connection attempts got neither a SYN-ACK nor a RST: " + pd.Series(retried) + ". "
+        "A firewall silently dropping the SYNs, a host that is down or unroutable, or a "
+        "wrong address are the usual causes."
+    )
+    return finalize("no_answer", table, _unreachable_severity(table, context), evidence,
+                    explanation, checks)  # fmt: skip
+
+
+def doubling_intervals(backoff: pd.Series) -> pd.Series:
+    """Per server: how many SYN retransmission intervals were about twice the one before.
+
+    ``backoff`` is the median delay per ``(server, attempt)``; an interval 1.6 to 2.5
+    times the previous one counts as a doubling. Exponential backoff needs two of them
+    (1 s, 2 s, 4 s): one interval alone proves nothing.
+
+    >>> delays = pd.Series([1.0, 2.0, 4.1, 1.0], index=pd.MultiIndex.from_tuples(
+    ...     [("a", 2), ("a", 3), ("a", 4), ("b", 2)], names=["server", "attempt"]))
+    >>> doubling_intervals(delays).to_dict()
+    {'a': 2, 'b': 0}
+    """
+    ratio = backoff / backoff.groupby(level="server").shift(1)
+    return ratio.between(1.6, 2.5).groupby(level="server").sum().astype(int)
 
 
 def find_refused(context: Context, thresholds: Thresholds) -> pd.DataFrame:
@@ -86,10 +109,10 @@ def find_refused(context: Context, thresholds: Thresholds) -> pd.DataFrame:
         return empty_findings()
     syns = refused.groupby("server")["syn_count"].sum().reindex(table.index)
     evidence = (
-        num(table["count"], "d")
-        + " connection attempt(s) answered by RST instead of SYN-ACK ("
-        + num(syns, "d")
-        + " SYNs)"
+        counted_each(table["count"], "connection attempt")
+        + " answered by RST instead of SYN-ACK ("
+        + counted_each(syns, "SYN")
+        + ")"
     )
     checks = (
         "nc -vz " + table["host"] + " " + table["port"]

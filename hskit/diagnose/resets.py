@@ -19,6 +19,7 @@ from hskit.diagnose.table import (
     num,
     per_endpoint,
 )
+from hskit.wording import counted_each
 
 _CAUSES = {
     "client": "the client aborted (SO_LINGER 0 close, a crash, a timeout giving up, "
@@ -44,7 +45,7 @@ def find_resets(context: Context, thresholds: Thresholds) -> pd.DataFrame:
         after_fin = (rows["termination"] == "fin_then_reset").groupby(rows["server"]).sum()
         in_handshake = (rows["handshake"] == "reset_in_handshake").groupby(rows["server"]).sum()
         evidence = (
-            num(table["count"], "d") + " connection(s) reset by the " + side + " ("
+            counted_each(table["count"], "connection") + " reset by the " + side + " ("
             + num(after_fin.reindex(table.index), "d") + " after a FIN, "
             + num(in_handshake.reindex(table.index), "d") + " during the handshake)"
         )  # fmt: skip

@@ -136,7 +136,7 @@ def finalize(
     table: pd.DataFrame,
     severity: pd.Series | str,
     evidence: pd.Series,
-    explanation: str,
+    explanation: pd.Series | str,
     next_checks: pd.Series | str,
 ) -> pd.DataFrame:
     """Findings rows of ``kind`` from a :func:`per_endpoint`-style table and its texts."""
@@ -150,7 +150,9 @@ def finalize(
             "first_time": table["first_time"].to_numpy(),
             "last_time": table["last_time"].to_numpy(),
             "evidence": evidence.to_numpy(),
-            "explanation": explanation,
+            "explanation": explanation
+            if isinstance(explanation, str)
+            else np.asarray(explanation, dtype=object),
             "next_checks": next_checks if isinstance(next_checks, str) else next_checks.to_numpy(),
         },
         index=pd.RangeIndex(len(table)),

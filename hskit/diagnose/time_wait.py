@@ -22,6 +22,7 @@ from hskit.diagnose.table import (
     peak_concurrent,
     per_endpoint,
 )
+from hskit.wording import counted_each
 
 _TUPLE = ["client_ip", "client_port", "server_ip", "server_port"]
 
@@ -72,7 +73,7 @@ def find_time_wait_pressure(context: Context, thresholds: Thresholds) -> pd.Data
     evidence = (
         "peak " + num(peak, "d") + " of the client's connections in TIME_WAIT at once ("
         + num(peak / ports, ".1%") + f" of the {ports} ephemeral ports {low}-{high}); "
-        + num(by_client + by_server, "d") + " connection(s) reused a 4-tuple still in "
+        + counted_each(by_client + by_server, "connection") + " reused a 4-tuple still in "
         + "TIME_WAIT (held by the client in " + num(by_client, "d")
         + ", by the server in " + num(by_server, "d") + ")"
     )  # fmt: skip

@@ -30,6 +30,7 @@ from hskit.diagnose.table import (
     per_endpoint,
 )
 from hskit.schema import FIN, RST, SYN
+from hskit.wording import counted_each
 
 
 def segment_signs(segments: pd.DataFrame) -> pd.DataFrame:
@@ -98,7 +99,7 @@ def find_zero_window(context: Context, thresholds: Thresholds) -> pd.DataFrame:
         other = "server" if is_client else "client"
         evidence = (
             num(grouped.size().reindex(table.index), "d") + " zero-window advertisements by the "
-            + side + " in " + num(table["count"], "d") + " connection(s) over "
+            + side + " in " + counted_each(table["count"], "connection") + " over "
             + num(table["last_time"] - table["first_time"], ".1f") + " s; "
             + num(probe_count, "d") + " window probes from the " + other
         )  # fmt: skip
@@ -160,7 +161,7 @@ def find_stalled(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     table["last_time"] = grouped["end"].max()
     longest = (stalls["end"] - stalls["start"]).groupby(stalls["server"]).max()
     evidence = (
-        num(table["count"], "d") + " connection(s) made no data progress for up to "
+        counted_each(table["count"], "connection") + " made no data progress for up to "
         + num(longest.reindex(table.index), ".1f") + " s while open ("
         + num(grouped["trying"].sum().reindex(table.index), "d")
         + " retransmissions, window probes or zero-window segments meanwhile)"

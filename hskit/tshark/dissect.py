@@ -11,6 +11,7 @@ Frame 1: 74 bytes on wire (592 bits), 74
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from hskit.errors import TsharkFailed
 from hskit.loader import checked_capture_path
@@ -21,8 +22,15 @@ from hskit.tshark.process import run
 __all__ = ["dissect_frame"]
 
 
-def dissect_frame(path: str | os.PathLike[str], frame_number: int) -> str:
-    """Wireshark's full text dissection (``tshark -V``) of one frame of a capture.
+#: tshark's options for each kind of dissection: text (``-V``) or PDML (XML, a tree).
+_OUTPUT_OPTIONS: dict[str, list[str]] = {"text": ["-V"], "pdml": ["-T", "pdml"]}
+
+
+def dissect_frame(
+    path: str | os.PathLike[str], frame_number: int, *, output: Literal["text", "pdml"] = "text"
+) -> str:
+    """Wireshark's full dissection of one frame of a capture: ``tshark -V`` text, or
+    (``output="pdml"``) its PDML, the XML tree the views' dissection panel parses.
 
     Every protocol is dissected (application layers included), with the same pinned
     TCP preferences as the loader, so sequence numbers match ``cap.segments``. Reading
@@ -37,7 +45,8 @@ def dissect_frame(path: str | os.PathLike[str], frame_number: int) -> str:
     tshark = checked_tshark()
     arguments = [
         tshark, "-n", "-r", os.path.abspath(capture), *preference_arguments(),
-        "-c", str(frame_number), "-Y", f"frame.number == {frame_number}", "-V",
+        "-c", str(frame_number), "-Y", f"frame.number == {frame_number}",
+        *_OUTPUT_OPTIONS[output],
     ]  # fmt: skip
     with isolated(tshark) as isolation:
         try:

@@ -2,12 +2,13 @@
 
 Built on the Okabe–Ito palette (distinguishable with every common colour-vision
 deficiency), with two extra tones from Paul Tol's palettes where eleven TCP states
-need more than Okabe–Ito's eight. Figures also label bars and arrows in text, so
-colour is never the only cue.
+need more than Okabe–Ito's eight, and a plain red for RST, the colour analysts expect
+for a reset. Figures also label bars and arrows in text and give each segment kind its
+own dash and width, so colour is never the only cue.
 
 >>> from hskit.views import palette
 >>> palette.KIND_COLORS["RST"], palette.STATE_COLORS["ESTABLISHED"]
-('#D55E00', '#009E73')
+('#CC0000', '#009E73')
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ OKABE_ITO: dict[str, str] = {
 _WINE = "#882255"  # Paul Tol's "muted" wine
 _LIGHT_GREY = "#DDDDDD"
 _DARK_GREY = "#555555"
+_RED = "#CC0000"  # RST: red, drawn thicker than every other kind
 
 #: What a ladder arrow is, by its flags: the legend entries of the ladder view.
 SEGMENT_KINDS: tuple[str, ...] = ("SYN", "SYN-ACK", "ACK", "data", "FIN", "RST")
@@ -39,7 +41,7 @@ KIND_COLORS: dict[str, str] = {
     "ACK": OKABE_ITO["grey"],
     "data": OKABE_ITO["bluish_green"],
     "FIN": OKABE_ITO["orange"],
-    "RST": OKABE_ITO["vermillion"],
+    "RST": _RED,
 }
 #: Line dash per kind: a second cue besides colour (pure ACKs dotted).
 KIND_DASH: dict[str, str] = {
@@ -50,6 +52,8 @@ KIND_DASH: dict[str, str] = {
     "FIN": "dash",
     "RST": "solid",
 }
+#: Line width per kind (px): a reset stands out.
+KIND_WIDTH: dict[str, float] = {kind: 2.6 if kind == "RST" else 1.6 for kind in SEGMENT_KINDS}
 
 STATE_COLORS: dict[str, str] = dict(
     zip(

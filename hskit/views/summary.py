@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from hskit.schema import CLOSER_LABELS, HANDSHAKE_LABELS, TERMINATION_LABELS
 from hskit.views.palette import CLOSER_COLORS, HANDSHAKE_COLORS, OKABE_ITO
+from hskit.wording import counted
 
 #: The handshake timings of a connection row, with their legend names.
 RTT_COLUMNS: dict[str, str] = {
@@ -41,11 +42,14 @@ def handshake_figure(connections: pd.DataFrame) -> go.Figure:
             marker={"color": [HANDSHAKE_COLORS[label] for label in HANDSHAKE_LABELS]},
             text=counts.to_numpy(),
             textposition="outside",
+            cliponaxis=False,  # the tallest bar's count above the plot area, not cut
             hovertemplate="%{x}: %{y} connections<extra></extra>",
             meta={"role": "handshake"},
         )
     )
-    _layout(figure, f"how {len(connections)} connections opened", "handshake", "connections")
+    _layout(
+        figure, f"how {counted(len(connections), 'connection')} opened", "handshake", "connections"
+    )
     return figure
 
 
@@ -73,7 +77,12 @@ def termination_figure(connections: pd.DataFrame) -> go.Figure:
             for who in table.columns
         ]
     )
-    _layout(figure, f"how {len(connections)} connections closed", "termination", "connections")
+    _layout(
+        figure,
+        f"how {counted(len(connections), 'connection')} closed",
+        "termination",
+        "connections",
+    )
     figure.update_layout(barmode="stack")
     return figure
 
@@ -102,8 +111,8 @@ def handshake_rtt_figure(
             ranks = np.unique(np.linspace(0, len(millis) - 1, ECDF_POINTS).round().astype(int))
             ranks = ranks if len(millis) > ECDF_POINTS else np.arange(len(millis))
             trace = go.Scatter(
-                x=millis[ranks],
-                y=(ranks + 1) / max(len(millis), 1),
+                x=millis[ranks].astype(np.float32),
+                y=((ranks + 1) / max(len(millis), 1)).astype(np.float32),
                 mode="lines",
                 line={"shape": "hv", "color": color, "width": 2},
                 name=name,

@@ -1,9 +1,11 @@
 """JupyterLab views: the ladder, the state timeline and the connection explorer as widgets.
 
 Each function returns an ``ipywidgets`` container that displays as is and exposes its
-parts as attributes (``.picker``, ``.figure``, ``.details``, ``.table`` …), so a
-notebook or a test can drive them. Figures are ``plotly`` ``FigureWidget``\\ s redrawn
-from the pure builders of :mod:`hskit.views.ladder` and :mod:`hskit.views.timeline`.
+parts as attributes (``.picker``, ``.plot``, ``.details``, ``.grid`` …), so a notebook
+or a test can drive them. Figures are drawn by :class:`~hskit.views.plot_widget.PlotWidget`
+(a small anywidget; ``.figure`` is the ``go.Figure`` on screen) from the pure builders
+of :mod:`hskit.views.ladder` and :mod:`hskit.views.timeline`. Only what a view needs is
+imported: the explorer's data grid (``ipydatagrid``) loads with the explorer.
 
 >>> cap = hskit.load("sample_pcaps/close_client_first.pcap")  # doctest: +SKIP
 >>> view = ladder_widget(cap, 0)  # doctest: +SKIP
@@ -13,17 +15,16 @@ from the pure builders of :mod:`hskit.views.ladder` and :mod:`hskit.views.timeli
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
 
 from hskit.errors import HskitError
-from hskit.schema import CONN_STATES, HANDSHAKE_LABELS, TERMINATION_LABELS
-from hskit.timing import endpoint_text
-from hskit.views.ladder import DEFAULT_MAX_SEGMENTS, ladder_figure
+from hskit.views.ladder import DEFAULT_MAX_SEGMENTS, LADDER_MAX_HEIGHT, ladder_figure
+from hskit.views.plot_widget import PlotWidget
 from hskit.views.timeline import (
     connection_labels,
     connections_timeline_figure,
@@ -32,27 +33,25 @@ from hskit.views.timeline import (
 )
 
 if TYPE_CHECKING:
-    from plotly.callbacks import Points
+    import plotly.graph_objects as go
 
     from hskit.capture import Capture
 
 #: Most segments the range slider spans (a browser draws 2000 arrows in about a second).
 MAX_RANGE = 2_000
-#: Rows the explorer lists at most (the filters narrow a larger capture down).
-EXPLORER_ROWS = 500
 #: The timeline picker's value for "every connection".
 ALL_CONNECTIONS = -1
-_PRE_STYLE = "font-size: 11px; line-height: 1.25; white-space: pre; margin: 0"
-_TABLE_CLASS = "hskit-explorer-table"
-_TABLE_FONT = "font-family: monospace; font-size: 12px;"
-
-
-def _replace_figure(target: go.FigureWidget, source: go.Figure) -> None:
-    """Swap ``target``'s traces and layout for ``source``'s in one update."""
-    with target.batch_update():
-        target.data = ()
-        target.add_traces(source.data)
-        target.layout = source.layout
+#: Above this many connections the pickers are a stream number box, not a dropdown list.
+PICKER_LIMIT = 5_000
+#: Height (px) of a compact one-connection timeline.
+COMPACT_TIMELINE_HEIGHT = 250
+#: Roles of the ladder traces whose points stand for a segment (customdata = frame).
+_CLICKABLE_ROLES = frozenset({"segments", "hits", "selected"})
+_LABEL_WIDTH = "6.5em"
+_STYLE = {"description_width": _LABEL_WIDTH}
+#: A control bar: controls side by side, wrapping onto a second line when narrow.
+_BAR_LAYOUT = {"flex_flow": "row wrap", "align_items": "center", "grid_gap": "2px 12px",
+               "margin": "0 0 4px 0"}  # fmt: skip
 
 
 def _picker_options(cap: Capture) -> list[tuple[str, int]]:
@@ -64,16 +63,46 @@ def _picker_options(cap: Capture) -> list[tuple[str, int]]:
     return list(zip(text.tolist(), connections["stream"].tolist(), strict=True))
 
 
+def _stream_picker(cap: Capture, value: int | None, extra: list[tuple[str, int]]) -> Any:
+    """A dropdown of every connection, or a stream number box for very large captures."""
+    streams = cap.connections["stream"]
+    if len(streams) > PICKER_LIMIT:
+        return widgets.BoundedIntText(
+            value=value if value is not None else int(streams.iloc[0]),
+            min=extra[0][1] if extra else int(streams.min()),
+            max=int(streams.max()),
+            description="stream",
+            style=_STYLE,
+        )
+    options = [*extra, *_picker_options(cap)]
+    first = options[0][1] if options else None
+    return widgets.Dropdown(
+        options=options,
+        value=first if value is None else value,
+        description="connection",
+        style=_STYLE,
+        layout={"width": "min(100%, 52em)"},
+    )
+
+
+def _capture_end(cap: Capture) -> float | None:
+    times = cap.segments["time"]
+    return float(times.max()) if len(times) else None
+
+
 class LadderWidget(widgets.VBox):
     """The ladder of one connection with its controls and a dissection panel.
 
-    Parts: ``picker`` (connection), ``numbers`` (relative/absolute), ``spacing``
-    (even/time), ``label_style`` (wireshark/tcpdump), ``range`` (positions of the
-    segments shown, at most ``max_range`` of them), ``handshake_only``, ``figure``
-    (``FigureWidget``) and ``details`` (the clicked frame's full dissection).
+    Parts: ``picker`` (connection; absent with ``picker=False``), ``numbers``
+    (relative/absolute), ``spacing`` (even/time), ``label_style`` (wireshark/tcpdump),
+    ``range`` (1-based positions of the segments shown, at most ``max_range``),
+    ``handshake_only``, ``plot`` (:class:`PlotWidget`; ``figure`` is its figure) and
+    ``details`` (the clicked frame's dissection, TCP first; beside the plot, or left for
+    the caller to place with ``details_beside=False``). Clicking anywhere on an arrow
+    selects that segment: it is highlighted and dissected.
 
     >>> view = LadderWidget(cap)  # doctest: +SKIP
-    >>> view.picker.value = 3  # doctest: +SKIP
+    >>> view.show(3)  # doctest: +SKIP
     """
 
     def __init__(
@@ -83,109 +112,141 @@ class LadderWidget(widgets.VBox):
         *,
         max_segments: int = DEFAULT_MAX_SEGMENTS,
         max_range: int = MAX_RANGE,
+        picker: bool = True,
+        max_height: int = LADDER_MAX_HEIGHT,
+        details_beside: bool = True,
     ) -> None:
         self.cap = cap
+        self.max_height = max_height
         self.max_segments = max_segments
         self.max_range = max_range
-        self._segment_counts = np.bincount(cap.segments["stream"].to_numpy(np.int64))
-        options = _picker_options(cap)
-        first = options[0][1] if options else None
-        self.picker = widgets.Dropdown(
-            options=options,
-            value=first if stream is None else stream,
-            description="connection",
-            layout={"width": "48em"},
-        )
+        self._segment_counts = np.bincount(cap.segments["stream"].to_numpy(np.int64), minlength=1)
+        if stream is None and len(cap.connections):
+            stream = int(cap.connections["stream"].iloc[0])
+        self._stream = stream
+        self.picker = _stream_picker(cap, stream, []) if picker else None
         self.numbers = _toggle("numbers", ["relative", "absolute"])
         self.spacing = _toggle("rows", [("evenly spaced", "even"), ("time-scaled", "time")])
         self.label_style = _toggle("labels", ["wireshark", "tcpdump"])
         self.range = widgets.IntRangeSlider(
             description="segments",
             continuous_update=False,
-            layout={"width": "48em"},
+            style={"description_width": "initial"},
+            layout={"width": "min(100%, 26em)"},
         )
         self.handshake_only = widgets.Checkbox(
             description="handshake and teardown only", indent=False, layout={"width": "auto"}
         )
-        self.figure = go.FigureWidget()
-        self.figure.layout.height = 500
+        self.plot = PlotWidget(config={"displayModeBar": "hover"})
         self.details = widgets.HTML(
-            "<i>click an arrow to see its frame's full dissection</i>",
-            layout={"width": "34%", "max_height": "760px", "overflow": "auto"},
-        )
+            "<i>click an arrow to see its frame's dissection</i>",
+            layout={"width": "32%", "min_width": "16em", "max_height": f"{max_height}px",
+                    "overflow": "auto", "padding": "0 0 0 8px"},
+        )  # fmt: skip
+        self.selected_frame: int | None = None
         self._quiet = False
         self._reset_range()
         self._redraw()
-        self.picker.observe(self._on_picker, names="value")
+        if self.picker is not None:
+            self.picker.observe(self._on_picker, names="value")
         for control in (self.numbers, self.spacing, self.label_style):
             control.observe(self._on_control, names="value")
         self.range.observe(self._on_range, names="value")
         self.handshake_only.observe(self._on_handshake_only, names="value")
-        super().__init__(
-            [
-                widgets.HBox([self.picker, self.numbers]),
-                widgets.HBox([self.spacing, self.label_style]),
-                widgets.HBox([self.range, self.handshake_only]),
-                widgets.HBox([widgets.Box([self.figure], layout={"width": "66%"}), self.details]),
-            ]
-        )
+        self.plot.on_click(self.on_plot_click)
+        controls = [self.numbers, self.spacing, self.label_style, self.range,
+                    self.handshake_only]  # fmt: skip
+        bar = widgets.HBox(controls, layout=_BAR_LAYOUT)
+        if details_beside:
+            plot = widgets.Box([self.plot], layout={"flex": "1 1 0", "min_width": "0"})
+            parts = [widgets.HBox([plot, self.details])]
+        else:
+            parts = [self.plot]
+        super().__init__([*([self.picker] if self.picker is not None else []), bar, *parts])
+        self.add_class("hskit-ladder")
 
     @property
     def stream(self) -> int | None:
         """The connection shown."""
-        return self.picker.value
+        return self._stream
+
+    @property
+    def figure(self) -> go.Figure:
+        """The ladder figure on screen."""
+        return self.plot.figure
+
+    def show(self, stream: int) -> None:
+        """Show connection ``stream`` (from its first segments)."""
+        if self.picker is not None and self.picker.value != stream:
+            self.picker.value = stream  # the observer redraws
+            return
+        self._stream = stream
+        self.selected_frame = None
+        self._reset_range()
+        self._redraw()
 
     def show_frame(self, frame: int) -> None:
-        """Put frame ``frame``'s full dissection (tshark ``-V``) in the details panel."""
+        """Highlight frame ``frame``'s arrow and put its dissection (TCP first) in the panel."""
+        self.selected_frame = frame
+        self._redraw()
         self.details.value = f"<i>dissecting frame {frame} …</i>"
-        from hskit.tshark.dissect import dissect_frame
+        from hskit.views.dissection import frame_layers, layers_html
 
         try:
-            text = dissect_frame(self.cap.load_report.path, frame)
-        except HskitError as error:
+            layers = frame_layers(self.cap.load_report.path, frame)
+        except (HskitError, ValueError) as error:
             self.details.value = f"<b>frame {frame}</b>: {html.escape(str(error))}"
             return
-        self.details.value = (
-            f"<b>frame {frame}</b><pre style='{_PRE_STYLE}'>{html.escape(text)}</pre>"
-        )
+        self.details.value = f"<b>frame {frame}</b>" + layers_html(layers)
 
-    def on_segment_click(self, trace: Any, points: Points, selector: Any) -> None:
-        """``FigureWidget`` click handler of the segment markers: dissect the clicked frame."""
-        if not points.point_inds:
+    def on_plot_click(self, trace_index: int, point_index: int) -> None:
+        """Click handler of the plot: a point on or along an arrow selects its segment."""
+        trace = self.figure.data[trace_index]
+        if not trace.meta or trace.meta.get("role") not in _CLICKABLE_ROLES:
             return
-        self.show_frame(int(trace.customdata[points.point_inds[0]]))
+        if trace.customdata is None or not 0 <= point_index < len(trace.customdata):
+            return
+        self.show_frame(int(trace.customdata[point_index]))
 
-    def _reset_range(self) -> None:
-        count = int(self._segment_counts[self.picker.value]) if self.picker.value is not None else 1
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
         self._quiet = True
         try:
-            self.range.min = 0
-            self.range.max = max(count - 1, 0)
-            self.range.value = (0, min(count, self.max_segments, self.max_range) - 1)
+            yield
         finally:
             self._quiet = False
 
+    def _reset_range(self) -> None:
+        stream = self._stream
+        in_table = stream is not None and 0 <= stream < len(self._segment_counts)
+        count = int(self._segment_counts[stream]) if in_table else 1
+        with self._quietly():
+            self.range.min = 1
+            self.range.max = max(count, 1)
+            self.range.value = (1, max(min(count, self.max_segments, self.max_range), 1))
+
     def _redraw(self) -> None:
-        if self.picker.value is None:
+        if self._stream is None:
             return
         low, high = self.range.value
-        figure = ladder_figure(
+        self.plot.figure = ladder_figure(
             self.cap.segments,
             self.cap.connections,
-            self.picker.value,
+            self._stream,
+            states=self.cap.states,
             numbers=self.numbers.value,
             spacing=self.spacing.value,
-            frames=None if self.handshake_only.value else slice(low, high + 1),
+            frames=None if self.handshake_only.value else slice(low - 1, high),
             handshake_only=self.handshake_only.value,
             label_style=self.label_style.value,
             max_segments=self.max_segments,
+            selected_frame=self.selected_frame,
+            max_height=self.max_height,
         )
-        _replace_figure(self.figure, figure)
-        for trace in self.figure.data:
-            if trace.meta and trace.meta.get("role") == "segments":
-                trace.on_click(self.on_segment_click)
 
-    def _on_picker(self, _change: object) -> None:
+    def _on_picker(self, change: dict[str, Any]) -> None:
+        self._stream = change["new"]
+        self.selected_frame = None
         self._reset_range()
         self._redraw()
 
@@ -199,14 +260,11 @@ class LadderWidget(widgets.VBox):
             return
         low, high = change["new"]
         if high - low + 1 > self.max_range:
-            self._quiet = True
-            try:
+            with self._quietly():
                 if low != change["old"][0]:
                     self.range.value = (low, low + self.max_range - 1)
                 else:
                     self.range.value = (high - self.max_range + 1, high)
-            finally:
-                self._quiet = False
         self._redraw()
 
     def _on_handshake_only(self, change: dict[str, Any]) -> None:
@@ -223,8 +281,9 @@ def ladder_widget(
 ) -> LadderWidget:
     """The interactive ladder of ``cap``'s connection ``stream`` (default: the first).
 
-    It starts on the first ``max_segments`` segments; the range slider spans at most
-    ``max_range``, and the handshake-and-teardown checkbox jumps to both ends.
+    It starts on the first ``max_segments`` segments; the range slider (1-based, as the
+    title) spans at most ``max_range``, and the handshake-and-teardown checkbox jumps
+    to both ends.
 
     >>> ladder_widget(cap, 0)  # doctest: +SKIP
     """
@@ -234,44 +293,89 @@ def ladder_widget(
 class TimelineWidget(widgets.VBox):
     """State timeline of one connection, or of all of them (one row each, or state counts).
 
-    Parts: ``picker`` (a stream, or :data:`ALL_CONNECTIONS`), ``mode`` (``rows`` or
-    ``counts``, for all connections) and ``figure``.
+    Parts: ``picker`` (a stream, or :data:`ALL_CONNECTIONS`; absent with
+    ``picker=False``), ``mode`` (``rows`` or ``counts``, for all connections; hidden
+    without a picker while one connection is shown), ``plot`` and ``figure``.
+    ``compact=True`` draws one connection's timeline short and without a legend (the
+    explorer's, beside a ladder whose lanes name every state).
 
     >>> TimelineWidget(cap).mode.value = "counts"  # doctest: +SKIP
     """
 
-    def __init__(self, cap: Capture, stream: int | None = None) -> None:
+    def __init__(
+        self,
+        cap: Capture,
+        stream: int | None = None,
+        *,
+        picker: bool = True,
+        compact: bool = False,
+    ) -> None:
         self.cap = cap
-        self.picker = widgets.Dropdown(
-            options=[("all connections", ALL_CONNECTIONS), *_picker_options(cap)],
-            value=ALL_CONNECTIONS if stream is None else stream,
-            description="connection",
-            layout={"width": "48em"},
-        )
+        self._stream = stream
+        self.compact = compact
+        self.picker = (
+            _stream_picker(cap, ALL_CONNECTIONS if stream is None else stream,
+                           [("all connections", ALL_CONNECTIONS)])
+            if picker
+            else None
+        )  # fmt: skip
         self.mode = _toggle(
             "all as", [("one row per connection", "rows"), ("sockets per state", "counts")]
         )
-        self.figure = go.FigureWidget()
+        self.plot = PlotWidget(config={"displayModeBar": "hover", "scrollZoom": True})
+        controls = [self.mode] if self.picker is None else [self.picker, self.mode]
+        self._bar = widgets.HBox(controls, layout=_BAR_LAYOUT)
         self._redraw()
-        self.picker.observe(self._on_change, names="value")
+        if self.picker is not None:
+            self.picker.observe(self._on_picker, names="value")
         self.mode.observe(self._on_change, names="value")
-        super().__init__([widgets.HBox([self.picker, self.mode]), self.figure])
+        super().__init__([self._bar, self.plot])
+        self.add_class("hskit-timeline")
 
     @property
     def stream(self) -> int | None:
         """The connection shown, or None for all."""
-        return None if self.picker.value == ALL_CONNECTIONS else self.picker.value
+        return self._stream
+
+    @property
+    def figure(self) -> go.Figure:
+        """The timeline figure on screen."""
+        return self.plot.figure
+
+    def show(self, stream: int | None) -> None:
+        """Show connection ``stream``, or every connection (``None``)."""
+        if self.picker is not None:
+            value = ALL_CONNECTIONS if stream is None else stream
+            if self.picker.value != value:
+                self.picker.value = value  # the observer redraws
+                return
+        self._stream = stream
+        self._redraw()
 
     def _redraw(self) -> None:
         cap = self.cap
-        self.mode.disabled = self.stream is not None
-        if self.stream is not None:
-            figure = state_timeline_figure(cap.states, self.stream, connections=cap.connections)
+        self.mode.disabled = self._stream is not None
+        self._bar.layout.display = "none" if self.picker is None and self.mode.disabled else None
+        if self._stream is not None:
+            figure = state_timeline_figure(
+                cap.states, self._stream, connections=cap.connections, segments=cap.segments
+            )
+            if self.compact:
+                figure.update_layout(height=COMPACT_TIMELINE_HEIGHT, showlegend=False,
+                                     margin_b=50)  # fmt: skip
         elif self.mode.value == "counts":
-            figure = state_counts_figure(cap.states)
+            figure = state_counts_figure(
+                cap.states, capture_end=_capture_end(cap), connections=cap.connections
+            )
         else:
-            figure = connections_timeline_figure(cap.states, cap.connections)
-        _replace_figure(self.figure, figure)
+            figure = connections_timeline_figure(
+                cap.states, cap.connections, capture_end=_capture_end(cap)
+            )
+        self.plot.figure = figure
+
+    def _on_picker(self, change: dict[str, Any]) -> None:
+        self._stream = None if change["new"] == ALL_CONNECTIONS else change["new"]
+        self._redraw()
 
     def _on_change(self, _change: object) -> None:
         self._redraw()
@@ -285,168 +389,25 @@ def timeline_widget(cap: Capture, stream: int | None = None) -> TimelineWidget:
     return TimelineWidget(cap, stream)
 
 
-def _table_lines(connections: pd.DataFrame) -> pd.Series:
-    """One fixed-width text line per connection row, for the explorer's list."""
-    endpoints = (
-        endpoint_text(connections["client_ip"], connections["client_port"]).astype("string")
-        + " → "
-        + endpoint_text(connections["server_ip"], connections["server_port"]).astype("string")
-    )
-    packets = connections["packets_c2s"].astype(np.int64) + connections["packets_s2c"].astype(
-        np.int64
-    )
-    columns = [
-        (connections["stream"].astype("string"), 7),
-        (endpoints, 46),
-        (connections["handshake"].astype("string").fillna("-"), 19),
-        (connections["termination"].astype("string").fillna("-"), 19),
-        (connections["conn_state"].astype("string").fillna("-"), 7),
-        (packets.astype("string"), 8),
-    ]
-    line = pd.Series("", index=connections.index, dtype="string")
-    for values, width in columns:
-        line = line + values.str.pad(width, side="right")
-    return line + pd.Series(
-        np.char.mod("%.6f s", connections["duration"].to_numpy(float)), index=connections.index
-    )
-
-
-class Explorer(widgets.VBox):
-    """The connection table with filters, linked to a ladder and a state timeline.
-
-    Parts: the filters ``handshake``, ``termination``, ``conn_state`` (multi-selects;
-    nothing selected = no filter) and ``search`` (text in ``ip:port`` of either end);
-    ``table`` (a ``Select`` of the filtered rows, value = stream), ``count``, and the
-    linked ``ladder`` (:class:`LadderWidget`) and ``timeline`` (:class:`TimelineWidget`).
-
-    >>> view = Explorer(cap)  # doctest: +SKIP
-    >>> view.handshake.value = ("refused",)  # doctest: +SKIP
-    """
-
-    def __init__(self, cap: Capture, *, max_rows: int = EXPLORER_ROWS) -> None:
-        self.cap = cap
-        self.max_rows = max_rows
-        connections = cap.connections
-        self._lines = _table_lines(connections).to_numpy(dtype=object)
-        self._endpoints = (
-            connection_labels(connections).str.split(" · ", n=1).str[1].fillna("").to_numpy()
-        )
-        self.handshake = _multi_select("handshake", HANDSHAKE_LABELS)
-        self.termination = _multi_select("termination", TERMINATION_LABELS)
-        self.conn_state = _multi_select("conn_state", CONN_STATES)
-        self.search = widgets.Text(
-            description="address",
-            placeholder="ip or :port (Enter)",
-            continuous_update=False,
-        )
-        self.count = widgets.HTML()
-        self.table = widgets.Select(rows=12, layout={"width": "100%"})
-        self.table.add_class(_TABLE_CLASS)
-        self.ladder = LadderWidget(cap)
-        self.timeline = TimelineWidget(cap, self.ladder.stream)
-        self.table.observe(self._on_row, names="value")
-        self._apply_filters()
-        for control in (self.handshake, self.termination, self.conn_state, self.search):
-            control.observe(self._on_filter, names="value")
-        header = (
-            "stream".ljust(7)
-            + "client → server".ljust(46)
-            + "handshake".ljust(19)
-            + "termination".ljust(19)
-            + "state".ljust(7)
-            + "packets".ljust(8)
-            + "duration"
-        )
-        style = widgets.HTML(
-            f"<style>.{_TABLE_CLASS} select, .{_TABLE_CLASS} option {{{_TABLE_FONT}}}</style>"
-            f"<pre style='{_TABLE_FONT} margin: 0; padding-left: 5px'>{html.escape(header)}</pre>"
-        )
-        super().__init__(
-            [
-                widgets.HBox([self.handshake, self.termination, self.conn_state, self.search]),
-                self.count,
-                style,
-                self.table,
-                self.ladder,
-                self.timeline,
-            ]
-        )
-
-    def filtered(self) -> pd.DataFrame:
-        """The connection rows that pass every filter."""
-        connections = self.cap.connections
-        return connections.loc[self._mask()]
-
-    def _mask(self) -> np.ndarray:
-        connections = self.cap.connections
-        mask = np.ones(len(connections), dtype=bool)
-        for control, column in (
-            (self.handshake, "handshake"),
-            (self.termination, "termination"),
-            (self.conn_state, "conn_state"),
-        ):
-            if control.value:
-                mask &= connections[column].isin(control.value).to_numpy(bool)
-        needle = self.search.value.strip()
-        if needle:
-            mask &= pd.Series(self._endpoints).str.contains(needle, regex=False).to_numpy(bool)
-        return mask
-
-    def _apply_filters(self) -> None:
-        mask = self._mask()
-        rows = np.flatnonzero(mask)
-        shown = rows[: self.max_rows]
-        streams = self.cap.connections["stream"].to_numpy(np.int64)[shown]
-        self.count.value = f"<b>{len(rows)}</b> of {len(mask)} connections match" + (
-            f" (first {len(shown)} listed)" if len(rows) > len(shown) else ""
-        )
-        current = self.table.value
-        self.table.unobserve(self._on_row, names="value")
-        try:
-            self.table.options = list(
-                zip(self._lines[shown].tolist(), streams.tolist(), strict=True)
-            )
-            if len(streams):
-                self.table.value = current if current in set(streams.tolist()) else int(streams[0])
-        finally:
-            self.table.observe(self._on_row, names="value")
-        self._show(self.table.value)
-
-    def _on_filter(self, _change: object) -> None:
-        self._apply_filters()
-
-    def _on_row(self, change: dict[str, Any]) -> None:
-        self._show(change["new"])
-
-    def _show(self, stream: int | None) -> None:
-        """Point the ladder and the timeline at ``stream`` (each redraws only on a change)."""
-        if stream is None:
-            return
-        self.ladder.picker.value = stream
-        self.timeline.picker.value = stream
-
-
 def _toggle(name: str, options: list[Any]) -> widgets.ToggleButtons:
+    """Buttons with their name to their left (ipywidgets would put it above)."""
     return widgets.ToggleButtons(
         options=options,
         description=name,
-        style={"button_width": "auto", "description_width": "initial"},
+        style={"description_width": "initial", "button_width": "auto"},
+        layout={"display": "flex", "align_items": "center", "width": "auto"},
     )
 
 
-def _multi_select(name: str, labels: tuple[str, ...]) -> widgets.SelectMultiple:
-    return widgets.SelectMultiple(
-        options=list(labels),
-        description=name,
-        rows=min(len(labels), 6),
-        style={"description_width": "initial"},
-        layout={"width": "15em"},
-    )
-
-
-def explorer(cap: Capture, *, max_rows: int = EXPLORER_ROWS) -> Explorer:
-    """``cap``'s connections, filterable, linked to the ladder and the state timeline.
+def explorer(cap: Capture) -> Explorer:
+    """``cap``'s connections in a sortable, filterable data grid, linked to the ladder and
+    the state timeline beside it.
 
     >>> explorer(cap)  # doctest: +SKIP
     """
-    return Explorer(cap, max_rows=max_rows)
+    return Explorer(cap)
+
+
+# The explorer lives in its own module (it needs ipydatagrid); imported last, it uses
+# the widgets above.
+from hskit.views.explorer import Explorer  # noqa: E402
