@@ -158,7 +158,7 @@ def test_hskit_version_and_demo_run_from_an_empty_folder(installed: Installed, f
     demo = _run([installed.bin / "hskit", "demo", "--max-rows", "2"], cwd=installed.elsewhere)
     reported = [line for line in demo.stdout.splitlines() if line.startswith("== ")]
     assert len(reported) == len(hskit.samples.names())
-    assert "== refused.pcap: 2 frames, 2 TCP segments, 1 connections" in reported
+    assert "== refused.pcap: 2 frames, 2 TCP segments, 1 connection" in reported
     assert list(installed.elsewhere.iterdir()) == []
     figures(f"installed wheel: {version.strip()}; demo {time.perf_counter() - started:.1f} s")
     figures("  " + "\n  ".join(demo.stdout.strip().splitlines()[:4]))
