@@ -21,7 +21,7 @@ import pandas as pd
 from hskit import schema
 from hskit.capture import LoadReport
 from hskit.direction import from_client
-from hskit.errors import TruncatedCaptureWarning
+from hskit.errors import CorruptTimestampWarning, TruncatedCaptureWarning
 from hskit.native.decode import LINK_TYPE_NAMES, TcpColumns, decode
 from hskit.native.records import NO_TIMESTAMP, Records, read_records
 from hskit.native.streams import streams
@@ -36,7 +36,8 @@ def read(path: Path, *, progress: bool | None) -> tuple[pd.DataFrame, LoadReport
 
     Raises :class:`~hskit.errors.NotACapture` for a file that is not a capture and
     :class:`~hskit.errors.UnsupportedLinkType` for what only tshark decodes; warns with
-    :class:`~hskit.errors.TruncatedCaptureWarning` when the file ends inside a record.
+    :class:`~hskit.errors.TruncatedCaptureWarning` when the file ends inside a record and
+    :class:`~hskit.errors.CorruptTimestampWarning` on time stamps out of range.
     """
     records = read_records(path, progress=progress)
     tcp, skipped = decode(records)
@@ -49,6 +50,9 @@ def read(path: Path, *, progress: bool | None) -> tuple[pd.DataFrame, LoadReport
         )
         warnings.warn(message, TruncatedCaptureWarning, stacklevel=3)
         notes.append(message)
+    for note in records.timestamp_notes:
+        warnings.warn(f"{path}: {note}", CorruptTimestampWarning, stacklevel=3)
+        notes.append(note)
     fragmented = int((~tcp.analyzed & ~tcp.quoted).sum())
     if fragmented:
         notes.append(
