@@ -199,6 +199,8 @@ def read_records(path: Path, *, progress: bool | None) -> Records:
         raise UnsupportedLinkType(
             f'{path} is a modified pcap (longer record headers); load with backend="tshark"'
         )
+    if size == 0 and path.stat().st_size:  # a gzip stream that yields nothing
+        raise NotACapture(f"{path} is gzip-compressed but nothing could be decompressed")
     if size == 0:
         raise NotACapture(f"{path} is empty, not a capture file")
     raise NotACapture(
