@@ -20,7 +20,7 @@ runs N cases natively and N // 10 through tshark. From the command line::
     python tests/fuzzing.py --atheris -atheris_runs=100000    # coverage-guided (atheris)
 
 >>> case = next(cases(1))
->>> case.name, case == next(cases(1))
+>>> case.name, case == next(cases(1))  # doctest: +ELLIPSIS
 ('00000-...', True)
 """
 

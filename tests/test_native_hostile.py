@@ -113,6 +113,7 @@ def test_pcapng_time_stamp_resolutions_read_as_tshark_reads_them(
     assert any("if_tsresol" in note for note in cap.load_report.notes) == absurd
 
 
+@pytest.mark.filterwarnings("ignore::hskit.errors.CorruptTimestampWarning")
 def test_the_cli_reports_an_absurd_resolution_without_a_traceback(tmp_path: Path) -> None:
     capture = tmp_path / "resolution.pcapng"
     capture.write_bytes(_pcapng(0x80 | 127, [TICKS]))
