@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-#: wraps anywhere in a long value rather than widening the table past the page.
+#: wraps long values at spaces (a word breaks only when longer than its column), left aligned
+#: (JupyterLab right-aligns table cells), rather than widening the table past the page.
 WRAPPED_CSS = """
 .hskit-wrapped table { table-layout: auto; border-collapse: collapse; max-width: 100%; }
-.hskit-wrapped td, .hskit-wrapped th { white-space: pre-wrap; overflow-wrap: anywhere;
-  text-align: left; vertical-align: top; padding: 0.25em 0.6em; }
+.hskit-wrapped td, .hskit-wrapped th { white-space: pre-wrap; overflow-wrap: break-word;
+  text-align: left !important; vertical-align: top; padding: 0.25em 0.6em; }
 """
 
 
