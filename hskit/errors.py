@@ -67,3 +67,16 @@ class TruncatedCaptureWarning(HskitWarning):
     Every whole record before that point was loaded; the message says how many bytes
     were lost and at which offset.
     """
+
+
+class CaptureToolNotFound(HskitError, RuntimeError):
+    """Neither dumpcap nor tcpdump is installed (the message says how to install them)."""
+
+
+class CapturePermissionDenied(HskitError, PermissionError):
+    """This user may not capture on the interface (the message says how to grant it)."""
+
+
+class CaptureFailed(HskitError, RuntimeError):
+    """The capture program did not start or stopped on its own; the message carries its
+    stderr."""
