@@ -8,6 +8,7 @@
 # accessor registers the pandas accessor DataFrame.hs
 from hskit import accessor, classify, errors, filters, flags, samples, schema, timing, zeek
 from hskit.capture import Capture, LoadReport
+from hskit.live import live
 from hskit.loader import load
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "errors",
     "filters",
     "flags",
+    "live",
     "load",
     "samples",
     "schema",
