@@ -57,7 +57,7 @@ NO_PRIVILEGE = re.compile(r"permission|Operation not permitted", re.IGNORECASE)
 #: dumpcap's line when it has opened the interface and its first file.
 DUMPCAP_STARTED = "File: "
 #: tcpdump's line when it has opened the interface.
-TCPDUMP_STARTED = "listening on "
+TCPDUMP_STARTED = "tcpdump: listening on "
 
 _running: weakref.WeakSet[Recorder] = weakref.WeakSet()
 
