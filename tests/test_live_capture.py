@@ -288,3 +288,36 @@ def test_without_capture_privilege_the_error_says_what_to_do(tool: str, tmp_path
     assert "usermod -a -G wireshark nobody" in message
     assert "setcap cap_net_raw,cap_net_admin=eip" in message
     assert "--cap-add NET_RAW" in message
+
+
+WATCH = "from hskit.cli import main; main()"
+#: seconds ``hskit watch`` runs: the script's traffic takes about 2 s of it.
+WATCH_DURATION = 8
+
+
+def test_watch_prints_the_scripted_counts(lab: dict[str, str], tmp_path: Path) -> None:
+    ring = tmp_path / "ring"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    watch = subprocess.Popen(
+        ["ip", "netns", "exec", lab["srv"], sys.executable, "-c", WATCH, "watch",
+         "-i", "hls0", "--duration", str(WATCH_DURATION), "--write", str(ring)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not list(ring.glob("ring_*")) and time.monotonic() < deadline:
+            time.sleep(0.1)  # dumpcap opens its first file once it captures
+        play_script(lab)
+        out, err = watch.communicate(timeout=TIMEOUT + WATCH_DURATION)
+    finally:
+        watch.kill()
+    assert watch.returncode == 0, err
+    summary = out[out.index(f"{ring}: ") :]
+    total = COMPLETE + HALF_OPEN + 2
+    assert f"{total} connections, 0 dropped by the capture" in summary.splitlines()[0]
+    handshakes = summary.split("\n\n")[1].splitlines()
+    assert handshakes[0].split() == ["handshake", "count"]
+    assert {line.split()[0]: int(line.split()[1]) for line in handshakes[1:]} == {
+        "complete": COMPLETE, "no_final_ack": HALF_OPEN, "no_answer": 1, "refused": 1
+    }  # fmt: skip
+    assert f"ring kept: {len(list(ring.glob('ring_*')))} files in {ring}" in out
