@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 #: rows of the latest-connections list.
 LATEST = 12
-#: the findings columns shown, in order.
-FINDING_COLUMNS = ("kind", "severity", "endpoint", "count", "evidence")
+#: the findings columns shown, in order (the evidence shows on hover).
+FINDING_COLUMNS = ("kind", "severity", "endpoint", "count")
 
 
 class LiveView(widgets.VBox):
@@ -118,7 +118,10 @@ class LiveView(widgets.VBox):
         header = "".join(
             f"<th>{name}</th>" for name in ("fired (UTC)", "capture s", *FINDING_COLUMNS)
         )
-        body = "".join(f"<tr class='hskit-live-finding'>{row}</tr>" for row in rows)
+        body = "".join(
+            f"<tr class='hskit-live-finding' title='{html.escape(str(evidence))}'>{row}</tr>"
+            for row, evidence in zip(rows, findings["evidence"], strict=True)
+        )
         empty = "" if rows else "<p><i>no findings yet</i></p>"
         return f"<b>findings</b><table><tr>{header}</tr>{body}</table>{empty}"
 
