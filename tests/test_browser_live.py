@@ -4,10 +4,11 @@ A notebook written here starts ``hskit.live`` on loopback (its own two ports onl
 shows ``live.view()``, and starts a thread in the kernel that makes complete
 connections to a listener and refused ones to a closed port, a round every half
 second from when the view shows. Chromium (Playwright, offline) runs it and reads
-what plotly holds in the page: the status line counts up through several values while the rounds go on, and
-in the end the states bars, the new-connections bars and the findings agree with
-the script, and choosing a connection in the latest list draws its ladder. When
-JupyterLab stops, the kernel's capture program is gone with it.
+what plotly holds in the page: the status line counts up through several values
+while the rounds go on, and in the end the states bars, the new-connections bars
+and the findings agree with the script, and choosing a connection in the latest
+list draws its ladder. When JupyterLab stops, the kernel's capture program is gone
+with it.
 """
 
 from __future__ import annotations
