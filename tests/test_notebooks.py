@@ -20,7 +20,7 @@ BUDGET = 60
 
 
 def test_there_are_nine_tutorials() -> None:
-    assert len(NOTEBOOKS) == 9, [p.name for p in NOTEBOOKS]
+    assert len(NOTEBOOKS) == 10, [p.name for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
