@@ -10,10 +10,12 @@ script itself, and ``hskit.load`` of the ring concatenated by Wireshark's ``merg
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -321,3 +323,25 @@ def test_watch_prints_the_scripted_counts(lab: dict[str, str], tmp_path: Path) -
         "complete": COMPLETE, "no_final_ack": HALF_OPEN, "no_answer": 1, "refused": 1
     }  # fmt: skip
     assert f"ring kept: {len(list(ring.glob('ring_*')))} files in {ring}" in out
+
+
+def test_a_bounded_ring_keeps_tables_of_the_files_left_on_disk(tmp_path: Path) -> None:
+    if os.geteuid() != 0 or not shutil.which("dumpcap"):
+        unavailable("capturing on lo needs root and dumpcap")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nobody listens: every attempt is refused
+    live = hskit.live("lo", bpf=f"tcp port {port}", folder=tmp_path / "ring", files=2)
+    try:
+        for _ in range(5):  # an attempt in each of five ring files
+            with contextlib.suppress(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=5)
+            live.wait(files=1, timeout=TIMEOUT)
+    finally:
+        live.stop()
+    on_disk = sorted((tmp_path / "ring").glob("ring_*"))
+    assert live.files_seen >= 5 and len(on_disk) == 2
+    assert live.ring_files == on_disk
+    truth = merged_ring(live, tmp_path)
+    pd.testing.assert_frame_equal(live.segments, truth.segments)
+    assert len(live.connections) < 5

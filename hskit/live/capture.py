@@ -48,12 +48,14 @@ class RingFile:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The tables as of one number of ring files, and when they were ready."""
+    """The tables as of a number of ring files closed so far, and when they were ready."""
 
     files: int
     capture: Capture
     connections: pd.DataFrame
     ready_at: float
+    #: when the newest ring file in it was closed (None before the first).
+    newest_closed_at: float | None
 
 
 class LiveCapture:
@@ -65,6 +67,7 @@ class LiveCapture:
         self.folder = recorder.settings.folder
         self._parts: list[Capture] = []
         self._files: list[RingFile] = []
+        self._files_seen = 0
         self.load_errors: list[str] = []
         self._changed = threading.Condition()
         self._ended = False
@@ -93,6 +96,10 @@ class LiveCapture:
             with self._changed:
                 self._parts.append(part)
                 self._files.append(RingFile(path, closed_at, time.monotonic()))
+                kept = self.recorder.settings.files
+                if kept is not None:  # the ring's size: older files are gone from disk too
+                    del self._parts[:-kept], self._files[:-kept]
+                self._files_seen += 1
                 self._changed.notify_all()
         with self._changed:
             self._ended = True
@@ -106,33 +113,43 @@ class LiveCapture:
         True
         """
         with self._changed:
-            goal = len(self._files) + files
-            self._changed.wait_for(lambda: len(self._files) >= goal or self._ended, timeout)
-            return len(self._files) >= goal
+            goal = self._files_seen + files
+            self._changed.wait_for(lambda: self._files_seen >= goal or self._ended, timeout)
+            return self._files_seen >= goal
 
     # ------------------------------------------------------------------ tables
     @property
     def ring_files(self) -> list[Path]:
-        """The closed ring files loaded so far, in order."""
+        """The closed ring files loaded so far, in order (with ``files=N``, the last N:
+        the tables cover what the ring on disk holds)."""
         with self._changed:
             return [ring.path for ring in self._files]
 
     @property
     def files(self) -> list[RingFile]:
-        """The closed ring files loaded so far with when they closed and were loaded."""
+        """The closed ring files kept so far with when they closed and were loaded."""
         with self._changed:
             return list(self._files)
+
+    @property
+    def files_seen(self) -> int:
+        """How many ring files have closed and been loaded since the start."""
+        with self._changed:
+            return self._files_seen
 
     def snapshot(self) -> Snapshot:
         """The tables of every ring file loaded so far (computed once per new file)."""
         with self._snapshot_lock:
             with self._changed:
-                parts = list(self._parts)
-            if self._snapshot is None or self._snapshot.files != len(parts):
+                parts, seen = list(self._parts), self._files_seen
+                newest = self._files[-1].closed_at if self._files else None
+            if self._snapshot is None or self._snapshot.files != seen:
                 segments, report = merge(parts, name=str(self.folder))
                 capture = Capture(segments, report)
                 connections = _with_current_states(capture)
-                self._snapshot = Snapshot(len(parts), capture, connections, time.monotonic())
+                self._snapshot = Snapshot(
+                    seen, capture, connections, time.monotonic(), newest_closed_at=newest
+                )
             return self._snapshot
 
     @property

@@ -52,11 +52,11 @@ def merge(parts: Sequence[Capture], *, name: str | None = None) -> tuple[pd.Data
     with_rows = [part.segments for part in parts if len(part.segments)]
     if not with_rows:
         return schema.empty_segments(), report
+    addresses = _address_dtype(with_rows)
     segments = pd.concat(
-        [_frames_counted_on(part, offset) for part, offset in _frame_offsets(parts)],
+        [_frames_counted_on(part, offset, addresses) for part, offset in _frame_offsets(parts)],
         ignore_index=True,
     )
-    _address_columns(segments, with_rows)
     _times_from_first_frame(segments, reports)
     _conversations(segments)
     segments["from_client"] = from_client(segments)
@@ -74,23 +74,24 @@ def _frame_offsets(parts: Sequence[Capture]) -> list[tuple[pd.DataFrame, int]]:
     ]
 
 
-def _frames_counted_on(segments: pd.DataFrame, offset: int) -> pd.DataFrame:
-    """``segments`` with ``frame`` counted on from ``offset`` and plain-text addresses."""
+def _frames_counted_on(
+    segments: pd.DataFrame, offset: int, addresses: pd.CategoricalDtype
+) -> pd.DataFrame:
+    """``segments`` with ``frame`` counted on from ``offset`` and addresses recoded to
+    the shared categories ``addresses`` (codes only, no text)."""
     part = segments.copy()
     part["frame"] = (part["frame"].to_numpy(np.int64) + offset).astype(np.uint32)
     for column in ("src_ip", "dst_ip"):
-        part[column] = part[column].astype(object)
+        part[column] = part[column].cat.set_categories(addresses.categories)
     return part
 
 
-def _address_columns(segments: pd.DataFrame, parts: list[pd.DataFrame]) -> None:
-    """``src_ip``/``dst_ip`` as one categorical over every part's addresses, in the
-    native reader's order (IPv4 by value, then IPv6 by value)."""
+def _address_dtype(parts: list[pd.DataFrame]) -> pd.CategoricalDtype:
+    """One categorical over every part's addresses, in the native reader's order (IPv4
+    by value, then IPv6 by value)."""
     seen = set().union(*(set(p["src_ip"].cat.categories) for p in parts))
     seen |= set().union(*(set(p["dst_ip"].cat.categories) for p in parts))
-    dtype = pd.CategoricalDtype(sorted(seen, key=_address_order))
-    for column in ("src_ip", "dst_ip"):
-        segments[column] = segments[column].astype(dtype)
+    return pd.CategoricalDtype(sorted(seen, key=_address_order))
 
 
 def _address_order(text: str) -> tuple[int, int]:

@@ -80,7 +80,7 @@ class LiveView(widgets.VBox):
         """Redraw after each new ring file until the capture has ended and is drawn."""
         while not self._closing.wait(self.refresh):
             ended = not self.live.running
-            if len(self.live.files) != self.files_shown:
+            if self.live.files_seen != self.files_shown:
                 self.update()
             elif ended:
                 return
