@@ -57,7 +57,7 @@ def merge(parts: Sequence[Capture], *, name: str | None = None) -> tuple[pd.Data
         [_frames_counted_on(part, offset, addresses) for part, offset in _frame_offsets(parts)],
         ignore_index=True,
     )
-    _times_from_first_frame(segments, reports)
+    _times_from_first_frame(segments, parts)
     _conversations(segments)
     segments["from_client"] = from_client(segments)
     schema.check(segments, schema.SEGMENT_DTYPES, "segments")
@@ -99,14 +99,23 @@ def _address_order(text: str) -> tuple[int, int]:
     return address.version, int(address)
 
 
-def _times_from_first_frame(segments: pd.DataFrame, reports: list[LoadReport]) -> None:
+def _times_from_first_frame(segments: pd.DataFrame, parts: Sequence[Capture]) -> None:
     """``time`` in seconds since the first frame of the first file that has frames."""
-    first = next((r for r in reports if r.frames), None)
+    first = next((part for part in parts if part.load_report.frames), None)
     if first is None:
         return
-    first_ns = int(read_records(Path(first.path), progress=False).ts_ns[0])
     ts_ns = segments["ts"].array.asi8
-    segments["time"] = (ts_ns - first_ns) / 1e9
+    segments["time"] = (ts_ns - _first_frame_ns(first)) / 1e9
+
+
+def _first_frame_ns(part: Capture) -> int:
+    """The timestamp (ns) of ``part``'s first frame: from its first segment's ``ts`` and
+    ``time`` when that is known, else read from the file (a ring file whose first frame
+    is not a TCP segment)."""
+    rows = part.segments
+    if len(rows) and not np.isnan(rows["time"].iloc[0]):
+        return int(rows["ts"].array.asi8[0]) - round(float(rows["time"].iloc[0]) * 1e9)
+    return int(read_records(Path(part.load_report.path), progress=False).ts_ns[0])
 
 
 def _conversations(segments: pd.DataFrame) -> None:
