@@ -103,6 +103,7 @@ def measure(rate: float, seconds: float, connections: int, period: int, files: i
          str(seconds), "--connections", str(connections)]
     )  # fmt: skip
     lags, behind = [], []
+    started = time.monotonic()
     try:
         while generator.poll() is None:
             redraw(live)
@@ -113,24 +114,22 @@ def measure(rate: float, seconds: float, connections: int, period: int, files: i
             live.wait(files=1, timeout=period)
     finally:
         generator.wait(30)
+        traffic = time.monotonic() - started
         live.stop()
-    snapshot_started = time.monotonic()
-    segments = live.segments
-    final_draw = time.monotonic() - snapshot_started
-    times = segments["time"].to_numpy()
-    span = float(times.max() - times.min()) if len(times) else 0.0
-    rate_seen = len(segments) / span if span else 0.0
+    received, dropped = live.recorder.counts()
+    rate_seen = (received or 0) / traffic
     lag = np.array(lags) if lags else np.array([np.nan])
-    print(f"packets in the tables: {len(segments):,} in {span:.1f} s = {rate_seen:,.0f} packets/s")
-    print(f"connections: {len(live.connections):,}; ring files: {len(live.ring_files)}")
-    print(f"dumpcap dropped: {live.drops}")
-    print(f"redraws: {len(lags)}; lag behind the newest drawn file, ring periods: "
-          f"median {np.median(lag):.2f}, max {np.max(lag):.2f}; closed files not yet drawn "
-          f"when a redraw ended: max {max(behind, default=0)}")  # fmt: skip
-    print(f"final tables after stop: {final_draw:.2f} s")
+    print(f"traffic: {traffic:.1f} s; dumpcap received {received:,} frames = "
+          f"{rate_seen:,.0f} packets/s, dropped {dropped:,}")  # fmt: skip
+    print(f"segments loaded: {live.segments_seen:,} in {live.files_seen} ring files; "
+          f"the tables hold {len(live.segments):,} segments, {len(live.connections):,} "
+          "connections")  # fmt: skip
+    print(f"redraws: {len(lags)}; lag of a redraw behind its newest file's closing, in ring "
+          f"periods: median {np.median(lag):.2f}, max {np.max(lag):.2f}; closed files not "
+          f"yet drawn when a redraw ended: max {max(behind, default=0)}")  # fmt: skip
     print("targets:")
     print(f"  >= 50,000 packets/s with no drops: "
-          f"{'met' if rate_seen >= 50_000 and live.drops == 0 else 'NOT met'}")  # fmt: skip
+          f"{'met' if rate_seen >= 50_000 and dropped == 0 else 'NOT met'}")  # fmt: skip
     print(f"  view at most one ring period behind: "
           f"{'met' if np.nanmax(lag) <= 1.0 else 'NOT met'}")  # fmt: skip
 

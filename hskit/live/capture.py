@@ -68,6 +68,8 @@ class LiveCapture:
         self._parts: list[Capture] = []
         self._files: list[RingFile] = []
         self._files_seen = 0
+        #: TCP segments in every ring file loaded since the start.
+        self.segments_seen = 0
         self.load_errors: list[str] = []
         self._changed = threading.Condition()
         self._ended = False
@@ -100,6 +102,7 @@ class LiveCapture:
                 if kept is not None:  # the ring's size: older files are gone from disk too
                     del self._parts[:-kept], self._files[:-kept]
                 self._files_seen += 1
+                self.segments_seen += len(part.segments)
                 self._changed.notify_all()
         with self._changed:
             self._ended = True
