@@ -345,3 +345,35 @@ def test_a_bounded_ring_keeps_tables_of_the_files_left_on_disk(tmp_path: Path) -
     truth = merged_ring(live, tmp_path)
     pd.testing.assert_frame_equal(live.segments, truth.segments)
     assert len(live.connections) < 5
+
+
+INTERRUPT_SCRIPT = """
+import hskit, sys
+live = hskit.live("lo", bpf="tcp port 9", folder=sys.argv[1])
+try:
+    print(live.recorder.process.pid, flush=True)
+    live.wait(files=10_000)  # a cell waiting on the capture
+except KeyboardInterrupt:
+    print("interrupted, capturing:", live.running, flush=True)
+live.wait(files=10_000)  # interrupted again: uncaught, the interpreter exits
+"""
+
+
+def test_an_interrupt_keeps_the_capture_and_exiting_ends_it(tmp_path: Path) -> None:
+    if os.geteuid() != 0 or not shutil.which("dumpcap"):
+        unavailable("capturing on lo needs root and dumpcap")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPT_SCRIPT, str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGINT)  # what a notebook's interrupt does to the kernel
+    assert parent.stdout.readline().strip() == "interrupted, capturing: True"
+    assert _alive(child)
+    parent.send_signal(signal.SIGINT)
+    _, err = parent.communicate(timeout=TIMEOUT)
+    assert "KeyboardInterrupt" in err
+    assert not _alive(child), "the capture program outlived the interpreter"
+    assert list(tmp_path.glob("ring_*")), "stop at exit leaves the ring"
