@@ -8,16 +8,19 @@
 # accessor registers the pandas accessor DataFrame.hs
 from hskit import accessor, classify, errors, filters, flags, samples, schema, timing, zeek
 from hskit.capture import Capture, LoadReport
+from hskit.live import LiveCapture, live
 from hskit.loader import load
 
 __all__ = [
     "Capture",
+    "LiveCapture",
     "LoadReport",
     "accessor",
     "classify",
     "errors",
     "filters",
     "flags",
+    "live",
     "load",
     "samples",
     "schema",

@@ -82,3 +82,16 @@ class CorruptTimestampWarning(HskitWarning):
     an impossible pcapng ``if_tsresol``); they were read as Wireshark reads them and the
     load report says how many.
     """
+
+
+class CaptureToolNotFound(HskitError, RuntimeError):
+    """Neither dumpcap nor tcpdump is installed (the message says how to install them)."""
+
+
+class CapturePermissionDenied(HskitError, PermissionError):
+    """This user may not capture on the interface (the message says how to grant it)."""
+
+
+class CaptureFailed(HskitError, RuntimeError):
+    """The capture program did not start or stopped on its own; the message carries its
+    stderr."""

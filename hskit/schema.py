@@ -657,3 +657,15 @@ def _same_dtype(actual: object, expected: object) -> bool:
             expected_dtype.categories
         )
     return actual == expected_dtype
+
+
+# --------------------------------------------------------------------------- live
+#: columns ``hskit.live`` appends to its connections table: where each endpoint is now.
+LIVE_CONNECTION_DTYPES: dict[str, object] = {
+    "client_state": TCP_STATE_DTYPE,
+    "server_state": TCP_STATE_DTYPE,
+}
+LIVE_CONNECTION_MEANINGS: dict[str, str] = {
+    "client_state": "the client's state at the time of the last segment captured so far",
+    "server_state": "the server's state at the time of the last segment captured so far",
+}
