@@ -127,6 +127,7 @@ def measure(rate: float, seconds: float, connections: int, period: int, files: i
     print(f"redraws: {len(lags)}; lag of a redraw behind its newest file's closing, in ring "
           f"periods: median {np.median(lag):.2f}, max {np.max(lag):.2f}; closed files not "
           f"yet drawn when a redraw ended: max {max(behind, default=0)}")  # fmt: skip
+    print("lag of each redraw, ring periods:", " ".join(f"{x:.2f}" for x in lag))
     print("targets:")
     print(f"  >= 50,000 packets/s with no drops: "
           f"{'met' if rate_seen >= 50_000 and dropped == 0 else 'NOT met'}")  # fmt: skip
