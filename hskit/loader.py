@@ -47,7 +47,9 @@ def load(
     ``backend="auto"`` uses the native NumPy reader where it can and tshark otherwise
     (an unsupported link type, or a ``display_filter``, which only tshark evaluates);
     the switch is noted in ``cap.load_report.notes``. ``progress=None`` shows a bar
-    on loads that take more than about a second; ``False`` never does.
+    on loads that take more than about a second; ``False`` never does. A gzip-compressed
+    capture that decompresses to more than ``$HSKIT_MAX_DECOMPRESSED`` (1 GiB unless set)
+    raises :class:`~hskit.errors.CaptureTooLarge` (see docs/security.md).
 
     >>> cap = load("sample_pcaps/refused.pcap")  # doctest: +SKIP
     >>> cap.segments[["frame", "flags"]].head(2)  # doctest: +SKIP
