@@ -15,7 +15,16 @@ reductions (:func:`diagnose`, :func:`summary`). Any Dask scheduler runs it: a
 from __future__ import annotations
 
 from hskit.dask.classify import classify, compute
+from hskit.dask.diagnose import Summary, diagnose, summary
 from hskit.dask.read import read_segments
 from hskit.dask.regroup import by_connection
 
-__all__ = ["by_connection", "classify", "compute", "read_segments"]
+__all__ = [
+    "Summary",
+    "by_connection",
+    "classify",
+    "compute",
+    "diagnose",
+    "read_segments",
+    "summary",
+]
