@@ -14,7 +14,7 @@ reductions (:func:`diagnose`, :func:`summary`). Any Dask scheduler runs it: a
 
 from __future__ import annotations
 
-from hskit.dask.classify import classify, compute
+from hskit.dask.classify import classify, compute, in_stream_order
 from hskit.dask.diagnose import Summary, diagnose, summary
 from hskit.dask.read import read_segments
 from hskit.dask.regroup import by_connection
@@ -25,6 +25,7 @@ __all__ = [
     "classify",
     "compute",
     "diagnose",
+    "in_stream_order",
     "read_segments",
     "summary",
 ]

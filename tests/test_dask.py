@@ -1,0 +1,143 @@
+"""hskit.dask on a real cluster: a LocalCluster of two worker processes gives the tables,
+findings and summary of the in-memory path, on every sample capture, every Zeek trace
+and a capture set split across files, also when a worker dies mid-computation.
+
+Skips without dask on a user's machine; in CI (``CI`` set) a missing dask fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+try:
+    import dask
+    import dask.dataframe as dd
+    from dask.distributed import Client, LocalCluster
+except ImportError:
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("dask is not installed (pip install 'hskit[dask]')", allow_module_level=True)
+
+import hskit
+import hskit.dask as hd
+from hskit.label_counts import COUNTED, count_labels
+from hskit.tshark.locate import companion_executable
+from tests.conftest import SAMPLE_CAPTURES, ZEEK_TRACES
+
+#: more shuffle partitions than files, so connections really move between partitions.
+PARTITIONS = 3
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    """A cluster of two worker processes (one thread each) and its client."""
+    with (
+        LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def assert_same_tables(segments: dd.DataFrame, cap: hskit.Capture) -> None:
+    """Dask's segments (regrouped by connection), connections, states and findings equal
+    ``cap``'s; the tables in one computation, the findings in a second."""
+    whole = hd.by_connection(segments, PARTITIONS)
+    connections, states = hd.classify(segments, npartitions=PARTITIONS)
+    whole, connections, states = dask.compute(whole, connections, states)
+    whole = whole.sort_values("frame", ignore_index=True)
+    pd.testing.assert_frame_equal(whole, cap.segments)
+    pd.testing.assert_frame_equal(hd.in_stream_order(connections), cap.connections)
+    pd.testing.assert_frame_equal(hd.in_stream_order(states), cap.states)
+    pd.testing.assert_frame_equal(hd.diagnose(segments, npartitions=PARTITIONS), cap.diagnose())
+
+
+def assert_same_summary(segments: dd.DataFrame, cap: hskit.Capture) -> None:
+    """``hd.summary`` counts what ``hskit summary`` counts in memory."""
+    summary = hd.summary(segments, npartitions=PARTITIONS)
+    assert (summary.segments, summary.connections) == (len(cap.segments), len(cap.connections))
+    for column in COUNTED:
+        pd.testing.assert_series_equal(
+            summary.counts[column], count_labels(cap.connections[column])
+        )
+    complete = cap.connections["handshake"] == "complete"
+    expected_times = cap.connections.loc[complete, "handshake_time"]
+    assert summary.handshake_times.tolist() == expected_times.tolist()
+
+
+@pytest.mark.parametrize("capture", SAMPLE_CAPTURES, ids=lambda p: p.name)
+def test_sample_capture_on_the_cluster_equals_in_memory(client: Client, capture: Path) -> None:
+    assert_same_tables(hd.read_segments(capture), hskit.load(capture))
+
+
+@pytest.mark.parametrize("capture", ZEEK_TRACES, ids=lambda p: p.name)
+def test_zeek_trace_on_the_cluster_equals_in_memory(client: Client, capture: Path) -> None:
+    assert_same_tables(hd.read_segments(capture), hskit.load(capture))
+
+
+def split(tshark: str, capture: Path, folder: Path, files: int) -> tuple[list[Path], Path]:
+    """``capture`` cut into ``files`` files with ``editcap -c``, and their ``mergecap -a``."""
+    editcap, mergecap, capinfos = (
+        companion_executable(tshark, name) for name in ("editcap", "mergecap", "capinfos")
+    )
+    if editcap is None or mergecap is None or capinfos is None:
+        pytest.skip("editcap, mergecap and capinfos (installed with tshark) split the capture")
+    info = subprocess.run([capinfos, "-Mc", str(capture)], capture_output=True, text=True)
+    frames = int(info.stdout.split()[-1])
+    subprocess.run(
+        [editcap, "-c", str(frames // files + 1), str(capture), str(folder / "ring.pcap")],
+        check=True,
+    )
+    parts = sorted(folder.glob("ring_*.pcap"))
+    merged = folder / "merged.pcap"
+    subprocess.run([mergecap, "-a", "-F", "pcap", "-w", str(merged), *map(str, parts)], check=True)
+    return parts, merged
+
+
+@pytest.mark.parametrize("name", ["busy_server", "port_reuse", "zero_window", "syn_flood"])
+def test_capture_set_split_across_files_equals_its_merge_in_memory(
+    client: Client, tshark: str, tmp_path: Path, name: str
+) -> None:
+    parts, merged = split(tshark, hskit.samples.path(name), tmp_path, files=5)
+    assert len(parts) == 5
+    # given in reverse, read in first-timestamp order: one partition per file
+    segments = hd.read_segments(parts[::-1])
+    assert segments.npartitions == 5
+    cap = hskit.load(merged)
+    assert_same_tables(segments.drop(columns="source"), cap)
+    assert_same_summary(segments, cap)
+    sources = hd.by_connection(segments).compute().sort_values("frame")["source"]
+    assert sources.astype(str).unique().tolist() == [part.name for part in parts]
+
+
+def kill_own_worker_once(part: pd.DataFrame, marker: str) -> pd.DataFrame:
+    """The first time it runs, SIGKILL the worker process running it (leaving ``marker``)."""
+    if not os.path.exists(marker) and len(part):
+        Path(marker).touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return part
+
+
+def test_a_worker_killed_mid_computation_does_not_change_the_result(
+    client: Client, tshark: str, tmp_path: Path
+) -> None:
+    parts, merged = split(tshark, hskit.samples.path("busy_server"), tmp_path, files=4)
+    marker = tmp_path / "killed"
+    segments = hd.read_segments(parts)
+    doomed = segments.map_partitions(kill_own_worker_once, str(marker), meta=segments._meta)
+    workers_before = set(client.scheduler_info()["workers"])
+    connections, states = hd.compute(*hd.classify(doomed, npartitions=PARTITIONS))
+    assert marker.exists()  # a worker process did die …
+    client.wait_for_workers(2)
+    assert set(client.scheduler_info()["workers"]) != workers_before  # … and was replaced
+    cap = hskit.load(merged)  # … and the result is the in-memory one all the same
+    pd.testing.assert_frame_equal(connections, cap.connections)
+    pd.testing.assert_frame_equal(states, cap.states)
