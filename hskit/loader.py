@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from hskit import schema
 from hskit.capture import Capture
 from hskit.errors import (
     CaptureNotFound,
@@ -194,7 +195,7 @@ def _tshark_set(
         segments, report = tshark.read(merged, display_filter=display_filter, progress=progress)
     ends = np.cumsum([count_frames(p) for p in paths])
     codes = np.searchsorted(ends, segments["frame"].to_numpy(np.int64) - 1, side="right")
-    segments["source"] = pd.Categorical.from_codes(codes, categories=source_names(paths))
+    segments[schema.SOURCE] = pd.Categorical.from_codes(codes, categories=source_names(paths))
     report.path = label
     report.sources = [str(p) for p in paths]
     return segments, report
@@ -204,7 +205,7 @@ def _overlaps(segments: pd.DataFrame, paths: list[Path]) -> list[str]:
     """Notes on files of a set whose segments start before the previous file's end."""
     if not len(segments):
         return []
-    span = segments.groupby("source", observed=False)["ts"].agg(["min", "max"])
+    span = segments.groupby(schema.SOURCE, observed=False)["ts"].agg(["min", "max"])
     notes = []
     for before, after in zip(span.index[:-1], span.index[1:], strict=True):
         if span.loc[after, "min"] < span.loc[before, "max"]:

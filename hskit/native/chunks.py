@@ -390,7 +390,7 @@ class _Table:
         if not parts:
             segments = schema.empty_segments()
             if self._sources is not None:
-                segments["source"] = pd.Categorical([], categories=self._sources)
+                segments[schema.SOURCE] = pd.Categorical([], categories=self._sources)
             return segments
         client_key = self._clients.client_key
         parts["from_client"] = [
@@ -401,7 +401,7 @@ class _Table:
         ]
         address = self._address_dtype()
         columns: dict[str, object] = {}
-        for name in (*schema.SEGMENT_COLUMNS, "source"):
+        for name in (*schema.SEGMENT_COLUMNS, schema.SOURCE):
             values = np.concatenate(parts.pop(name))
             if name in ("src_ip", "dst_ip"):
                 columns[name] = pd.Categorical.from_codes(
@@ -415,7 +415,7 @@ class _Table:
                 columns[name] = _nullable(values, _NULLABLE[name])
             elif name == "checksum_ok":
                 columns[name] = pd.arrays.BooleanArray(values == 1, values < 0)
-            elif name == "source":
+            elif name == schema.SOURCE:
                 if self._sources is not None:
                     columns[name] = pd.Categorical.from_codes(values, categories=self._sources)
             else:
