@@ -14,7 +14,7 @@ import contextlib
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +71,8 @@ class Records:
     bytes_lost: int = 0
     #: why the walk stopped early, or None when it reached the end cleanly.
     stop_reason: str | None = None
+    #: pcapng: ``(offset, length)`` of each section header and interface description block.
+    header_blocks: list[tuple[int, int]] = field(default_factory=list)
 
 
 def load_buffer(path: Path) -> tuple[npt.NDArray[np.uint8], int]:
@@ -115,6 +117,14 @@ def read_records(path: Path, *, progress: bool | None) -> Records:
     Raises :class:`NotACapture` when the file is neither pcap nor pcapng.
     """
     buffer, size = load_buffer(path)
+    return walk_buffer(buffer, size, path, progress=progress)
+
+
+def walk_buffer(
+    buffer: npt.NDArray[np.uint8], size: int, path: Path, *, progress: bool | None
+) -> Records:
+    """Walk the record headers of the first ``size`` bytes of ``buffer`` (a capture of
+    ``path``, named in errors), which ends with ``PADDING`` zero bytes."""
     magic = bytes(buffer[: min(size, 4)])
     if magic in _PCAP_MAGICS:
         return _walk_pcap(buffer, size, progress)
@@ -266,6 +276,7 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
     interfaces: list[_Interface] = []
     sections: list[_Section] = []
     packets: list[int] = []
+    headers: list[tuple[int, int]] = []
     append = packets.append
     order = "<"
     block_head = struct.Struct(order + "II").unpack_from
@@ -302,7 +313,9 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
                 break
             if kind in _PACKET_BLOCKS:
                 append(offset)
-            elif kind == _IDB:
+            elif kind in (_SHB, _IDB):
+                headers.append((offset, length))
+            if kind == _IDB:
                 link_type = struct.unpack_from(order + "H", buffer, offset + 8)[0]
                 units, tsoffset = _interface_options(
                     buffer, order, offset + 16, offset + length - 4
@@ -313,7 +326,9 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
     if stop_reason is None and offset < size:
         stop_reason = "file ends inside a block"
     block = np.asarray(packets, dtype=np.int64)
-    return _packet_columns(buffer, size, block, sections, interfaces, offset, stop_reason)
+    records = _packet_columns(buffer, size, block, sections, interfaces, offset, stop_reason)
+    records.header_blocks = headers
+    return records
 
 
 def _packet_columns(
