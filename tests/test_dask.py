@@ -29,8 +29,10 @@ import hskit
 import hskit.dask as hd
 from hskit.label_counts import COUNTED, count_labels
 from hskit.tshark.locate import companion_executable
-from tests.conftest import SAMPLE_CAPTURES, ZEEK_TRACES
+from tests.conftest import REPO, SAMPLE_CAPTURES, ZEEK_TRACES
 
+#: rotated captures made with dumpcap -b and tcpdump -C (tests/data/capture_sets).
+CAPTURE_SETS = REPO / "tests" / "data" / "capture_sets"
 #: more shuffle partitions than files, so connections really move between partitions.
 PARTITIONS = 3
 
@@ -111,11 +113,21 @@ def test_capture_set_split_across_files_equals_its_merge_in_memory(
     # given in reverse, read in first-timestamp order: one partition per file
     segments = hd.read_segments(parts[::-1])
     assert segments.npartitions == 5
-    cap = hskit.load(merged)
-    assert_same_tables(segments.drop(columns="source"), cap)
+    cap = hskit.load(parts)  # the in-memory capture set …
+    assert_same_tables(segments, cap)
     assert_same_summary(segments, cap)
+    merged_cap = hskit.load(merged)  # … numbered as mergecap -a of its files
+    connections, _ = hd.compute(*hd.classify(segments, npartitions=PARTITIONS))
+    pd.testing.assert_frame_equal(connections, merged_cap.connections)
     sources = hd.by_connection(segments).compute().sort_values("frame")["source"]
     assert sources.astype(str).unique().tolist() == [part.name for part in parts]
+
+
+@pytest.mark.parametrize("ring", ["dumpcap_ring", "tcpdump_rotated"])
+def test_rotated_capture_set_on_the_cluster_equals_in_memory(client: Client, ring: str) -> None:
+    files = sorted((CAPTURE_SETS / ring).glob("*.pcap*"))
+    assert len(files) >= 4
+    assert_same_tables(hd.read_segments(files), hskit.load(files))
 
 
 def kill_own_worker_once(part: pd.DataFrame, marker: str) -> pd.DataFrame:

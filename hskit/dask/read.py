@@ -1,12 +1,13 @@
 """``read_segments``: captures as a Dask DataFrame of segments, one partition per file.
 
 A single file is one partition, exactly ``hskit.load(path).segments``. A capture set (a
-list of files, a folder or a glob) is ordered by each file's first timestamp, the
-order ``dumpcap -b`` / ``tcpdump -C`` rotation gives; ``frame`` counts across the set
-and ``time`` is seconds since the set's first frame, as in ``mergecap -a`` of the files
-in that order, and a ``source`` column (categorical file name) says where each row
-came from. Each file is read by a Dask task; only its frame count and first timestamp
-are gathered first (a walk of its record headers), to number frames across the set.
+list of files, a folder or a glob) is read in the order ``hskit.load`` reads it
+(:func:`hskit.loader.capture_set`: by first timestamp, the order ``dumpcap -b`` /
+``tcpdump -C`` rotation gives); ``frame`` counts across the set and ``time`` is seconds
+since the set's first frame, as in ``mergecap -a`` of the files in that order, and the
+``source`` column names each row's file, as in ``hskit.load``. Each file is read by a
+Dask task; only its frame count is gathered first (one task per file walking its record
+headers), to number frames across the set.
 
 ``stream``, ``rel_seq``, ``rel_ack`` and ``from_client`` are each file's own: a
 connection that continues into the next file is joined up by
@@ -20,8 +21,8 @@ connection that continues into the next file is joined up by
 
 from __future__ import annotations
 
-import glob
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,23 +33,20 @@ import pandas as pd
 
 import hskit
 from hskit import schema
-from hskit.errors import CaptureNotFound
-from hskit.native.records import NO_TIMESTAMP, read_records
+from hskit.loader import capture_set
+from hskit.native.chunks import count_frames, first_timestamp, source_names
+from hskit.native.records import NO_TIMESTAMP
+from hskit.schema import SOURCE
 
-#: the column naming each row's file in a capture set (issue 12's capture sets).
-SOURCE = "source"
-#: file name patterns taken from a folder.
-CAPTURE_PATTERNS = ("*.pcap", "*.pcapng", "*.pcap.gz", "*.pcapng.gz", "*.cap")
-
-Paths = str | os.PathLike[str] | list[str | os.PathLike[str]]
+Paths = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
 @dataclass(frozen=True)
 class FilePart:
     """One file of a capture set and where it sits in the set.
 
-    >>> FilePart(Path("a.pcap"), frame_offset=10, set_first_ns=0, names=("a.pcap",)).name
-    'a.pcap'
+    >>> FilePart(Path("a.pcap"), frame_offset=10, set_first_ns=0, names=("a.pcap",)).frame_offset
+    10
     """
 
     path: Path
@@ -59,36 +57,8 @@ class FilePart:
     #: every file name of the set, in set order (the ``source`` categories); empty for
     #: a single file, which gets no ``source`` column.
     names: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        """The file's name, as the ``source`` column spells it."""
-        return self.path.name
-
-
-def capture_files(paths: Paths) -> list[Path]:
-    """The files ``paths`` names: a file, a list of files, a folder or a glob pattern.
-
-    >>> [p.name for p in capture_files("sample_pcaps/refused.pcap")]
-    ['refused.pcap']
-    """
-    items = list(paths) if isinstance(paths, list | tuple) else [paths]
-    files: list[Path] = []
-    for item in items:
-        text = os.fspath(item)
-        if Path(text).is_dir():
-            found = sorted({p for pattern in CAPTURE_PATTERNS for p in Path(text).glob(pattern)})
-        elif glob.has_magic(text):
-            found = sorted(Path(p) for p in glob.glob(text))
-        else:
-            found = [Path(text)]
-        if not found:
-            raise CaptureNotFound(f"no capture files in {text}")
-        files.extend(found)
-    for file in files:
-        if not file.is_file():
-            raise CaptureNotFound(f"{file} does not exist")
-    return files
+    #: this file's ``source`` category.
+    name: str = ""
 
 
 def read_segments(paths: Paths, *, backend: str = "auto") -> dd.DataFrame:
@@ -99,7 +69,7 @@ def read_segments(paths: Paths, *, backend: str = "auto") -> dd.DataFrame:
     >>> hd.read_segments(["ring_1.pcap", "ring_2.pcap"]).npartitions  # doctest: +SKIP
     2
     """
-    files = capture_files(paths)
+    files, _, _ = capture_set(paths)
     if len(files) == 1:
         parts = [FilePart(files[0], frame_offset=0, set_first_ns=NO_TIMESTAMP, names=())]
     else:
@@ -111,23 +81,16 @@ def read_segments(paths: Paths, *, backend: str = "auto") -> dd.DataFrame:
 
 
 def _set_parts(files: list[Path]) -> list[FilePart]:
-    """Files ordered by first timestamp (ties: the order given), with their offsets."""
-    heads = dask.compute(*(dask.delayed(_head)(file) for file in files))
-    order = sorted(range(len(files)), key=lambda i: (heads[i][1], i))
-    names = tuple(files[i].name for i in order)
-    set_first_ns = heads[order[0]][1]
-    offsets = np.concatenate([[0], np.cumsum([heads[i][0] for i in order])[:-1]])
+    """The files (in reading order, as :func:`hskit.loader.capture_set` gives them) with
+    their frame offsets, from frame counts taken by one Dask task per file."""
+    frames = dask.compute(*(dask.delayed(count_frames, pure=True)(file) for file in files))
+    offsets = np.concatenate([[0], np.cumsum(frames)[:-1]])
+    first = first_timestamp(files[0])
+    names = tuple(source_names(files))
     return [
-        FilePart(files[i], int(offset), set_first_ns, names)
-        for i, offset in zip(order, offsets, strict=True)
+        FilePart(file, int(offset), NO_TIMESTAMP if first is None else first, names, name)
+        for file, offset, name in zip(files, offsets, names, strict=True)
     ]
-
-
-def _head(path: Path) -> tuple[int, int]:
-    """``(frames, first frame's timestamp in ns)`` of one capture file."""
-    records = read_records(path, progress=False)
-    first = int(records.ts_ns[0]) if len(records.ts_ns) else NO_TIMESTAMP
-    return len(records.ts_ns), first
 
 
 def _read_part(part: FilePart, backend: str) -> pd.DataFrame:
