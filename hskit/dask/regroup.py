@@ -68,7 +68,7 @@ def by_connection(segments: dd.DataFrame, npartitions: int | None = None) -> dd.
     >>> hd.by_connection(hd.read_segments(["a.pcap", "b.pcap"]), npartitions=4)  # doctest: +SKIP
     """
     local, catalog = conversations(segments, npartitions)
-    meta = segments._meta
+    meta = dd.utils.clear_known_categories(segments._meta, cols=list(_ADDRESS_COLUMNS))
     parts = [
         dask.delayed(numbered, pure=True)(part, catalog)
         for part in local.to_delayed(optimize_graph=False)
@@ -81,10 +81,9 @@ def conversations(
 ) -> tuple[dd.DataFrame, dask.delayed]:
     """Steps 1–3 (rows with local conversation numbers in :data:`LOCAL`) and the delayed
     :class:`Catalog` for step 4."""
-    keyed = segments.map_partitions(_with_pair, meta=segments._meta.assign(**{PAIR: np.uint64()}))
+    keyed = segments.map_partitions(_with_pair)
     shuffled = keyed.shuffle(PAIR, npartitions=npartitions or segments.npartitions)
-    meta = segments._meta.assign(**{LOCAL: np.int64()})
-    local = shuffled.map_partitions(split_conversations, meta=meta)
+    local = shuffled.map_partitions(split_conversations)
     summaries = [
         dask.delayed(_summary, pure=True)(part) for part in local.to_delayed(optimize_graph=False)
     ]
@@ -93,13 +92,19 @@ def conversations(
 
 def _with_pair(part: pd.DataFrame) -> pd.DataFrame:
     """Step 1: the direction-independent pair key of each row (a hash; equal keys of
-    different pairs only share a partition, the split in step 3 uses exact endpoints)."""
+    different pairs only share a partition, the split in step 3 uses exact endpoints).
+
+    The addresses travel as text: each file has its own categories, which Arrow (Dask's
+    shuffle format) cannot always unify into one dictionary; step 4 gives them the set's.
+    """
+    addresses = {column: part[column].astype(str) for column in _ADDRESS_COLUMNS}
     src, dst = (
-        pd.util.hash_array(part[ip].astype(str).to_numpy(object))
+        pd.util.hash_array(addresses[ip].to_numpy(object))
         ^ (part[port].to_numpy(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
         for ip, port in (("src_ip", "src_port"), ("dst_ip", "dst_port"))
     )
-    return part.assign(**{PAIR: np.minimum(src, dst) * np.uint64(31) + np.maximum(src, dst)})
+    pair = np.minimum(src, dst) * np.uint64(31) + np.maximum(src, dst)
+    return part.assign(**addresses, **{PAIR: pair})
 
 
 def split_conversations(part: pd.DataFrame) -> pd.DataFrame:
