@@ -71,52 +71,98 @@ def read(
     -a`` of the files in that order) and a categorical ``source`` column names each row's
     file. ``label`` is the report's ``path`` (default: the only path).
     """
-    if chunk_size < MIN_CHUNK_SIZE:
-        raise ValueError(f"chunk_size must be at least {MIN_CHUNK_SIZE} bytes, not {chunk_size}")
-    table = _Table(sources=source_names(paths) if len(paths) > 1 else None)
-    report = LoadReport(
-        path=label if label is not None else str(paths[0]), backend="native", frames=0,
-        tcp_segments=0, sources=[str(p) for p in paths] if len(paths) > 1 else [],
-    )  # fmt: skip
-    sizes = [p.stat().st_size for p in paths]
-    link_types: set[int] = set()
-    skipped: dict[str, int] = {}
-    # One bar over the whole load when it spans several chunks; a single chunk's record
-    # walk shows its own.
-    several = len(paths) > 1 or sizes[0] > chunk_size
-    bar = record_walk.byte_progress(sum(sizes), enabled=progress) if several else None
-    with bar if bar is not None else contextlib.nullcontext():
-        for index, path in enumerate(paths):
-            chunks = _Chunks(path, chunk_size, progress=False if several else progress)
-            for chunk in chunks:
-                if bar is not None:
-                    bar.update(chunk.consumed)
-                records = chunk.records
-                tcp, chunk_skipped = decode(records)
-                table.append(records, tcp, frame_base=report.frames, source=index)
-                report.frames += len(records.caplen)
-                link_types.update(np.unique(records.link_type).tolist())
-                for reason, count in chunk_skipped.items():
-                    skipped[reason] = skipped.get(reason, 0) + count
-            if chunks.stop_reason is not None:
-                message = (
-                    f"{path}: {chunks.stop_reason}; loaded the {chunks.frames} whole records "
-                    f"before it, {chunks.bytes_lost} bytes lost"
-                )
-                warnings.warn(message, TruncatedCaptureWarning, stacklevel=4)
-                report.notes.append(message)
-                report.bytes_lost += chunks.bytes_lost
-    segments = table.finish()
-    fragmented = table.fragmented
-    if fragmented:
-        report.notes.append(
-            f"{fragmented} segments in first IP fragments: without reassembly their TCP "
-            "length is unknown, payload_len set to 0 and sequence numbers left raw"
-        )
-    report.tcp_segments = len(segments)
-    report.skipped = {reason: count for reason, count in skipped.items() if count}
-    report.link_types = sorted({LINK_TYPE_NAMES[t] for t in link_types})
-    return segments, report
+    load = ChunkedLoad(paths, chunk_size=chunk_size, label=label)
+    for _ in load.decode(progress):
+        pass
+    return load.table.finish(), load.finish_report()
+
+
+class ChunkedLoad:
+    """A native load that can hand out its segments chunk by chunk (:meth:`segments`),
+    for writers that keep them on disk rather than in memory.
+
+    >>> load = ChunkedLoad([Path("big.pcapng")])  # doctest: +SKIP
+    >>> for chunk in load.segments(progress=False): ...  # doctest: +SKIP
+    >>> load.report.frames  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, paths: Sequence[Path], *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+        label: str | None = None,
+    ) -> None:  # fmt: skip
+        if chunk_size < MIN_CHUNK_SIZE:
+            raise ValueError(
+                f"chunk_size must be at least {MIN_CHUNK_SIZE} bytes, not {chunk_size}"
+            )
+        self.paths, self.chunk_size = list(paths), chunk_size
+        several = len(self.paths) > 1
+        self.table = _Table(sources=source_names(self.paths) if several else None)
+        self.report = LoadReport(
+            path=label if label is not None else str(self.paths[0]), backend="native",
+            frames=0, tcp_segments=0, sources=[str(p) for p in self.paths] if several else [],
+        )  # fmt: skip
+        self._link_types: set[int] = set()
+        self._skipped: dict[str, int] = {}
+
+    def segments(self, progress: bool | None) -> Iterator[pd.DataFrame]:
+        """Each chunk's segments table, in capture order; :attr:`report` is complete once
+        they are all read. Every row is final but ``from_client``, which a later chunk
+        may change (a stream whose SYN comes after its first segments): recompute it with
+        :func:`hskit.direction.from_client` over each stream's rows. Address categories
+        are those met so far; :meth:`address_categories` gives the final ones.
+        """
+        for _ in self.decode(progress):
+            yield self.table.finish()
+        self.finish_report()
+
+    def address_categories(self) -> list[str]:
+        """Every address of the segments read, in the order of the loaded table's categories."""
+        return list(self.table.address_dtype().dtype.categories)
+
+    def decode(self, progress: bool | None) -> Iterator[None]:
+        """Decode chunk after chunk into :attr:`table`, yielding after each."""
+        sizes = [p.stat().st_size for p in self.paths]
+        # One bar over the whole load when it spans several chunks; a single chunk's
+        # record walk shows its own.
+        several = len(self.paths) > 1 or sizes[0] > self.chunk_size
+        bar = record_walk.byte_progress(sum(sizes), enabled=progress) if several else None
+        with bar if bar is not None else contextlib.nullcontext():
+            for index, path in enumerate(self.paths):
+                chunks = _Chunks(path, self.chunk_size, progress=False if several else progress)
+                for chunk in chunks:
+                    if bar is not None:
+                        bar.update(chunk.consumed)
+                    self._decode(chunk.records, source=index)
+                    yield None
+                if chunks.stop_reason is not None:
+                    message = (
+                        f"{path}: {chunks.stop_reason}; loaded the {chunks.frames} whole "
+                        f"records before it, {chunks.bytes_lost} bytes lost"
+                    )
+                    warnings.warn(message, TruncatedCaptureWarning, stacklevel=5)
+                    self.report.notes.append(message)
+                    self.report.bytes_lost += chunks.bytes_lost
+
+    def _decode(self, records: Records, *, source: int) -> None:
+        tcp, skipped = decode(records)
+        self.table.append(records, tcp, frame_base=self.report.frames, source=source)
+        self.report.frames += len(records.caplen)
+        self._link_types.update(np.unique(records.link_type).tolist())
+        for reason, count in skipped.items():
+            self._skipped[reason] = self._skipped.get(reason, 0) + count
+
+    def finish_report(self) -> LoadReport:
+        """The load report, once every chunk is decoded."""
+        report = self.report
+        if self.table.fragmented:
+            report.notes.append(
+                f"{self.table.fragmented} segments in first IP fragments: without reassembly "
+                "their TCP length is unknown, payload_len set to 0 and sequence numbers left raw"
+            )
+        report.tcp_segments = self.table.rows
+        report.skipped = {reason: count for reason, count in self._skipped.items() if count}
+        report.link_types = sorted({LINK_TYPE_NAMES[t] for t in self._link_types})
+        return report
 
 
 def source_names(paths: Sequence[Path]) -> list[str]:
@@ -256,7 +302,9 @@ class _Chunks:
                 buffer[: len(prefix)] = prefix
                 buffer[len(prefix) : start] = leftover
                 size = start + source.readinto(memoryview(buffer)[start : start + self.chunk_size])
-                buffer[size : size + PADDING] = 0
+                # a view as long as the data: decoding reads to the buffer's end
+                buffer = buffer[: size + PADDING]
+                buffer[size:] = 0
                 at_end = size < start + self.chunk_size
                 if size == len(prefix) and len(prefix):  # nothing left to walk
                     break
@@ -311,7 +359,7 @@ class _Table:
     """The segments table, built chunk by chunk in its final dtypes."""
 
     def __init__(self, sources: list[str] | None) -> None:
-        self._sources = sources
+        self.sources = sources
         self._parts: dict[str, list[npt.NDArray]] = {}
         self._addresses = KeyIds()
         self._used = np.zeros(0, dtype=bool)  # per address id: in a segment (not only quoted)
@@ -320,6 +368,8 @@ class _Table:
         self._first_ns: int | None = None
         #: segments in first IP fragments
         self.fragmented = 0
+        #: segments appended so far
+        self.rows = 0
 
     def append(
         self, records: Records, everything: TcpColumns, *, frame_base: int, source: int
@@ -348,6 +398,7 @@ class _Table:
         self._used[src_code] = True
         self._used[dst_code] = True
         stream_number = stream.stream[segment]
+        self.rows += len(stream_number)
         self._clients.update(stream_number, tcp.flags, src_key, dst_key)
         ts_ns = records.ts_ns[tcp.record]
         first_ns = self._first_ns if self._first_ns is not None else NO_TIMESTAMP
@@ -389,8 +440,8 @@ class _Table:
         parts = self._parts
         if not parts:
             segments = schema.empty_segments()
-            if self._sources is not None:
-                segments[schema.SOURCE] = pd.Categorical([], categories=self._sources)
+            if self.sources is not None:
+                segments[schema.SOURCE] = pd.Categorical([], categories=self.sources)
             return segments
         client_key = self._clients.client_key
         parts["from_client"] = [
@@ -399,7 +450,7 @@ class _Table:
                 parts["src_ip"], parts["src_port"], parts["stream"], strict=True
             )
         ]
-        address = self._address_dtype()
+        address = self.address_dtype()
         columns: dict[str, object] = {}
         for name in (*schema.SEGMENT_COLUMNS, schema.SOURCE):
             values = np.concatenate(parts.pop(name))
@@ -416,8 +467,8 @@ class _Table:
             elif name == "checksum_ok":
                 columns[name] = pd.arrays.BooleanArray(values == 1, values < 0)
             elif name == schema.SOURCE:
-                if self._sources is not None:
-                    columns[name] = pd.Categorical.from_codes(values, categories=self._sources)
+                if self.sources is not None:
+                    columns[name] = pd.Categorical.from_codes(values, categories=self.sources)
             else:
                 columns[name] = values
         # Every column already has its schema dtype, in schema order: no casting pass.
@@ -425,7 +476,7 @@ class _Table:
         schema.check(frame[list(schema.SEGMENT_COLUMNS)], schema.SEGMENT_DTYPES, "segments")
         return frame
 
-    def _address_dtype(self) -> _Addresses:
+    def address_dtype(self) -> _Addresses:
         """Categories of the addresses in segments, IPv4 by value then IPv6 by value, and
         the category code of every address id."""
         hi, lo = self._addresses.keys()
