@@ -130,6 +130,14 @@ def test_rotated_capture_set_on_the_cluster_equals_in_memory(client: Client, rin
     assert_same_tables(hd.read_segments(files), hskit.load(files))
 
 
+def test_parquet_dataset_on_the_cluster_equals_in_memory(client: Client, tmp_path: Path) -> None:
+    files = sorted((CAPTURE_SETS / "dumpcap_ring").glob("*.pcap*"))
+    hskit.convert(files, tmp_path / "dataset", progress=False)
+    segments = hd.read_segments(tmp_path / "dataset")
+    assert segments.npartitions > 1  # one partition per connection bucket
+    assert_same_tables(segments, hskit.load(files))
+
+
 def kill_own_worker_once(part: pd.DataFrame, marker: str) -> pd.DataFrame:
     """The first time it runs, SIGKILL the worker process running it (leaving ``marker``)."""
     if not os.path.exists(marker) and len(part):

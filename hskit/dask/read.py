@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import dask
@@ -33,6 +34,8 @@ import pandas as pd
 
 import hskit
 from hskit import schema
+from hskit.dataset.convert import read_segments as read_bucket
+from hskit.dataset.layout import META, SEGMENTS, Meta
 from hskit.loader import capture_set
 from hskit.native.chunks import count_frames, first_timestamp, source_names
 from hskit.native.records import NO_TIMESTAMP
@@ -64,11 +67,14 @@ class FilePart:
 def read_segments(paths: Paths, *, backend: str = "auto") -> dd.DataFrame:
     """The segments of ``paths`` (a capture file, a list, a folder or a glob) as a Dask
     DataFrame with one partition per file: the segments schema, plus ``source`` for
-    more than one file.
+    more than one file. A dataset folder of ``hskit.convert`` gives one partition per
+    Parquet file of its segments (one connection bucket each).
 
     >>> hd.read_segments(["ring_1.pcap", "ring_2.pcap"]).npartitions  # doctest: +SKIP
     2
     """
+    if isinstance(paths, str | os.PathLike) and (Path(paths) / META).is_file():
+        return _read_dataset(Path(paths))
     files, _, _ = capture_set(paths)
     if len(files) == 1:
         parts = [FilePart(files[0], frame_offset=0, set_first_ns=NO_TIMESTAMP, names=())]
@@ -77,6 +83,27 @@ def read_segments(paths: Paths, *, backend: str = "auto") -> dd.DataFrame:
     meta = _meta(parts[0].names)
     return dd.from_map(
         _read_part, parts, backend=backend, meta=meta, label="hskit-read", enforce_metadata=False
+    )
+
+
+def _read_dataset(dataset: Path) -> dd.DataFrame:
+    """A dataset of ``hskit.convert``: one partition per Parquet file of its segments (a
+    connection bucket), read as ``hskit.load_dataset`` reads them."""
+    layout = Meta.read(dataset)
+    files = sorted((dataset / SEGMENTS).glob("*/*.parquet"))
+    empty = schema.empty_segments()
+    for column in ("src_ip", "dst_ip"):
+        empty[column] = empty[column].cat.set_categories(layout.addresses)
+    if layout.sources:
+        empty[SOURCE] = pd.Categorical([], categories=layout.sources)
+    if not files:
+        return dd.from_pandas(empty, npartitions=1)
+    return dd.from_map(
+        partial(read_bucket, meta=layout),
+        files,
+        meta=empty,
+        label="hskit-read-dataset",
+        enforce_metadata=False,
     )
 
 
