@@ -25,8 +25,11 @@ except ImportError:
         raise
     pytest.skip("dask is not installed (pip install 'hskit[dask]')", allow_module_level=True)
 
+from click.testing import CliRunner
+
 import hskit
 import hskit.dask as hd
+from hskit.cli import main
 from hskit.label_counts import COUNTED, count_labels
 from hskit.tshark.locate import companion_executable
 from tests.conftest import REPO, SAMPLE_CAPTURES, ZEEK_TRACES
@@ -136,6 +139,35 @@ def test_parquet_dataset_on_the_cluster_equals_in_memory(client: Client, tmp_pat
     segments = hd.read_segments(tmp_path / "dataset")
     assert segments.npartitions > 1  # one partition per connection bucket
     assert_same_tables(segments, hskit.load(files))
+
+
+@pytest.mark.parametrize("command", ["summary", "diagnose"])
+def test_cli_on_the_cluster_prints_what_it_prints_in_memory(client: Client, command: str) -> None:
+    capture = str(hskit.samples.path("syn_flood"))
+    runner = CliRunner()
+    in_memory = runner.invoke(main, [command, capture])
+    address = client.scheduler.address
+    on_dask = runner.invoke(main, [command, capture, "--scheduler", address])
+    assert in_memory.exit_code == on_dask.exit_code == 0, on_dask.output
+    assert on_dask.stdout == in_memory.stdout
+    assert "dashboard" in on_dask.stderr
+
+
+def test_cli_workers_starts_a_local_cluster() -> None:
+    capture = str(hskit.samples.path("refused"))
+    runner = CliRunner()
+    on_dask = runner.invoke(main, ["summary", capture, "--workers", "1"])
+    assert on_dask.exit_code == 0, on_dask.output
+    assert on_dask.stdout == runner.invoke(main, ["summary", capture]).stdout
+    assert "dask: 1 worker(s)" in on_dask.stderr
+
+
+def test_cli_refuses_scheduler_and_workers_together() -> None:
+    capture = str(hskit.samples.path("refused"))
+    result = CliRunner().invoke(
+        main, ["summary", capture, "--workers", "1", "--scheduler", "tcp://x:1"]
+    )
+    assert result.exit_code == 2 and "not both" in result.output
 
 
 def kill_own_worker_once(part: pd.DataFrame, marker: str) -> pd.DataFrame:
