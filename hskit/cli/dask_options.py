@@ -5,9 +5,8 @@
 for the command. Either needs the ``dask`` extra (``pip install "hskit[dask]"``). The
 dashboard's address is printed on stderr: the live task stream and progress are there.
 
->>> from click.testing import CliRunner
->>> CliRunner().invoke(main, ["summary", "--help"]).output.count("--scheduler")
-1
+>>> on_dask(scheduler="tcp://10.0.0.5:8786", workers=None)
+True
 """
 
 from __future__ import annotations
