@@ -43,6 +43,16 @@ PARTITIONS = 3
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
     """A cluster of two worker processes (one thread each) and its client."""
+    yield from two_worker_cluster()
+
+
+@pytest.fixture
+def own_client() -> Iterator[Client]:
+    """A cluster of two worker processes for one test (one that kills a worker)."""
+    yield from two_worker_cluster()
+
+
+def two_worker_cluster() -> Iterator[Client]:
     with (
         LocalCluster(
             n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
@@ -179,8 +189,9 @@ def kill_own_worker_once(part: pd.DataFrame, marker: str) -> pd.DataFrame:
 
 
 def test_a_worker_killed_mid_computation_does_not_change_the_result(
-    client: Client, tshark: str, tmp_path: Path
+    own_client: Client, tshark: str, tmp_path: Path
 ) -> None:
+    client = own_client
     parts, merged = split(tshark, hskit.samples.path("busy_server"), tmp_path, files=4)
     marker = tmp_path / "killed"
     segments = hd.read_segments(parts)
@@ -188,7 +199,7 @@ def test_a_worker_killed_mid_computation_does_not_change_the_result(
     workers_before = set(client.scheduler_info()["workers"])
     connections, states = hd.compute(*hd.classify(doomed, npartitions=PARTITIONS))
     assert marker.exists()  # a worker process did die …
-    client.wait_for_workers(2)
+    client.wait_for_workers(2, timeout=120)
     assert set(client.scheduler_info()["workers"]) != workers_before  # … and was replaced
     cap = hskit.load(merged)  # … and the result is the in-memory one all the same
     pd.testing.assert_frame_equal(connections, cap.connections)
