@@ -31,11 +31,18 @@ import pandas as pd
 
 from hskit import schema
 from hskit.capture import LoadReport
-from hskit.errors import TruncatedCaptureWarning
+from hskit.errors import CaptureTooLarge, CorruptTimestampWarning, TruncatedCaptureWarning
 from hskit.native import records as record_walk
 from hskit.native.decode import LINK_TYPE_NAMES, TcpColumns, decode
 from hskit.native.keys import KeyIds
-from hskit.native.records import NO_TIMESTAMP, PADDING, Records, walk_buffer
+from hskit.native.records import (
+    MAX_DECOMPRESSED_VARIABLE,
+    NO_TIMESTAMP,
+    PADDING,
+    Records,
+    max_decompressed,
+    walk_buffer,
+)
 from hskit.native.streams import StreamCarry
 from hskit.schema import ACK, SYN
 
@@ -155,6 +162,9 @@ class ChunkedLoad:
                     warnings.warn(message, TruncatedCaptureWarning, stacklevel=5)
                     self.report.notes.append(message)
                     self.report.bytes_lost += chunks.bytes_lost
+                for note in chunks.timestamp_notes():
+                    warnings.warn(f"{path}: {note}", CorruptTimestampWarning, stacklevel=5)
+                    self.report.notes.append(note)
 
     def _decode(self, records: Records, *, source: int) -> None:
         tcp, skipped = decode(records)
@@ -233,13 +243,16 @@ class _Decompressed:
     several gzip members follow each other; anything else after the last is ignored.
     """
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: BinaryIO, path: Path) -> None:
         self._file = file
         self._input = file.read(2)
         self._inflater = zlib.decompressobj(wbits=31) if self._input == _GZIP_MAGIC else None
         self._ended = False
         #: compressed bytes read so far
         self.consumed = len(self._input)
+        self._path = path
+        self._inflated = 0
+        self._limit = max_decompressed()
 
     def readinto(self, view: memoryview) -> int:
         """Fill ``view`` as far as the file goes; the count is short only at its end."""
@@ -273,6 +286,14 @@ class _Decompressed:
             self._input = self._inflater.unconsumed_tail
             view[filled : filled + len(piece)] = piece
             filled += len(piece)
+            self._inflated += len(piece)
+            if self._inflated > self._limit:
+                raise CaptureTooLarge(
+                    f"{self._path} decompresses to more than {self._limit:,} bytes (the native "
+                    f"reader's cap on compressed captures): set {MAX_DECOMPRESSED_VARIABLE} "
+                    f"to a larger size (e.g. {MAX_DECOMPRESSED_VARIABLE}=4G) if the capture is "
+                    "trusted"
+                )
             if self._inflater.eof:
                 self._next_member()
         return filled
@@ -310,10 +331,21 @@ class _Chunks:
     stop_reason: str | None = None
     bytes_lost: int = 0
     _file_offset: int = field(default=0, repr=False)
+    _notes: list[str] = field(default_factory=list, repr=False)
+
+    def timestamp_notes(self) -> list[str]:
+        """The time-stamp notes of the chunks as one walk of the file gives them: counts
+        of corrupt records added up, notes on interfaces (repeated by each chunk) once."""
+        counts: dict[str, int] = {}
+        for note in self._notes:
+            number, _, rest = note.partition(" ")
+            key = rest if number.isdigit() else note
+            counts[key] = counts.get(key, 0) + (int(number) if number.isdigit() else 0)
+        return [f"{count} {key}" if count else key for key, count in counts.items()]
 
     def __iter__(self) -> Iterator[_Chunk]:
         with self.path.open("rb") as file:
-            source = _Decompressed(file)
+            source = _Decompressed(file, self.path)
             prefix = np.zeros(0, dtype=np.uint8)  # header bytes put in front of each chunk
             leftover = np.zeros(0, dtype=np.uint8)  # a record cut by the previous chunk
             consumed = 0
@@ -330,6 +362,7 @@ class _Chunks:
                 if size == len(prefix) and len(prefix):  # nothing left to walk
                     break
                 records = walk_buffer(buffer, size, self.path, progress=self.progress)
+                self._notes.extend(records.timestamp_notes)
                 yield _Chunk(records, source.consumed - consumed)
                 consumed = source.consumed
                 stop = size - records.bytes_lost
