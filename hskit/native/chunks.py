@@ -31,16 +31,16 @@ import pandas as pd
 
 from hskit import schema
 from hskit.capture import LoadReport
-from hskit.errors import CaptureTooLarge, CorruptTimestampWarning, TruncatedCaptureWarning
+from hskit.errors import CorruptTimestampWarning, TruncatedCaptureWarning
 from hskit.native import records as record_walk
 from hskit.native.decode import LINK_TYPE_NAMES, TcpColumns, decode
 from hskit.native.keys import KeyIds
 from hskit.native.records import (
-    MAX_DECOMPRESSED_VARIABLE,
     NO_TIMESTAMP,
     PADDING,
     Records,
     max_decompressed,
+    too_large,
     walk_buffer,
 )
 from hskit.native.streams import StreamCarry
@@ -288,12 +288,7 @@ class _Decompressed:
             filled += len(piece)
             self._inflated += len(piece)
             if self._inflated > self._limit:
-                raise CaptureTooLarge(
-                    f"{self._path} decompresses to more than {self._limit:,} bytes (the native "
-                    f"reader's cap on compressed captures): set {MAX_DECOMPRESSED_VARIABLE} "
-                    f"to a larger size (e.g. {MAX_DECOMPRESSED_VARIABLE}=4G) if the capture is "
-                    "trusted"
-                )
+                raise too_large(self._path, self._limit)
             if self._inflater.eof:
                 self._next_member()
         return filled

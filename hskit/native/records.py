@@ -139,13 +139,7 @@ def load_buffer(path: Path) -> tuple[npt.NDArray[np.uint8], int]:
     limit = max_decompressed()
     data = _gunzip(bytes(buffer[:filled]), limit)
     if data is None:
-        raise CaptureTooLarge(
-            f"{path} decompresses to more than {_size_text(limit)} (the native reader's cap "
-            f"on compressed captures, which bounds the memory a small file can take): set "
-            f"{MAX_DECOMPRESSED_VARIABLE} to a larger size (e.g. {MAX_DECOMPRESSED_VARIABLE}"
-            f"={_size_text(4 * limit).replace(' ', '')}) if the capture is trusted and "
-            f"memory allows"
-        )
+        raise too_large(path, limit)
     size = len(data)
     data += bytes(PADDING)  # in place: the buffer is the bytearray, not a copy
     return np.frombuffer(data, dtype=np.uint8), size
@@ -172,6 +166,17 @@ def _gunzip(raw: bytes, limit: int) -> bytearray | None:
             break
         raw = inflater.unused_data
     return data
+
+
+def too_large(path: Path, limit: int) -> CaptureTooLarge:
+    """The error for a compressed capture that decompresses to more than ``limit``."""
+    return CaptureTooLarge(
+        f"{path} decompresses to more than {_size_text(limit)} (the native reader's cap "
+        f"on compressed captures, which bounds the memory a small file can take): set "
+        f"{MAX_DECOMPRESSED_VARIABLE} to a larger size (e.g. {MAX_DECOMPRESSED_VARIABLE}"
+        f"={_size_text(4 * limit).replace(' ', '')}) if the capture is trusted and "
+        f"memory allows"
+    )
 
 
 def _size_text(size: int) -> str:
