@@ -9,10 +9,12 @@
 from hskit import accessor, classify, errors, filters, flags, samples, schema, timing, zeek
 from hskit.capture import Capture, LoadReport
 from hskit.dataset import convert, load_dataset
+from hskit.live import LiveCapture, live
 from hskit.loader import load
 
 __all__ = [
     "Capture",
+    "LiveCapture",
     "LoadReport",
     "accessor",
     "classify",
@@ -20,6 +22,7 @@ __all__ = [
     "errors",
     "filters",
     "flags",
+    "live",
     "load",
     "load_dataset",
     "samples",

@@ -30,6 +30,14 @@ class CaptureUnreadable(HskitError, PermissionError):
     """The capture file exists but this user may not read it (the message says which)."""
 
 
+class CaptureTooLarge(HskitError, ValueError):
+    """A compressed capture decompresses to more than the native reader's cap.
+
+    The cap (1 GiB unless ``HSKIT_MAX_DECOMPRESSED`` says otherwise) bounds the memory a
+    small ``.gz`` file can make a load take; the message says how to raise it.
+    """
+
+
 class InvalidFilter(HskitError, ValueError):
     """The display filter cannot be given to tshark (the message says why)."""
 
@@ -67,3 +75,23 @@ class TruncatedCaptureWarning(HskitWarning):
     Every whole record before that point was loaded; the message says how many bytes
     were lost and at which offset.
     """
+
+
+class CorruptTimestampWarning(HskitWarning):
+    """Some records' timestamps are out of range (a sub-second field of a second or more,
+    an impossible pcapng ``if_tsresol``); they were read as Wireshark reads them and the
+    load report says how many.
+    """
+
+
+class CaptureToolNotFound(HskitError, RuntimeError):
+    """Neither dumpcap nor tcpdump is installed (the message says how to install them)."""
+
+
+class CapturePermissionDenied(HskitError, PermissionError):
+    """This user may not capture on the interface (the message says how to grant it)."""
+
+
+class CaptureFailed(HskitError, RuntimeError):
+    """The capture program did not start or stopped on its own; the message carries its
+    stderr."""

@@ -131,7 +131,10 @@ def capture_set(path: CaptureSource) -> tuple[list[Path], str, list[str]]:
         if Path(text).is_dir():
             found = sorted(p for p in Path(text).iterdir() if p.is_file() and p.name[0] != ".")
             if not found:
-                raise CaptureNotFound(f"the folder {text} holds no capture file")
+                raise NotACapture(
+                    f"{text} is an empty folder, not a capture file (a folder loads as the "
+                    "capture set of the files in it)"
+                )
         elif not Path(text).exists() and _GLOB_CHARACTERS & set(text):
             found = [Path(name) for name in sorted(glob.glob(text))]
             if not found:

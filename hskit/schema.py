@@ -362,8 +362,10 @@ CONNECTION_MEANINGS: dict[str, str] = {
     "SYN-ACK; NaN unless the handshake is complete",
     "rtt_synack_ack": "seconds from the latest answering SYN-ACK to the final ACK; NaN "
     "unless the handshake is complete",
-    "handshake_time": "seconds from the latest client SYN to the final ACK (tshark's "
-    "`tcp.analysis.initial_rtt`); NaN unless the handshake is complete",
+    "handshake_time": "seconds from the latest client SYN to the final ACK; NaN unless the "
+    "handshake is complete. tshark's `tcp.analysis.initial_rtt` where the final ACK is the "
+    "first segment with ACK and without SYN after the SYN; tshark stops at a server's segment "
+    "that comes first (data, a challenge ACK)",
     "mss_client": "maximum segment size the client announced, NA when absent",
     "mss_server": "maximum segment size the server announced, NA when absent",
     "wscale_client": "the client's window scale shift, NA unless both SYNs carry window "
@@ -665,3 +667,15 @@ def _same_dtype(actual: object, expected: object) -> bool:
             expected_dtype.categories
         )
     return actual == expected_dtype
+
+
+# --------------------------------------------------------------------------- live
+#: columns ``hskit.live`` appends to its connections table: where each endpoint is now.
+LIVE_CONNECTION_DTYPES: dict[str, object] = {
+    "client_state": TCP_STATE_DTYPE,
+    "server_state": TCP_STATE_DTYPE,
+}
+LIVE_CONNECTION_MEANINGS: dict[str, str] = {
+    "client_state": "the client's state at the time of the last segment captured so far",
+    "server_state": "the server's state at the time of the last segment captured so far",
+}

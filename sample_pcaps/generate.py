@@ -1014,6 +1014,177 @@ def s_busy(sc: Scenario, path: Path) -> Notes:
     return notes
 
 
+# ------------------------------------------------------------- tutorial scenarios (issue 19)
+# Captures the tutorial notebooks need and no other scenario shows: data in flight when a RST
+# arrives, a real HTTP exchange on port 80 (curl against a Python HTTP/1.1 server, one pooled
+# connection and two single ones) and the URG flag (one byte of MSG_OOB data).
+
+#: a tiny HTTP/1.1 server (keep-alive, so curl can pool) for the lab's server namespace.
+HTTP_SERVER = """
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = (b"<html><body>" + self.path.encode() + b"</body></html>\\n") * 8
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer((sys.argv[1], 80), Handler)
+print("READY", flush=True)
+server.timeout = 8.0
+for _ in range(int(sys.argv[2])):
+    server.handle_request()
+"""
+
+#: reads until EOF with SO_OOBINLINE (the urgent byte arrives in line), then closes.
+OOB_SERVER = """
+import socket, sys
+listener = socket.create_server((sys.argv[1], int(sys.argv[2])))
+print("READY", flush=True)
+conn, _ = listener.accept()
+conn.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+while conn.recv(4096):
+    pass
+conn.close()
+"""
+
+#: sends a request, one urgent byte (MSG_OOB: URG flag and urgent pointer), then closes.
+OOB_CLIENT = """
+import socket, sys, time
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("0.0.0.0", int(sys.argv[3])))
+sock.connect((sys.argv[1], int(sys.argv[2])))
+sock.sendall(b"START long job\\n")
+time.sleep(0.2)
+sock.send(b"!", socket.MSG_OOB)
+time.sleep(0.2)
+sock.close()
+print("DONE", flush=True)
+"""
+
+
+def python_in(lab: Lab, ns: str, name: str, code: str, *args: object) -> netlab.Proc:
+    """Run ``code`` (a script) with ``args`` in namespace ``ns`` (cli/srv) as a lab process."""
+    argv = [sys.executable, "-c", code, *(str(arg) for arg in args)]
+    return lab.spawn_raw(f"{ns}:{name}", netlab.ns_cmd(ns, argv))
+
+
+#: reads the first chunk of an upload, then aborts (SO_LINGER {1, 0}: RST, queues flushed).
+ABORT_SERVER = """
+import socket, struct, sys
+listener = socket.create_server((sys.argv[1], int(sys.argv[2])))
+print("READY", flush=True)
+conn, _ = listener.accept()
+conn.recv(1000)
+conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+conn.close()
+"""
+
+#: uploads 20,000 bytes in one sendall(); the server's RST ends it.
+UPLOAD_CLIENT = """
+import socket, sys
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("0.0.0.0", int(sys.argv[3])))
+sock.connect((sys.argv[1], int(sys.argv[2])))
+try:
+    sock.sendall(b"u" * 20000)
+    sock.recv(1)
+except OSError as exc:
+    print("RESET", type(exc).__name__, flush=True)
+sock.close()
+print("DONE", flush=True)
+"""
+
+
+@scenario(
+    "rst_in_flight",
+    "rst_in_flight.pcap",
+    "the server aborts during a 20 KB upload: the RST meets the client's data in flight",
+    [{"handshake": "complete", "termination": "reset", "reset_by": "server", "conn_state": "RSTR"}],
+    port=8030,
+    cport=40030,
+)
+def s_rst_in_flight(sc: Scenario, path: Path) -> list[str]:
+    """The client's first window of data (~14 KB) is on its way when the server, having read
+    1,000 bytes, aborts: the bytes sent after the last acknowledged one are lost."""
+    port, cport = sc.params["port"], sc.params["cport"]
+    with Lab(**sc.lab) as lab:
+        cap = lab.capture(path, f"tcp port {port}")
+        srv = python_in(lab, "srv", "abort-server", ABORT_SERVER, SERVER_IP, port)
+        srv.wait_for("READY")
+        cli = python_in(lab, "cli", "upload-client", UPLOAD_CLIENT, SERVER_IP, port, cport)
+        cli.wait_for("DONE", 10)
+        srv.wait(10)
+        lab.stop_capture(cap, 0.6)
+    return ["client uploads 20 KB; server reads 1,000 B then SO_LINGER{1,0} close(): RST"]
+
+
+@scenario(
+    "http_browser",
+    "http_browser.pcap",
+    "curl against an HTTP/1.1 server on port 80: two GETs on one pooled connection, then two curls",
+    [
+        {
+            "handshake": "complete",
+            "termination": (*FIN_ANY, "simultaneous_close"),
+            "closer": "client",
+        }
+    ]
+    * 3,
+    port=80,
+)
+def s_http_browser(sc: Scenario, path: Path) -> list[str]:
+    """Real HTTP: ``curl URL1 URL2`` reuses one connection (keep-alive); two separate curl
+    runs open one connection each."""
+    with Lab(**sc.lab) as lab:
+        cap = lab.capture(path, "tcp port 80")
+        srv = python_in(lab, "srv", "http", HTTP_SERVER, SERVER_IP, 4)
+        srv.wait_for("READY")
+        urls = [f"http://{SERVER_IP}/index.html", f"http://{SERVER_IP}/style.css"]
+        for argv in (["curl", "-s", "-o", "/dev/null", "-o", "/dev/null", *urls],
+                     ["curl", "-s", "-o", "/dev/null", urls[0]],
+                     ["curl", "-s", "-o", "/dev/null", urls[1]]):  # fmt: skip
+            netlab.run(netlab.ns_cmd("cli", argv))
+            time.sleep(0.3)
+        lab.stop_capture(cap)
+    return [
+        "curl GET /index.html and GET /style.css on one keep-alive connection",
+        "curl GET /index.html, its own connection",
+        "curl GET /style.css, its own connection",
+    ]
+
+
+@scenario(
+    "urgent",
+    "urgent.pcap",
+    "URG: the client sends one byte of urgent data (MSG_OOB) after its request",
+    [{"handshake": "complete", "termination": FIN_ANY, "closer": "client", "conn_state": "SF"}],
+    port=8031,
+    cport=40031,
+)
+def s_urgent(sc: Scenario, path: Path) -> list[str]:
+    """send(MSG_OOB) sets URG and the urgent pointer on the segment carrying the byte."""
+    port, cport = sc.params["port"], sc.params["cport"]
+    with Lab(**sc.lab) as lab:
+        cap = lab.capture(path, f"tcp port {port}")
+        srv = python_in(lab, "srv", "oob-server", OOB_SERVER, SERVER_IP, port)
+        srv.wait_for("READY")
+        cli = python_in(lab, "cli", "oob-client", OOB_CLIENT, SERVER_IP, port, cport)
+        cli.wait_for("DONE", 10)
+        srv.wait(10)
+        lab.stop_capture(cap)
+    return ["request, then send(b'!', MSG_OOB): URG flag with the urgent pointer; client close()"]
+
+
+# ------------------------------------------------------------- end of tutorial scenarios
+
+
 # --------------------------------------------------------------------------- driver
 
 

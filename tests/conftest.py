@@ -103,3 +103,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"{test}:")
         for line in lines:
             terminalreporter.write_line(f"  {line}")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--fuzz=N``: the long fuzzing run of tests/test_fuzz.py (N native cases, N // 10
+    through tshark) instead of its few hundred."""
+    parser.addoption(
+        "--fuzz",
+        type=int,
+        default=None,
+        metavar="N",
+        help="tests/test_fuzz.py: N mutated captures through the native reader and N // 10 "
+        "through tshark (default 300 and 30)",
+    )

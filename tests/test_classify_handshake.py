@@ -82,9 +82,14 @@ def test_new_attempt_with_new_isn_is_what_the_synack_must_answer():
     assert connections["isn_client"].tolist() == [1000, 5000]
 
 
-def test_synack_with_wrong_ack_does_not_complete():
-    talk = Conversation(isn_client=1000).client("S").server("S.", ack=1005).client(".")
-    assert connection(talk)["handshake"] == "no_answer"
+def test_synack_with_wrong_ack_does_not_complete_unless_the_client_takes_it():
+    refused = Conversation(isn_client=1000).client("S").server("S.", ack=1005).client("R")
+    assert connection(refused)["handshake"] == "no_answer"
+    # The client acknowledged the server's ISN: it took the SYN-ACK as the answer (issue 18)
+    taken = Conversation(isn_client=1000).client("S").server("S.", ack=1005).client(".")
+    assert connection(taken)["handshake"] == "complete"
+    unanswered = Conversation(isn_client=1000).client("S").server("S.", ack=1005)
+    assert connection(unanswered.client(".", ack=7))["handshake"] == "no_answer"
 
 
 def test_synack_retransmission_counts_and_rtt_ends_at_the_acked_synack():

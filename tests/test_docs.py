@@ -94,7 +94,7 @@ def test_docstring_examples_render_as_code_not_quotes(site: Path) -> None:
 
 
 def test_every_notebook_has_a_rendered_page(site: Path) -> None:
-    assert len(NOTEBOOKS) == 9
+    assert len(NOTEBOOKS) == 12, [p.name for p in NOTEBOOKS]
     for path in NOTEBOOKS:
         html = page(site, f"notebooks/{path.stem}")
         title = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0]
@@ -287,3 +287,62 @@ def test_home_page_example_matches_the_capture() -> None:
     client = states[["state", "start", "end", "cause_frame"]]
     computed = [[shown(v) for v in row] for row in client.itertuples(index=False)]
     assert tables[1].values.tolist() == computed
+
+
+# ------------------------------------------------------ the printable summary (issue 19)
+SUMMARY = DOCS / "summary.md"
+
+
+#: one row of a summary filter table: | form | `value` | (the value may hold "||").
+SUMMARY_ROW = re.compile(r"^\| (form|BPF|display filter|pandas|hskit) \| `(.*)` \|$")
+
+
+def summary_filter_tables() -> list[dict[str, str]]:
+    """Each filter table of the summary page as {form: value}, the pattern under "form"."""
+    tables: list[dict[str, str]] = []
+    for line in SUMMARY.read_text(encoding="utf-8").splitlines():
+        row = SUMMARY_ROW.match(line)
+        if row and row[1] == "form":
+            tables.append({})
+        if row:
+            tables[-1][row[1]] = row[2]
+    return tables
+
+
+def test_summary_filters_are_hskits_own_strings() -> None:
+    from hskit import filters
+
+    tables = summary_filter_tables()
+    assert len(tables) >= 12
+    for forms in tables:
+        pattern = forms["form"]
+        assert forms["BPF"] == filters.bpf(pattern), pattern
+        assert forms["display filter"] == filters.display_filter(pattern), pattern
+        assert forms["pandas"] == f'cap.segments[filters.mask(cap.segments, "{pattern}")]'
+        assert forms["hskit"], pattern
+
+
+def test_summary_pictures_exist_and_each_names_a_drawn_figure() -> None:
+    sys.path.insert(0, str(DOCS))
+    try:
+        from summary_figures import FIGURES
+    finally:
+        sys.path.remove(str(DOCS))
+    pictures = re.findall(r"\(img/summary/(\w+)\.png\)", SUMMARY.read_text(encoding="utf-8"))
+    assert len(pictures) >= 12
+    for name in pictures:
+        assert name in FIGURES, name
+        assert (DOCS / "img" / "summary" / f"{name}.png").stat().st_size > 5_000, name
+
+
+def test_summary_page_is_built_with_its_pictures(site: Path) -> None:
+    summary = page(site, "summary")
+    for name in re.findall(r"img/summary/(\w+)\.png", SUMMARY.read_text(encoding="utf-8")):
+        assert f"img/summary/{name}.png" in summary, name
+        assert (site / "img" / "summary" / f"{name}.png").is_file(), name
+
+
+def test_notebook_pages_get_the_wide_stylesheet(site: Path) -> None:
+    css = (site / "stylesheets" / "hskit.css").read_text(encoding="utf-8")
+    assert ":has(.jupyter-wrapper)" in css and "white-space: normal" in css
+    assert "stylesheets/hskit.css" in page(site, "notebooks/05_flags_and_filters")

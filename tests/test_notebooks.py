@@ -20,7 +20,9 @@ BUDGET = 60
 
 
 def test_there_are_nine_tutorials() -> None:
-    assert len(NOTEBOOKS) == 9, [p.name for p in NOTEBOOKS]
+    numbers = {p.name[:2] for p in NOTEBOOKS}
+    expected = {f"{n:02d}" for n in [*range(1, 10), 11, 12, 13]}
+    assert numbers == expected, [p.name for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -47,3 +49,45 @@ def test_notebook_runs_and_its_assertions_hold(path: Path) -> None:
     elapsed = time.perf_counter() - started
     print(f"{path.name}: {elapsed:.1f} s")
     assert notebook.cells[-1].cell_type == "markdown" and "Exercise" in notebook.cells[-1].source
+
+
+# ------------------------------------------------------------------ solutions (issue 19)
+SOLUTIONS = sorted((REPO / "notebooks" / "solutions").glob("*.ipynb"))
+
+
+def test_tutorials_12_and_13_exist() -> None:
+    names = {p.stem for p in NOTEBOOKS}
+    assert {"12_best_practices_on_the_wire", "13_command_line_next_to_hskit"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_exercise_links_its_solution(path: Path) -> None:
+    exercise = nbformat.read(path, as_version=4).cells[-1].source
+    solution = f"solutions/{path.stem}_solutions.ipynb"
+    assert solution in exercise, f"{path.name}: the exercise does not link {solution}"
+    assert (path.parent / solution).is_file(), solution
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
+def test_solution_is_committed_without_outputs(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    assert not [i for i, cell in enumerate(notebook.cells) if cell.get("outputs")], path.name
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
+def test_solution_runs_and_passes_its_check(path: Path) -> None:
+    """Each solution notebook computes the truth, checks an empty answer (not answered yet),
+    then the solution, and its last cell asserts that the solution passes the check."""
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(
+        notebook,
+        timeout=BUDGET,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
+    last = notebook.cells[-1]
+    assert last.cell_type == "code" and "assert check(solution, truth)" in last.source
+    printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+    assert "✓" in printed and "✗" not in printed, printed
+    unanswered = "".join(output.get("text", "") for output in notebook.cells[3].outputs)
+    assert "not answered yet" in unanswered, unanswered

@@ -4,11 +4,18 @@ Sequence numbers decide, not flag counts:
 
 - a SYN-ACK (or the RST+ACK of a refusal) *answers* the client's latest SYN only if
   its ack is that SYN's seq + 1 (+ the SYN's payload, which a TCP Fast Open server may
-  acknowledge); other SYN-ACKs do not complete anything;
+  acknowledge); other SYN-ACKs do not complete anything, unless the client *took* one
+  as the answer (see below);
 - the final ACK is the first client segment with ACK (not SYN, not RST) after the
   answering SYN-ACK whose ack covers the server ISN + 1, compared modulo 2^32 — a data
   segment does it too when the bare ACK was not captured;
-- a RST in SYN-SENT counts only with an acceptable ACK (RFC 9293 §3.10.7.3).
+- a RST in SYN-SENT counts only with an acceptable ACK (RFC 9293 §3.10.7.3);
+- where no SYN-ACK answers, the first SYN-ACK after a client SYN that acknowledges another
+  number still answers when the client then acknowledges that SYN-ACK's sequence number
+  + 1: the client took it as the answer (its stack sends a RST for a SYN-ACK it refuses,
+  never an ACK of the server's ISN), as when a middlebox rewrote the SYN's sequence
+  number after the capture point. Its connection is ``complete`` (Zeek's ``S1``/``SF``),
+  not ``no_answer``, and its times count from it.
 
 Labels, first match wins: both sides sent a SYN without ACK → ``simultaneous_open``
 (established once each side's SYN is acknowledged); no client SYN → ``midstream``
@@ -21,9 +28,15 @@ client RST → ``complete``; an answering SYN-ACK, then a client RST →
 Times: ``rtt_syn_synack`` runs from the SYN the SYN-ACK answers (the latest client
 SYN before it) to the first answering SYN-ACK; ``rtt_synack_ack`` from the latest
 answering SYN-ACK before the final ACK to the final ACK; ``handshake_time`` from the
-latest client SYN before the final ACK to the final ACK, which is how tshark computes
-``tcp.analysis.initial_rtt`` (its ``ts_mru_syn``). All three are NaN unless the
+latest client SYN before the final ACK to the final ACK. All three are NaN unless the
 handshake is ``complete``.
+
+tshark's ``tcp.analysis.initial_rtt`` is the same number where the final ACK is the
+first segment of the connection with ACK and without SYN after a client SYN. Wireshark
+stops its clock at that first segment whichever side sends it — a server's data or ACK
+before the client's final ACK, a challenge ACK answering the SYN (RFC 5961) — and never
+measures again, from the latest SYN without ACK seen by then; ``handshake_time`` runs to
+the final ACK of the handshake that completed, as its name says.
 
 >>> HANDSHAKE_CODE["refused"]
 1
@@ -96,7 +109,13 @@ def analyse(rows: Rows, index: StreamIndex) -> Handshake:
     safe = np.maximum(syn_of, 0)
     offset = rows.ack[answers] - rows.seq[safe] - np.uint32(1)
     acked = (syn_of >= 0) & (offset <= rows.payload_len[safe])
-    valid_synack = index.hits(_mask(len(rows.flags), answers[acked & rows.syn_ack[answers]]))
+    plain_ack = rows.has_ack & ~rows.syn & ~rows.rst
+    answering = _mask(len(rows.flags), answers[acked & rows.syn_ack[answers]])
+    wrong = answers[~acked & rows.syn_ack[answers] & (syn_of >= 0)]
+    answering |= _taken_synacks(
+        rows, index, wrong, answered=index.first(answering), plain_ack=plain_ack
+    )
+    valid_synack = index.hits(answering)
     synack = index.first(valid_synack)
     refusal = index.first(_mask(len(rows.flags), answers[acked & rows.rst[answers]]))
     answered_syn = index.last_before(client_syn, synack)
@@ -107,7 +126,6 @@ def analyse(rows: Rows, index: StreamIndex) -> Handshake:
     isn_server = take(rows.seq, server_syn_row, 0).astype(np.uint32)
     has_isn_client, has_isn_server = client_syn_row >= 0, server_syn_row >= 0
 
-    plain_ack = rows.has_ack & ~rows.syn & ~rows.rst
     server_isn_acked = covers(rows.ack, index.per_row(isn_server + np.uint32(1)))
     client_isn_acked = covers(rows.ack, index.per_row(isn_client + np.uint32(1)))
     final_ack = _where(synack >= 0, index.first(plain_ack & client & server_isn_acked, synack))
@@ -169,6 +187,22 @@ def analyse(rows: Rows, index: StreamIndex) -> Handshake:
         rtt_synack_ack=np.where(complete, rtt_synack_ack, np.nan),
         handshake_time=np.where(complete, handshake_time, np.nan),
     )
+
+
+def _taken_synacks(
+    rows: Rows, index: StreamIndex, wrong: Int, *, answered: Int, plain_ack: Bool
+) -> Bool:
+    """Where no SYN-ACK answers (``answered`` -1), the SYN-ACKs with the sequence number of
+    the first ``wrong`` one (a SYN-ACK after a client SYN acknowledging another number)
+    when a later client ACK acknowledges that number + 1: the client took it as the answer.
+    """
+    first_wrong = _where(answered < 0, index.first(_mask(len(rows.flags), wrong)))
+    server_isn = take(rows.seq, first_wrong, 0).astype(np.uint32)
+    isn_acked = covers(rows.ack, index.per_row(server_isn + np.uint32(1)))
+    client_ack = index.first(plain_ack & rows.client & isn_acked, first_wrong)
+    taken = (first_wrong >= 0) & (client_ack >= 0)
+    same_isn = rows.seq[wrong] == index.per_row(server_isn)[wrong]
+    return _mask(len(rows.flags), wrong[same_isn & index.per_row(taken)[wrong]])
 
 
 def _mask(size: int, positions: Int) -> Bool:

@@ -35,7 +35,8 @@ def read(
 
     Raises :class:`~hskit.errors.NotACapture` for a file that is not a capture and
     :class:`~hskit.errors.UnsupportedLinkType` for what only tshark decodes; warns with
-    :class:`~hskit.errors.TruncatedCaptureWarning` when a file ends inside a record.
+    :class:`~hskit.errors.TruncatedCaptureWarning` when a file ends inside a record and
+    :class:`~hskit.errors.CorruptTimestampWarning` on time stamps out of range.
     """
     paths = [path] if isinstance(path, Path) else list(path)
     return chunks.read(paths, progress=progress, chunk_size=chunk_size, label=label)

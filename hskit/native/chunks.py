@@ -31,21 +31,37 @@ import pandas as pd
 
 from hskit import schema
 from hskit.capture import LoadReport
-from hskit.errors import TruncatedCaptureWarning
+from hskit.errors import CorruptTimestampWarning, TruncatedCaptureWarning
 from hskit.native import records as record_walk
 from hskit.native.decode import LINK_TYPE_NAMES, TcpColumns, decode
 from hskit.native.keys import KeyIds
-from hskit.native.records import NO_TIMESTAMP, PADDING, Records, walk_buffer
+from hskit.native.records import (
+    NO_TIMESTAMP,
+    PADDING,
+    Records,
+    max_decompressed,
+    too_large,
+    walk_buffer,
+)
 from hskit.native.streams import StreamCarry
 from hskit.schema import ACK, SYN
 
 Int = npt.NDArray[np.int64]
 
-#: Bytes of (decompressed) capture decoded at a time: peak memory is the final table plus
-#: about 5x this; larger chunks are not faster.
-DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024
+#: Bytes of (decompressed) capture decoded at a time. Decoding one chunk takes about 8x
+#: its size in memory on top of the table (measured: 4 MB chunks 215 MB peak, 32 MB
+#: chunks 430 MB, on a 472k-segment capture); larger chunks are not faster.
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 #: The smallest ``chunk_size`` accepted (a first chunk holds at least a pcap file header).
 MIN_CHUNK_SIZE = 64
+#: The fewest capture bytes a TCP segment takes (pcap record header, IP and TCP headers):
+#: the rows reserved for a table are the capture's bytes over this.
+MIN_SEGMENT_BYTES = 56
+#: gzip-compressed captures are reserved rows for this many times their size (the
+#: columns grow if they decompress to more).
+_GZIP_RATIO = 4
+#: rows per slice of the final passes over whole columns.
+_SLICE_ROWS = 1 << 20
 #: Compressed bytes fed to the gzip decompressor at a time.
 _GZIP_STEP = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -96,7 +112,10 @@ class ChunkedLoad:
             )
         self.paths, self.chunk_size = list(paths), chunk_size
         several = len(self.paths) > 1
-        self.table = _Table(sources=source_names(self.paths) if several else None)
+        self.table = _Table(
+            sources=source_names(self.paths) if several else None,
+            capacity=sum(map(_rows_at_most, self.paths)),
+        )
         self.report = LoadReport(
             path=label if label is not None else str(self.paths[0]), backend="native",
             frames=0, tcp_segments=0, sources=[str(p) for p in self.paths] if several else [],
@@ -111,6 +130,7 @@ class ChunkedLoad:
         :func:`hskit.direction.from_client` over each stream's rows. Address categories
         are those met so far; :meth:`address_categories` gives the final ones.
         """
+        self.table.capacity = self.chunk_size // MIN_SEGMENT_BYTES
         for _ in self.decode(progress):
             yield self.table.finish()
         self.finish_report()
@@ -142,6 +162,9 @@ class ChunkedLoad:
                     warnings.warn(message, TruncatedCaptureWarning, stacklevel=5)
                     self.report.notes.append(message)
                     self.report.bytes_lost += chunks.bytes_lost
+                for note in chunks.timestamp_notes():
+                    warnings.warn(f"{path}: {note}", CorruptTimestampWarning, stacklevel=5)
+                    self.report.notes.append(note)
 
     def _decode(self, records: Records, *, source: int) -> None:
         tcp, skipped = decode(records)
@@ -163,6 +186,14 @@ class ChunkedLoad:
         report.skipped = {reason: count for reason, count in self._skipped.items() if count}
         report.link_types = sorted({LINK_TYPE_NAMES[t] for t in self._link_types})
         return report
+
+
+def _rows_at_most(path: Path) -> int:
+    """Segments a capture file can hold at most, judged by its size."""
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        gzipped = file.read(2) == _GZIP_MAGIC
+    return size * (_GZIP_RATIO if gzipped else 1) // MIN_SEGMENT_BYTES
 
 
 def source_names(paths: Sequence[Path]) -> list[str]:
@@ -212,13 +243,16 @@ class _Decompressed:
     several gzip members follow each other; anything else after the last is ignored.
     """
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: BinaryIO, path: Path) -> None:
         self._file = file
         self._input = file.read(2)
         self._inflater = zlib.decompressobj(wbits=31) if self._input == _GZIP_MAGIC else None
         self._ended = False
         #: compressed bytes read so far
         self.consumed = len(self._input)
+        self._path = path
+        self._inflated = 0
+        self._limit = max_decompressed()
 
     def readinto(self, view: memoryview) -> int:
         """Fill ``view`` as far as the file goes; the count is short only at its end."""
@@ -252,6 +286,9 @@ class _Decompressed:
             self._input = self._inflater.unconsumed_tail
             view[filled : filled + len(piece)] = piece
             filled += len(piece)
+            self._inflated += len(piece)
+            if self._inflated > self._limit:
+                raise too_large(self._path, self._limit)
             if self._inflater.eof:
                 self._next_member()
         return filled
@@ -289,10 +326,21 @@ class _Chunks:
     stop_reason: str | None = None
     bytes_lost: int = 0
     _file_offset: int = field(default=0, repr=False)
+    _notes: list[str] = field(default_factory=list, repr=False)
+
+    def timestamp_notes(self) -> list[str]:
+        """The time-stamp notes of the chunks as one walk of the file gives them: counts
+        of corrupt records added up, notes on interfaces (repeated by each chunk) once."""
+        counts: dict[str, int] = {}
+        for note in self._notes:
+            number, _, rest = note.partition(" ")
+            key = rest if number.isdigit() else note
+            counts[key] = counts.get(key, 0) + (int(number) if number.isdigit() else 0)
+        return [f"{count} {key}" if count else key for key, count in counts.items()]
 
     def __iter__(self) -> Iterator[_Chunk]:
         with self.path.open("rb") as file:
-            source = _Decompressed(file)
+            source = _Decompressed(file, self.path)
             prefix = np.zeros(0, dtype=np.uint8)  # header bytes put in front of each chunk
             leftover = np.zeros(0, dtype=np.uint8)  # a record cut by the previous chunk
             consumed = 0
@@ -309,6 +357,7 @@ class _Chunks:
                 if size == len(prefix) and len(prefix):  # nothing left to walk
                     break
                 records = walk_buffer(buffer, size, self.path, progress=self.progress)
+                self._notes.extend(records.timestamp_notes)
                 yield _Chunk(records, source.consumed - consumed)
                 consumed = source.consumed
                 stop = size - records.bytes_lost
@@ -358,9 +407,11 @@ def _prefix(buffer: npt.NDArray[np.uint8], records: Records, stop: int) -> npt.N
 class _Table:
     """The segments table, built chunk by chunk in its final dtypes."""
 
-    def __init__(self, sources: list[str] | None) -> None:
+    def __init__(self, sources: list[str] | None, capacity: int) -> None:
         self.sources = sources
-        self._parts: dict[str, list[npt.NDArray]] = {}
+        #: rows reserved for each column (address space only: pages count once written)
+        self.capacity = capacity
+        self._columns: dict[str, _Growing] = {}
         self._addresses = KeyIds()
         self._used = np.zeros(0, dtype=bool)  # per address id: in a segment (not only quoted)
         self._streams = StreamCarry()
@@ -420,40 +471,43 @@ class _Table:
             rel_ack=stream.rel_ack[segment].astype(np.uint32),
             win=tcp.win.astype(np.uint16, copy=False),
             payload_len=tcp.payload_len.astype(np.uint32),
-            mss=tcp.mss.astype(np.int32),
-            wscale=tcp.wscale.astype(np.int16),
             sack_perm=tcp.sack_perm,
             tfo=tcp.tfo,
-            ts_val=tcp.ts_val,
-            ts_ecr=tcp.ts_ecr,
             ip_len=tcp.ip_len.astype(np.uint32),
             checksum_ok=tcp.checksum_ok,
-            source=np.full(len(tcp.record), source, dtype=np.int32),
         )
+        # nullable columns: values in their final width, and where they are missing
+        for name, dtype in _NULLABLE.items():
+            values = getattr(tcp, name)
+            missing = values < 0
+            self._add(**{name: np.where(missing, 0, values).astype(dtype.lower()),
+                         f"{name}_na": missing})  # fmt: skip
+        if self.sources is not None:
+            self._add(**{schema.SOURCE: np.full(len(tcp.record), source, dtype=np.int32)})
 
     def _add(self, **columns: npt.NDArray) -> None:
         for name, values in columns.items():
-            self._parts.setdefault(name, []).append(values)
+            if name not in self._columns:
+                self._columns[name] = _Growing(values.dtype, self.capacity)
+            self._columns[name].extend(values)
 
     def finish(self) -> pd.DataFrame:
         """The segments table (schema order and dtypes; ``source`` last, for a set)."""
-        parts = self._parts
-        if not parts:
+        if not self._columns:
             segments = schema.empty_segments()
             if self.sources is not None:
                 segments[schema.SOURCE] = pd.Categorical([], categories=self.sources)
             return segments
-        client_key = self._clients.client_key
-        parts["from_client"] = [
-            src.astype(np.int64) * 65536 + port == client_key[stream]
-            for src, port, stream in zip(
-                parts["src_ip"], parts["src_port"], parts["stream"], strict=True
-            )
-        ]
+        parts = {name: column.values() for name, column in self._columns.items()}
+        self._columns = {}
+        parts["from_client"] = self._from_client(
+            parts["src_ip"], parts["src_port"], parts["stream"]
+        )
         address = self.address_dtype()
         columns: dict[str, object] = {}
-        for name in (*schema.SEGMENT_COLUMNS, schema.SOURCE):
-            values = np.concatenate(parts.pop(name))
+        names = (*schema.SEGMENT_COLUMNS, schema.SOURCE) if self.sources else schema.SEGMENT_COLUMNS
+        for name in names:
+            values = parts.pop(name)
             if name in ("src_ip", "dst_ip"):
                 columns[name] = pd.Categorical.from_codes(
                     address.codes[values], dtype=address.dtype
@@ -463,18 +517,28 @@ class _Table:
                     values, dtype=schema.TS_DTYPE
                 )
             elif name in _NULLABLE:
-                columns[name] = _nullable(values, _NULLABLE[name])
+                columns[name] = pd.arrays.IntegerArray(values, parts.pop(f"{name}_na"))
             elif name == "checksum_ok":
                 columns[name] = pd.arrays.BooleanArray(values == 1, values < 0)
             elif name == schema.SOURCE:
-                if self.sources is not None:
-                    columns[name] = pd.Categorical.from_codes(values, categories=self.sources)
+                columns[name] = pd.Categorical.from_codes(values, categories=self.sources)
             else:
                 columns[name] = values
         # Every column already has its schema dtype, in schema order: no casting pass.
         frame = pd.DataFrame(columns, copy=False)
         schema.check(frame[list(schema.SEGMENT_COLUMNS)], schema.SEGMENT_DTYPES, "segments")
         return frame
+
+    def _from_client(self, src: Int, port: Int, stream: Int) -> npt.NDArray[np.bool_]:
+        """Rows sent by their stream's client, a million rows at a time (no full-length
+        int64 temporaries)."""
+        client_key = self._clients.client_key
+        result = np.empty(len(src), dtype=bool)
+        for start in range(0, len(src), _SLICE_ROWS):
+            rows = slice(start, start + _SLICE_ROWS)
+            key = src[rows].astype(np.int64) * 65536 + port[rows]
+            result[rows] = key == client_key[stream[rows]]
+        return result
 
     def address_dtype(self) -> _Addresses:
         """Categories of the addresses in segments, IPv4 by value then IPv6 by value, and
@@ -484,12 +548,35 @@ class _Table:
         hi, lo = hi[used], lo[used]
         is_v4 = hi == -1
         rank = np.lexsort((lo.view(np.uint64), hi.view(np.uint64), ~is_v4))
-        codes = np.zeros(len(self._addresses), dtype=np.int64)
+        # int32 codes: the lookup over every row makes no int64 copy of the column
+        codes = np.zeros(len(self._addresses), dtype=np.int32)
         codes[used[rank]] = np.arange(len(rank))
         hi, lo, is_v4 = hi[rank], lo[rank], is_v4[rank]
         v6_halves = zip(hi[~is_v4].tolist(), lo[~is_v4].tolist(), strict=True)
         text = _ipv4_text(lo[is_v4]) + [_ipv6_text(h, low) for h, low in v6_halves]
         return _Addresses(codes, pd.CategoricalDtype(text))
+
+
+class _Growing:
+    """A column appended to chunk after chunk, in one array reserved for ``capacity`` rows
+    (grown by doubling when a capture holds more); no concatenation at the end."""
+
+    def __init__(self, dtype: np.dtype, capacity: int) -> None:
+        self._array = np.empty(max(capacity, 1), dtype=dtype)
+        self._size = 0
+
+    def extend(self, values: npt.NDArray) -> None:
+        end = self._size + len(values)
+        if end > len(self._array):
+            grown = np.empty(max(end, 2 * len(self._array)), dtype=self._array.dtype)
+            grown[: self._size] = self._array[: self._size]
+            self._array = grown
+        self._array[self._size : end] = values
+        self._size = end
+
+    def values(self) -> npt.NDArray:
+        """The rows appended (a view)."""
+        return self._array[: self._size]
 
 
 @dataclass
@@ -536,13 +623,6 @@ class _Clients:
         self.client_key[number] = np.where(
             kind[deciding] == _SYN_ACK, dst_key[deciding], src_key[deciding]
         )
-
-
-def _nullable(values: Int, dtype: str) -> pd.arrays.IntegerArray:
-    """A nullable integer array with NA where ``values`` is -1 (option absent)."""
-    missing = values < 0
-    numpy_dtype = np.dtype(dtype.lower())
-    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(numpy_dtype), missing)
 
 
 _OCTETS = np.array([str(octet) for octet in range(256)])

@@ -176,27 +176,30 @@ def link_layer(records: Records) -> tuple[Int, Int]:
 
     Raises :class:`UnsupportedLinkType` for a link type or encapsulation not decoded here.
     """
-    start, link = records.data_offset, records.link_type
+    start, link, captured = records.data_offset, records.link_type, records.caplen
     count = len(start)
     link_types = np.unique(link).tolist()
     if len(link_types) == 1:  # the usual case: no per-type scatter
-        return _link_type_layer(records, link_types[0], start)
+        return _link_type_layer(records, link_types[0], start, captured)
     net = np.zeros(count, dtype=np.int64)
     version = np.zeros(count, dtype=np.int8)
     for link_type in link_types:
         rows = np.flatnonzero(link == link_type)
-        net[rows], version[rows] = _link_type_layer(records, link_type, start[rows])
+        net[rows], version[rows] = _link_type_layer(records, link_type, start[rows], captured[rows])
     return net, version
 
 
-def _link_type_layer(records: Records, link_type: int, at: Int) -> tuple[Int, Int]:
-    """``(network offset, IP version)`` of records of one link type starting at ``at``."""
+def _link_type_layer(records: Records, link_type: int, at: Int, captured: Int) -> tuple[Int, Int]:
+    """``(network offset, IP version)`` of records of one link type starting at ``at``,
+    ``captured`` bytes long."""
     if link_type in _ETHERTYPE_AT:
         type_at, payload_at = _ETHERTYPE_AT[link_type]
-        # Only the few tagged or 802.3 frames need more of the link header than the type.
+        # Only the few tagged or 802.3 frames need more of the link header than the type
+        # (a frame cut before its payload has nothing to decode: it needs nothing more).
         ethertype = _field(_block(records.buffer, at + type_at, 2), 0, 2, np.int32)
         offset = np.full(len(at), payload_at, dtype=np.int32)
-        special = np.flatnonzero(np.isin(ethertype, _VLAN_TPIDS) | (ethertype <= _MAX_8023_LENGTH))
+        tagged_or_8023 = np.isin(ethertype, _VLAN_TPIDS) | (ethertype <= _MAX_8023_LENGTH)
+        special = np.flatnonzero(tagged_or_8023 & (captured > payload_at))
         if len(special):
             header = _block(records.buffer, at[special], _LINK_WIDTH)
             ethertype[special], offset[special] = _ethertype_after_tags(header, type_at, payload_at)
@@ -263,7 +266,9 @@ class _IpLayer:
     first_fragment: Bool  # not a fragment, or the fragment at offset 0
     more_fragments: Bool
     transport: Int  # offset of the upper-layer header
-    payload: Int  # upper-layer bytes according to the IP lengths
+    #: upper-layer bytes according to the IP lengths, at most what the frame held on the
+    #: wire (an IP length claiming more counts the bytes that were there, as tshark does)
+    payload: Int
     length: Int  # total length: the header's (IPv6: payload length + 40), or the frame's rest
     header: Bytes  # the first 40 bytes from the IP header on (20 when all are IPv4)
 
@@ -310,6 +315,7 @@ def _ip_layer(records: Records, rows: Int, net: Int, version: Int) -> _IpLayer:
     else:
         on_wire = records.origlen[rows] - (net - records.data_offset[rows])
     total = np.where(np.where(is4, length == 0, length == 40), on_wire, length)
+    existed = np.minimum(total, on_wire)
     return _IpLayer(
         rows=rows,
         net=net,
@@ -319,7 +325,7 @@ def _ip_layer(records: Records, rows: Int, net: Int, version: Int) -> _IpLayer:
         first_fragment=first_fragment,
         more_fragments=more_fragments,
         transport=transport,
-        payload=total - (transport - net),
+        payload=existed - (transport - net),
         length=total,
         header=header,
     )

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import os
+import re
 import struct
 import zlib
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from hskit.errors import NotACapture, UnsupportedLinkType
+from hskit.errors import CaptureTooLarge, HskitError, NotACapture, UnsupportedLinkType
 from hskit.progress import byte_progress
 
 #: A record whose captured length exceeds this is corrupt (the walk stops there).
@@ -32,6 +35,15 @@ PADDING = 512
 NO_TIMESTAMP = np.iinfo(np.int64).min
 #: Bytes walked between two progress updates.
 PROGRESS_STEP = 4 * 1024 * 1024
+#: Environment variable: the most bytes a compressed capture may decompress to.
+MAX_DECOMPRESSED_VARIABLE = "HSKIT_MAX_DECOMPRESSED"
+#: The cap on decompressed size when ``HSKIT_MAX_DECOMPRESSED`` is not set: 1 GiB.
+DEFAULT_MAX_DECOMPRESSED = 1 << 30
+#: Bytes inflated per step, so that the cap is checked before a bomb fills memory.
+_INFLATE_STEP = 16 * 1024 * 1024
+#: ``HSKIT_MAX_DECOMPRESSED``'s syntax: bytes, or a number with a binary K/M/G/T suffix.
+_SIZE_TEXT = re.compile(r"\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*", re.IGNORECASE)
+_SIZE_SUFFIX = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 #: pcap record size assumed before the first record is walked.
 _FIRST_RECORD_GUESS = 256
 #: Fewer records than this are walked one by one rather than chained.
@@ -51,6 +63,16 @@ _BYTE_ORDER_MAGIC = 0x1A2B3C4D
 _SHB, _IDB, _PB, _SPB, _EPB = 0x0A0D0D0A, 0x00000001, 0x00000002, 0x00000003, 0x00000006
 _PACKET_BLOCKS = frozenset((_EPB, _PB, _SPB))
 _OPT_TSRESOL, _OPT_TSOFFSET = 9, 14
+#: ``if_tsresol`` bit choosing a power of two (else of ten); the low 7 bits are the exponent.
+_TSRESOL_BASE_2 = 0x80
+#: The largest exponents whose units per second fit Wireshark's 64-bit count (10^19, 2^63);
+#: past them Wireshark reads every time stamp of the interface as 0.
+_MAX_TSRESOL_EXPONENT = {10: 19, 2: 63}
+#: pcap sub-second field units per second: microseconds, nanoseconds (by ns per unit).
+_UNITS_PER_SECOND = {1_000: 1_000_000, 1: 1_000_000_000}
+#: Wireshark keeps a time stamp's nanoseconds in 32 bits: a corrupt sub-second field of
+#: 2^32 ns or more keeps only its low 32 bits.
+_NANOSECOND_BITS = 0xFFFF_FFFF
 
 
 @dataclass
@@ -73,13 +95,37 @@ class Records:
     stop_reason: str | None = None
     #: pcapng: ``(offset, length)`` of each section header and interface description block.
     header_blocks: list[tuple[int, int]] = field(default_factory=list)
+    #: what was odd about the time stamps (corrupt fields read as Wireshark reads them).
+    timestamp_notes: list[str] = field(default_factory=list)
+
+
+def max_decompressed() -> int:
+    """The cap on a compressed capture's decompressed size, in bytes.
+
+    ``$HSKIT_MAX_DECOMPRESSED`` (bytes, or with a binary suffix: ``512M``, ``4G``), else
+    :data:`DEFAULT_MAX_DECOMPRESSED` (1 GiB).
+
+    >>> max_decompressed() == DEFAULT_MAX_DECOMPRESSED or MAX_DECOMPRESSED_VARIABLE in os.environ
+    True
+    """
+    text = os.environ.get(MAX_DECOMPRESSED_VARIABLE)
+    if text is None:
+        return DEFAULT_MAX_DECOMPRESSED
+    match = _SIZE_TEXT.fullmatch(text)
+    if match is None:
+        raise HskitError(
+            f"{MAX_DECOMPRESSED_VARIABLE}={text!r} is not a size: give bytes, or a number "
+            "with K, M, G or T (binary units), e.g. 4G"
+        )
+    return int(match[1]) * _SIZE_SUFFIX[match[2].upper()]
 
 
 def load_buffer(path: Path) -> tuple[npt.NDArray[np.uint8], int]:
     """``(buffer, size)``: the file's bytes followed by ``PADDING`` zero bytes.
 
     A file starting with the gzip magic (whatever its name) is decompressed; a gzip
-    stream cut short yields what was decompressed before the cut.
+    stream cut short yields what was decompressed before the cut. Raises
+    :class:`CaptureTooLarge` when it decompresses to more than :func:`max_decompressed`.
     """
     size = path.stat().st_size
     buffer = np.zeros(size + PADDING, dtype=np.uint8)
@@ -90,25 +136,59 @@ def load_buffer(path: Path) -> tuple[npt.NDArray[np.uint8], int]:
             filled += count
     if bytes(buffer[:2]) != _GZIP_MAGIC:
         return buffer, filled
-    data = _gunzip(bytes(buffer[:filled]))
-    buffer = np.zeros(len(data) + PADDING, dtype=np.uint8)
-    buffer[: len(data)] = np.frombuffer(data, dtype=np.uint8)
-    return buffer, len(data)
+    limit = max_decompressed()
+    data = _gunzip(bytes(buffer[:filled]), limit)
+    if data is None:
+        raise too_large(path, limit)
+    size = len(data)
+    data += bytes(PADDING)  # in place: the buffer is the bytearray, not a copy
+    return np.frombuffer(data, dtype=np.uint8), size
 
 
-def _gunzip(raw: bytes) -> bytes:
-    parts: list[bytes] = []
+def _gunzip(raw: bytes, limit: int) -> bytearray | None:
+    """The gzip members of ``raw`` decompressed, step by step; None past ``limit`` bytes."""
+    data = bytearray()
     while raw.startswith(_GZIP_MAGIC):
         inflater = zlib.decompressobj(wbits=31)
+        pending = raw
         try:
-            parts.append(inflater.decompress(raw))
+            while not inflater.eof:
+                step = inflater.decompress(pending, _INFLATE_STEP)
+                pending = inflater.unconsumed_tail
+                data += step
+                if len(data) > limit:
+                    return None
+                if not step and not pending:
+                    break  # the stream is cut short: what came before it stays
         except zlib.error:
             break
         if not inflater.eof:
-            parts.append(inflater.flush())
             break
         raw = inflater.unused_data
-    return b"".join(parts)
+    return data
+
+
+def too_large(path: Path, limit: int) -> CaptureTooLarge:
+    """The error for a compressed capture that decompresses to more than ``limit``."""
+    return CaptureTooLarge(
+        f"{path} decompresses to more than {_size_text(limit)} (the native reader's cap "
+        f"on compressed captures, which bounds the memory a small file can take): set "
+        f"{MAX_DECOMPRESSED_VARIABLE} to a larger size (e.g. {MAX_DECOMPRESSED_VARIABLE}"
+        f"={_size_text(4 * limit).replace(' ', '')}) if the capture is trusted and "
+        f"memory allows"
+    )
+
+
+def _size_text(size: int) -> str:
+    """``size`` in the largest binary unit that divides it.
+
+    >>> _size_text(1 << 30), _size_text(1536)
+    ('1 GiB', '1536 B')
+    """
+    for suffix in ("T", "G", "M", "K"):
+        if size % _SIZE_SUFFIX[suffix] == 0:
+            return f"{size // _SIZE_SUFFIX[suffix]} {suffix}iB"
+    return f"{size} B"
 
 
 def read_records(path: Path, *, progress: bool | None) -> Records:
@@ -134,6 +214,8 @@ def walk_buffer(
         raise UnsupportedLinkType(
             f'{path} is a modified pcap (longer record headers); load with backend="tshark"'
         )
+    if size == 0 and path.stat().st_size:  # a gzip stream that yields nothing
+        raise NotACapture(f"{path} is gzip-compressed but nothing could be decompressed")
     if size == 0:
         raise NotACapture(f"{path} is empty, not a capture file")
     raise NotACapture(
@@ -160,7 +242,7 @@ def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) 
     next_caplen = struct.Struct(order + "8xI").unpack_from
     data = memoryview(buffer)  # struct reads a memoryview faster than the array
 
-    starts: list[int] = []
+    starts = array("q")  # 8 bytes per record, not a Python int's 36
     append, extend = starts.append, starts.extend
     offset = 24
     last_header = size - 16
@@ -190,7 +272,7 @@ def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) 
                 extend(chain[:-1])
                 offset = chain[-1]
             bar.update(min(offset, size) - begin)
-    header = np.asarray(starts, dtype=np.int64)
+    header = np.frombuffer(starts, dtype=np.int64)
     words = _words(buffer, header, 4, order == ">")
     # The walk trusted every length: the first absurd one, or the record running past the
     # end of the file, ends the capture.
@@ -209,16 +291,42 @@ def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) 
         reason = "file ends inside a record"
     if offset < size:
         stop_reason = f"{reason} at byte offset {offset} (record {len(header) + 1})"
+    ts_ns, timestamp_notes = _pcap_times(words[:, 0], words[:, 1], ns_per_unit)
     return Records(
         buffer=buffer,
         data_offset=header + 16,
         caplen=words[:, 2],
         origlen=words[:, 3],
-        ts_ns=words[:, 0] * 1_000_000_000 + words[:, 1] * ns_per_unit,
+        ts_ns=ts_ns,
         link_type=np.full(len(header), link_type, dtype=np.int32),
         bytes_lost=size - offset,
         stop_reason=stop_reason,
+        timestamp_notes=timestamp_notes,
     )
+
+
+def _pcap_times(
+    seconds: npt.NDArray[np.int64], fraction: npt.NDArray[np.int64], ns_per_unit: int
+) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Nanoseconds since the epoch of pcap records, as Wireshark reads them; and a note
+    on the records whose sub-second field is a second or more (a corrupt record).
+
+    Wireshark adds such a field to the seconds, keeping the low 32 bits of its nanoseconds.
+
+    >>> times, notes = _pcap_times(np.array([5, 5]), np.array([1, 5_000_000]), 1_000)
+    >>> times.tolist(), len(notes)
+    ([5000001000, 5705032704], 1)
+    """
+    units = _UNITS_PER_SECOND[ns_per_unit]
+    odd = int((fraction >= units).sum())
+    notes = []
+    if odd:
+        notes.append(
+            f"{odd} records have a sub-second timestamp field of a second or more (a "
+            f"corrupt record, the field counts 1/{units:,} s): ts adds it to the seconds "
+            "as Wireshark does, keeping the low 32 bits of its nanoseconds"
+        )
+    return seconds * 1_000_000_000 + ((fraction * ns_per_unit) & _NANOSECOND_BITS), notes
 
 
 def _chain(
@@ -239,6 +347,7 @@ def _chain(
 @dataclass
 class _Interface:
     link_type: int
+    #: 0 for an ``if_tsresol`` past 64 bits (every time stamp reads as 0, as in Wireshark)
     units_per_second: int
     offset_seconds: int
 
@@ -264,8 +373,9 @@ def _interface_options(
         value = pos + 4
         if code == _OPT_TSRESOL and length >= 1:
             resolution = int(data[value])
-            exponent = resolution & 0x7F
-            units = 2**exponent if resolution & 0x80 else 10**exponent
+            base = 2 if resolution & _TSRESOL_BASE_2 else 10
+            exponent = resolution & ~_TSRESOL_BASE_2
+            units = base**exponent if exponent <= _MAX_TSRESOL_EXPONENT[base] else 0
         elif code == _OPT_TSOFFSET and length >= 8:
             tsoffset = struct.unpack_from(order + "q", data, value)[0]
         pos = value + (length + 3) // 4 * 4
@@ -275,7 +385,7 @@ def _interface_options(
 def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) -> Records:
     interfaces: list[_Interface] = []
     sections: list[_Section] = []
-    packets: list[int] = []
+    packets = array("q")  # 8 bytes per block, not a Python int's 36
     headers: list[tuple[int, int]] = []
     append = packets.append
     order = "<"
@@ -325,7 +435,7 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
         bar.update(min(offset, size) - reported)
     if stop_reason is None and offset < size:
         stop_reason = "file ends inside a block"
-    block = np.asarray(packets, dtype=np.int64)
+    block = np.frombuffer(packets, dtype=np.int64)
     records = _packet_columns(buffer, size, block, sections, interfaces, offset, stop_reason)
     records.header_blocks = headers
     return records
@@ -376,14 +486,14 @@ def _packet_columns(
     interface = first_interface + local
     if count and int(interface.max()) >= len(interfaces):
         raise NotACapture("a pcapng packet block names an interface that was never described")
-    ticks = (words[:, 3] << 32) | words[:, 4]
+    ticks = (words[:, 3].astype(np.uint64) << np.uint64(32)) | words[:, 4].astype(np.uint64)
     origlen = np.where(is_spb, words[:, 2], words[:, 6])
     caplen = np.where(is_spb, np.minimum(origlen, block_len - 16), words[:, 5])
     caplen = np.clip(caplen, 0, np.where(is_spb, block_len - 16, block_len - 32))
 
-    units = np.array([i.units_per_second for i in interfaces] or [1], dtype=np.int64)[interface]
+    units = np.array([i.units_per_second for i in interfaces] or [1], dtype=np.uint64)[interface]
     tsoffset = np.array([i.offset_seconds for i in interfaces] or [0], dtype=np.int64)[interface]
-    ts_ns = (ticks // units + tsoffset) * 1_000_000_000 + (ticks % units) * 1_000_000_000 // units
+    ts_ns = _pcapng_times(ticks, units, tsoffset)
     link = np.array([i.link_type for i in interfaces] or [0], dtype=np.int32)[interface]
     return Records(
         buffer=buffer,
@@ -394,4 +504,36 @@ def _packet_columns(
         link_type=link,
         bytes_lost=size - stop_offset,
         stop_reason=stop_reason,
+        timestamp_notes=_resolution_notes(interfaces),
     )
+
+
+def _pcapng_times(
+    ticks: npt.NDArray[np.uint64], units: npt.NDArray[np.uint64], tsoffset: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Nanoseconds since the epoch, in Wireshark's unsigned 64-bit arithmetic (whose
+    sub-second product wraps for resolutions finer than a nanosecond, as Wireshark's does);
+    0 on interfaces whose resolution is past 64 bits (``units`` 0).
+
+    >>> ticks = np.array([18364758544493064720], dtype=np.uint64)
+    >>> _pcapng_times(ticks, np.array([10**12], dtype=np.uint64), np.zeros(1, np.int64))
+    array([18364758009537486])
+    """
+    valid = units != 0
+    per_second = np.where(valid, units, np.uint64(1))
+    seconds = np.where(valid, ticks // per_second, np.uint64(0)).astype(np.int64)
+    nanoseconds = (ticks % per_second) * np.uint64(1_000_000_000) // per_second
+    nanoseconds = np.where(valid, nanoseconds, np.uint64(0)).astype(np.int64)
+    return (seconds + tsoffset) * 1_000_000_000 + nanoseconds
+
+
+def _resolution_notes(interfaces: list[_Interface]) -> list[str]:
+    """A note naming the interfaces whose ``if_tsresol`` is past 64 bits, if any."""
+    absurd = [str(number) for number, i in enumerate(interfaces) if i.units_per_second == 0]
+    if not absurd:
+        return []
+    return [
+        f"interface {', '.join(absurd)}: the time stamp resolution (if_tsresol) is finer "
+        "than 10^-19 s or 2^-63 s, past 64-bit time stamps: its records' ts read as 0 "
+        "(1970-01-01), as Wireshark reads them"
+    ]

@@ -205,7 +205,7 @@ class StreamCarry:
         last_conv, last_pair = split.conv[last], pair_sorted[last]
         self._stream[last_pair] = number[last_conv]
         self._base_set[last_pair] = split.bases.when[last_conv] != _NEVER
-        self._base[last_pair] = split.bases.value[last_conv]
+        self._base[last_pair] = split.base[np.flatnonzero(last)]
 
         stream = split.in_row_order(number[split.conv])
         return StreamColumns(stream[lead:], split.rel_seq[lead:], split.rel_ack[lead:])
@@ -228,6 +228,7 @@ class _Split:
     bases: _Bases
     rel_seq: Int  # in row order
     rel_ack: Int
+    base: Int  # per sorted position, both directions' base then (SYN-ACKs re-base)
 
     def in_row_order(self, sorted_values: Int) -> Int:
         """Values given per sorted position, put back in row order."""
@@ -262,13 +263,36 @@ def _split(pair: Int, direction: Int, flags: Int, seq: Int, ack: Int, analyzed: 
         boundary[wrong[first_of_pair]] = predicted[wrong[first_of_pair]]
 
     # The last prediction agreed with ``boundary``: its conversations and bases are final.
-    rel_seq_s = np.where(analyzed_s, (seq_s - bases.value[conv, dir_s]) % _MOD, seq_s)
+    base = _rebased(conv, dir_s, flags_s, seq_s, analyzed_s, bases)
+    rows = np.arange(count)
+    rel_seq_s = np.where(analyzed_s, (seq_s - base[rows, dir_s]) % _MOD, seq_s)
     relative_ack = analyzed_s & ((flags_s & ACK) != 0)
-    rel_ack_s = np.where(relative_ack, (ack_s - bases.value[conv, 1 - dir_s]) % _MOD, ack_s)
+    rel_ack_s = np.where(relative_ack, (ack_s - base[rows, 1 - dir_s]) % _MOD, ack_s)
     rel_seq, rel_ack = np.empty(count, np.int64), np.empty(count, np.int64)
     rel_seq[order] = rel_seq_s
     rel_ack[order] = rel_ack_s
-    return _Split(order, conv, boundary, bases, rel_seq, rel_ack)
+    return _Split(order, conv, boundary, bases, rel_seq, rel_ack, base)
+
+
+def _rebased(conv: Int, direction: Int, flags: Int, seq: Int, analyzed: Bool, bases: _Bases) -> Int:
+    """Each sorted row's base sequence number of both directions, ``(rows, 2)``.
+
+    A SYN-ACK whose sequence number differs from its sender's base re-bases that
+    direction from there on (Wireshark marks it ``tcp.analysis.reused_ports``, and keeps
+    the stream): after any SYN-ACK, its sender's base is that SYN-ACK's sequence number.
+    Rows are grouped by conversation, capture order inside.
+    """
+    count = len(conv)
+    base = bases.value[conv].copy()
+    conv_start = np.flatnonzero(np.r_[True, conv[1:] != conv[:-1]])
+    first_row = conv_start[np.cumsum(np.r_[True, conv[1:] != conv[:-1]]) - 1]
+    synack = analyzed & ((flags & (SYN | ACK)) == (SYN | ACK))
+    for side in (0, 1):
+        at = np.where(synack & (direction == side), np.arange(count), -1)
+        latest = np.maximum.accumulate(at)
+        after = latest >= first_row  # a SYN-ACK of this side earlier in the conversation
+        base[after, side] = seq[latest[after]] % _MOD
+    return base
 
 
 def _syn_seq_changes(pair: Int, direction: Int, flags: Int, seq: Int) -> Bool:

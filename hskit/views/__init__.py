@@ -11,6 +11,7 @@ the widgets wrap them with controls for exploring in JupyterLab.
 
 from hskit.views.ladder import capture_vantage, ladder_figure
 from hskit.views.summary import handshake_figure, handshake_rtt_figure, termination_figure
+from hskit.views.tables import WrappedTable, wrapped
 from hskit.views.timeline import (
     connections_timeline_figure,
     state_counts,
@@ -30,6 +31,7 @@ __all__ = [
     "Explorer",
     "LadderWidget",
     "TimelineWidget",
+    "WrappedTable",
     "capture_vantage",
     "connections_timeline_figure",
     "explorer",
@@ -42,4 +44,5 @@ __all__ = [
     "state_timeline_figure",
     "termination_figure",
     "timeline_widget",
+    "wrapped",
 ]

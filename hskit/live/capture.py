@@ -1,0 +1,228 @@
+"""``LiveCapture``: the tables of a capture that is still running, as of its last ring file.
+
+A background thread loads each ring file as the recorder closes it (``hskit.load``); the
+tables are those of the files loaded so far merged into one capture
+(:func:`hskit.live.merge.merge`) and classified by ``hskit.classify``, computed when
+asked for and kept until the next file arrives. Nothing here waits on the capture
+program, so a notebook's event loop never blocks.
+
+>>> live = hskit.live("lo", bpf="tcp port 8080")  # doctest: +SKIP
+>>> live.wait(files=2); live.connections[["stream", "handshake", "client_state"]]  # doctest: +SKIP
+>>> live.stop()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from hskit import schema
+from hskit.capture import Capture
+from hskit.errors import HskitError
+from hskit.live.merge import merge
+from hskit.loader import load
+from hskit.wording import counted
+
+if TYPE_CHECKING:
+    from hskit.live.recorder import Recorder
+    from hskit.live.view import LiveView
+
+#: how long stop() waits for the last ring file to be loaded.
+FINAL_LOAD_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class RingFile:
+    """A closed ring file and when hskit learnt that it was closed and had loaded it
+    (``time.monotonic()`` seconds)."""
+
+    path: Path
+    closed_at: float
+    loaded_at: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The tables as of a number of ring files closed so far, and when they were ready."""
+
+    files: int
+    capture: Capture
+    connections: pd.DataFrame
+    ready_at: float
+    #: when the newest ring file in it was closed (None before the first).
+    newest_closed_at: float | None
+
+
+class LiveCapture:
+    """A running capture: ``segments``, ``connections``, ``states`` and ``diagnose()`` of
+    everything captured so far, and ``stop()``. Made by :func:`hskit.live`."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.folder = recorder.settings.folder
+        self._parts: list[Capture] = []
+        self._files: list[RingFile] = []
+        self._files_seen = 0
+        #: TCP segments in every ring file loaded since the start.
+        self.segments_seen = 0
+        self.load_errors: list[str] = []
+        self._changed = threading.Condition()
+        self._ended = False
+        self._snapshot: Snapshot | None = None
+        self._snapshot_lock = threading.Lock()
+        self._loader = threading.Thread(target=self._load_ring, name="hskit-live-load", daemon=True)
+        self._loader.start()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (
+            f"<hskit.LiveCapture {self.recorder.settings.interface!r} ({state}): "
+            f"{counted(len(self._files), 'ring file')} in {str(self.folder)!r}>"
+        )
+
+    # ------------------------------------------------------------------ loading
+    def _load_ring(self) -> None:
+        for path in self.recorder.closed_files():
+            closed_at = time.monotonic()
+            try:
+                part = load(path, progress=False)
+            except HskitError as error:  # a file the program wrote badly: say so, go on
+                with self._changed:
+                    self.load_errors.append(f"{path}: {error}")
+                continue
+            with self._changed:
+                self._parts.append(part)
+                self._files.append(RingFile(path, closed_at, time.monotonic()))
+                kept = self.recorder.settings.files
+                if kept is not None:  # the ring's size: older files are gone from disk too
+                    del self._parts[:-kept], self._files[:-kept]
+                self._files_seen += 1
+                self.segments_seen += len(part.segments)
+                self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def wait(self, files: int = 1, timeout: float | None = None) -> bool:
+        """Wait until ``files`` more ring files are loaded (or the capture ended); True if
+        they were. Blocks the caller: in a notebook prefer ``live.view()``.
+
+        >>> live.wait(files=1, timeout=5)  # doctest: +SKIP
+        True
+        """
+        with self._changed:
+            goal = self._files_seen + files
+            self._changed.wait_for(lambda: self._files_seen >= goal or self._ended, timeout)
+            return self._files_seen >= goal
+
+    # ------------------------------------------------------------------ tables
+    @property
+    def ring_files(self) -> list[Path]:
+        """The closed ring files loaded so far, in order (with ``files=N``, the last N:
+        the tables cover what the ring on disk holds)."""
+        with self._changed:
+            return [ring.path for ring in self._files]
+
+    @property
+    def files(self) -> list[RingFile]:
+        """The closed ring files kept so far with when they closed and were loaded."""
+        with self._changed:
+            return list(self._files)
+
+    @property
+    def files_seen(self) -> int:
+        """How many ring files have closed and been loaded since the start."""
+        with self._changed:
+            return self._files_seen
+
+    def snapshot(self) -> Snapshot:
+        """The tables of every ring file loaded so far (computed once per new file)."""
+        with self._snapshot_lock:
+            with self._changed:
+                parts, seen = list(self._parts), self._files_seen
+                newest = self._files[-1].closed_at if self._files else None
+            if self._snapshot is None or self._snapshot.files != seen:
+                segments, report = merge(parts, name=str(self.folder))
+                capture = Capture(segments, report)
+                connections = _with_current_states(capture)
+                self._snapshot = Snapshot(
+                    seen, capture, connections, time.monotonic(), newest_closed_at=newest
+                )
+            return self._snapshot
+
+    @property
+    def capture(self) -> Capture:
+        """Everything captured so far as a :class:`~hskit.capture.Capture` (ladder,
+        timeline, explore as for a loaded file)."""
+        return self.snapshot().capture
+
+    @property
+    def segments(self) -> pd.DataFrame:
+        """One row per TCP segment captured so far (the ``segments`` schema)."""
+        return self.capture.segments
+
+    @property
+    def connections(self) -> pd.DataFrame:
+        """One row per connection so far; open ones have ``termination == "open"``, and
+        ``client_state``/``server_state`` say where each endpoint is now."""
+        return self.snapshot().connections
+
+    @property
+    def states(self) -> pd.DataFrame:
+        """Endpoint state intervals so far (the ``states`` schema)."""
+        return self.capture.states
+
+    def diagnose(self, **overrides: Any) -> pd.DataFrame:
+        """Findings so far, as ``Capture.diagnose`` (``overrides`` are thresholds)."""
+        return self.capture.diagnose(**overrides)
+
+    # ------------------------------------------------------------------ control
+    @property
+    def running(self) -> bool:
+        return self.recorder.running
+
+    def stop(self) -> None:
+        """End the capture; the ring files stay in :attr:`folder` (``hskit.load`` them).
+
+        Waits until the last ring file is loaded, so the tables are complete.
+        """
+        self.recorder.stop()
+        self._loader.join(FINAL_LOAD_TIMEOUT)
+
+    @property
+    def drops(self) -> int | None:
+        """Frames the capture program reported dropped (known once stopped)."""
+        return self.recorder.counts()[1]
+
+    def view(self, refresh: float = 1.0) -> LiveView:
+        """A widget that follows the capture: states now, new connections per second by
+        handshake outcome, handshake RTT percentiles, findings, latest connections."""
+        from hskit.live.view import LiveView
+
+        return LiveView(self, refresh=refresh)
+
+
+def _with_current_states(capture: Capture) -> pd.DataFrame:
+    """The connections table with ``client_state``/``server_state`` at the last segment.
+
+    An endpoint's current state is its last state interval that began at or before
+    the time of the last segment captured (a TIME_WAIT still running is TIME_WAIT).
+    """
+    connections = capture.connections
+    states = capture.states
+    now = float(capture.segments["time"].max()) if len(capture.segments) else 0.0
+    begun = states[states["start"] <= now]
+    last = begun.groupby(["stream", "endpoint"], observed=True, sort=False).tail(1)
+    current = connections[[]].copy()
+    for endpoint in schema.ENDPOINTS:
+        rows = last[last["endpoint"] == endpoint].set_index("stream")["state"]
+        column = f"{endpoint}_state"
+        current[column] = (
+            connections["stream"].map(rows).astype(schema.LIVE_CONNECTION_DTYPES[column])
+        )
+    return pd.concat([connections, current], axis=1)

@@ -1,0 +1,157 @@
+"""The live view's figures, from a live connections table (plotly, usable anywhere).
+
+- :func:`states_now_figure`: clients and servers in each TCP state now (the live
+  ``ss -tan | awk '{print $1}' | sort | uniq -c``);
+- :func:`new_connections_figure`: connections started per second, stacked by
+  handshake outcome, over the last ``window`` seconds;
+- :func:`rtt_percentiles_figure`: p50/p90/p99 of the handshake time of complete
+  handshakes that started in the ``sliding`` seconds before each second.
+
+>>> states_now_figure(live.connections).data[0].y  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from hskit.schema import HANDSHAKE_LABELS, TCP_STATES
+from hskit.views.palette import HANDSHAKE_COLORS, OKABE_ITO
+
+#: seconds of history the per-second figures show.
+WINDOW = 60
+#: seconds of connections each RTT percentile is computed over.
+SLIDING = 10
+#: the handshake time percentiles drawn, with their colours.
+PERCENTILES: dict[int, str] = {
+    50: OKABE_ITO["bluish_green"],
+    90: OKABE_ITO["orange"],
+    99: OKABE_ITO["vermillion"],
+}
+#: the endpoints counted in the states figure, with their colours.
+ENDPOINT_COLORS: dict[str, str] = {"client": OKABE_ITO["blue"], "server": OKABE_ITO["orange"]}
+HEIGHT = 260
+
+
+def states_now(connections: pd.DataFrame) -> pd.DataFrame:
+    """Clients and servers in each TCP state now: one row per state of the vocabulary.
+
+    >>> rows = pd.DataFrame({"client_state": ["ESTABLISHED"], "server_state": ["ESTABLISHED"]})
+    >>> states_now(rows).loc["ESTABLISHED"].tolist()
+    [1, 1]
+    """
+    return pd.DataFrame(
+        {
+            endpoint: connections[f"{endpoint}_state"]
+            .value_counts()
+            .reindex(TCP_STATES, fill_value=0)
+            .astype(int)
+            for endpoint in ENDPOINT_COLORS
+        },
+        index=pd.Index(TCP_STATES, name="state"),
+    )
+
+
+def states_now_figure(connections: pd.DataFrame) -> go.Figure:
+    """Grouped bars: clients and servers in each state now, every state shown."""
+    counts = states_now(connections)
+    figure = go.Figure(
+        [
+            go.Bar(name=f"{endpoint}s", x=list(TCP_STATES), y=counts[endpoint].tolist(),
+                   marker_color=color, text=counts[endpoint].tolist(), cliponaxis=False)
+            for endpoint, color in ENDPOINT_COLORS.items()
+        ]
+    )  # fmt: skip
+    return _layout(figure, "connections by state now", "connections")
+
+
+def _seconds(connections: pd.DataFrame) -> pd.Series:
+    """Each connection's first segment, floored to the second (UTC)."""
+    return connections["first_ts"].dt.floor("s")
+
+
+def _window(connections: pd.DataFrame, window: int) -> pd.DatetimeIndex:
+    """The last ``window`` whole seconds up to the newest connection's start."""
+    if connections.empty:
+        return pd.DatetimeIndex([], tz="UTC")
+    last = _seconds(connections).max()
+    return pd.date_range(end=last, periods=window, freq="s")
+
+
+def new_connections(connections: pd.DataFrame, window: int = WINDOW) -> pd.DataFrame:
+    """Connections started per second by handshake outcome, over the last ``window`` s.
+
+    >>> new_connections(live.connections).sum()["complete"]  # doctest: +SKIP
+    """
+    seconds = _window(connections, window)
+    table = pd.crosstab(_seconds(connections), connections["handshake"], dropna=False)
+    table = table.reindex(index=seconds, columns=list(HANDSHAKE_LABELS), fill_value=0)
+    return table.astype(int).rename_axis(index="second", columns="handshake")
+
+
+def new_connections_figure(connections: pd.DataFrame, window: int = WINDOW) -> go.Figure:
+    """Stacked bars: connections started per second by handshake outcome."""
+    table = new_connections(connections, window)
+    figure = go.Figure(
+        [
+            go.Bar(name=label, x=table.index, y=table[label].tolist(),
+                   marker_color=HANDSHAKE_COLORS[label])
+            for label in HANDSHAKE_LABELS
+            if table[label].any()
+        ]
+    )  # fmt: skip
+    figure.update_layout(barmode="stack")
+    return _layout(figure, "new connections per second by handshake", "connections/s")
+
+
+def rtt_percentiles(
+    connections: pd.DataFrame, window: int = WINDOW, sliding: int = SLIDING
+) -> pd.DataFrame:
+    """Handshake time percentiles (ms) of complete handshakes that started in the
+    ``sliding`` seconds up to each second of the last ``window``; NaN where none did.
+
+    >>> rtt_percentiles(live.connections)[50].dropna()  # doctest: +SKIP
+    """
+    seconds = _window(connections, window)
+    complete = connections[connections["handshake"] == "complete"]
+    started = _seconds(complete).to_numpy()
+    times = complete["handshake_time"].to_numpy(dtype=float) * 1e3
+    rows = []
+    for second in seconds.to_numpy():  # one step per second of the window
+        inside = (started <= second) & (started > second - np.timedelta64(sliding, "s"))
+        values = times[inside & ~np.isnan(times)]
+        rows.append(np.percentile(values, list(PERCENTILES)) if len(values) else
+                    np.full(len(PERCENTILES), np.nan))  # fmt: skip
+    return pd.DataFrame(
+        np.array(rows).reshape(len(seconds), len(PERCENTILES)),
+        index=seconds.rename("second"),
+        columns=list(PERCENTILES),
+    )
+
+
+def rtt_percentiles_figure(
+    connections: pd.DataFrame, window: int = WINDOW, sliding: int = SLIDING
+) -> go.Figure:
+    """Lines: p50, p90, p99 of the handshake time over a sliding window."""
+    table = rtt_percentiles(connections, window, sliding)
+    figure = go.Figure(
+        [
+            go.Scatter(name=f"p{p}", x=table.index, y=table[p].tolist(), mode="lines+markers",
+                       line_color=color, connectgaps=False)
+            for p, color in PERCENTILES.items()
+        ]
+    )  # fmt: skip
+    return _layout(figure, f"handshake time percentiles over the last {sliding} s", "ms")
+
+
+def _layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
+    figure.update_layout(
+        title=title,
+        height=HEIGHT,
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        yaxis_title=y_title,
+        legend={"orientation": "h", "y": -0.25},
+        uirevision="live",  # zoom and legend choices survive the updates
+    )
+    return figure

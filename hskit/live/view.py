@@ -1,0 +1,158 @@
+"""``live.view()``: a JupyterLab widget that follows a live capture.
+
+Five parts, redrawn by a background thread when a new ring file has been loaded
+(checked every ``refresh`` seconds, so the kernel stays free): connections by state
+now, new connections per second by handshake outcome, handshake time percentiles
+over a sliding window, the findings with the time they fired, and the latest
+connections, where choosing one opens its ladder.
+
+>>> live = hskit.live("lo", bpf="tcp port 8080")  # doctest: +SKIP
+>>> live.view()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from hskit.live.figures import new_connections_figure, rtt_percentiles_figure, states_now_figure
+from hskit.views.plot_widget import PlotWidget
+from hskit.views.widgets import ladder_widget
+from hskit.wording import counted
+
+if TYPE_CHECKING:
+    from hskit.live.capture import LiveCapture
+
+#: rows of the latest-connections list.
+LATEST = 12
+#: the findings columns shown, in order (the evidence shows on hover).
+FINDING_COLUMNS = ("kind", "severity", "endpoint", "count")
+
+
+class LiveView(widgets.VBox):
+    """The live widget; :meth:`update` redraws it now, :meth:`close` stops following."""
+
+    def __init__(self, live: LiveCapture, *, refresh: float = 1.0) -> None:
+        self.live = live
+        self.refresh = refresh
+        self.status = widgets.HTML()
+        self.states_plot = PlotWidget()
+        self.new_plot = PlotWidget()
+        self.rtt_plot = PlotWidget()
+        self.findings = widgets.HTML()
+        self.latest = widgets.Select(options=[], rows=8, description="latest",
+                                     layout={"width": "100%"})  # fmt: skip
+        self.ladder_box = widgets.VBox()
+        #: when each finding (kind, endpoint) was first shown, wall clock UTC.
+        self.fired: dict[tuple[str, str], datetime] = {}
+        #: how many times the view was redrawn, and the ring files it showed last.
+        self.updates = 0
+        self.files_shown = -1
+        self._lock = threading.Lock()
+        self._quiet = False
+        self._closing = threading.Event()
+        self.latest.observe(self._on_latest, names="value")
+        super().__init__(
+            [
+                self.status,
+                widgets.HBox([self.states_plot, self.new_plot]),
+                widgets.HBox([self.rtt_plot, self.findings]),
+                self.latest,
+                self.ladder_box,
+            ],
+            layout={"width": "100%"},
+        )
+        for box in self.children[1:3]:
+            for child in box.children:
+                child.layout.width = "50%"
+        self.update()
+        self._follower = threading.Thread(target=self._follow, name="hskit-live-view", daemon=True)
+        self._follower.start()
+
+    def _follow(self) -> None:
+        """Redraw after each new ring file until the capture has ended and is drawn."""
+        while not self._closing.wait(self.refresh):
+            ended = not self.live.running
+            if self.live.files_seen != self.files_shown:
+                self.update()
+            elif ended:
+                return
+
+    def update(self) -> None:
+        """Redraw every part from the live capture's tables now."""
+        with self._lock:
+            snapshot = self.live.snapshot()
+            connections = snapshot.connections
+            self.states_plot.figure = states_now_figure(connections)
+            self.new_plot.figure = new_connections_figure(connections)
+            self.rtt_plot.figure = rtt_percentiles_figure(connections)
+            self.findings.value = self._findings_html(snapshot.capture.diagnose())
+            self._update_latest(connections)
+            self.status.value = self._status_html(snapshot.files, connections)
+            self.files_shown = snapshot.files
+            self.updates += 1
+
+    def _status_html(self, files: int, connections: pd.DataFrame) -> str:
+        state = "capturing" if self.live.running else "stopped"
+        return (
+            f"<b>{html.escape(self.live.recorder.settings.interface)}</b> ({state}): "
+            f"{counted(files, 'ring file')}, {counted(len(connections), 'connection')}, "
+            f"{int((connections['termination'] == 'open').sum())} open"
+        )
+
+    def _findings_html(self, findings: pd.DataFrame) -> str:
+        now = datetime.now(UTC)
+        rows = []
+        for _, finding in findings.iterrows():
+            fired = self.fired.setdefault((str(finding["kind"]), str(finding["endpoint"])), now)
+            cells = [fired.strftime("%H:%M:%S"), f"{float(finding['first_time']):.1f}"]
+            cells += [str(finding[column]) for column in FINDING_COLUMNS]
+            rows.append("".join(f"<td>{html.escape(cell)}</td>" for cell in cells))
+        header = "".join(
+            f"<th>{name}</th>" for name in ("fired (UTC)", "capture s", *FINDING_COLUMNS)
+        )
+        body = "".join(
+            f"<tr class='hskit-live-finding' title='{html.escape(str(evidence))}'>{row}</tr>"
+            for row, evidence in zip(rows, findings["evidence"], strict=True)
+        )
+        empty = "" if rows else "<p><i>no findings yet</i></p>"
+        return f"<b>findings</b><table><tr>{header}</tr>{body}</table>{empty}"
+
+    def _update_latest(self, connections: pd.DataFrame) -> None:
+        rows = connections.tail(LATEST).iloc[::-1]
+        options = [
+            (f"{row.stream}: {row.client_ip}:{row.client_port} → {row.server_ip}:"
+             f"{row.server_port}  {row.handshake}, {row.termination}, "
+             f"{row.client_state}/{row.server_state}", int(row.stream))
+            for row in rows.itertuples(index=False)
+        ]  # fmt: skip
+        chosen = self.latest.value
+        with self._quietly():
+            self.latest.options = options
+            self.latest.value = chosen if chosen in {s for _, s in options} else None
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Changes of the latest list made here open no ladder."""
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
+
+    def _on_latest(self, change: dict[str, Any]) -> None:
+        if self._quiet or change["new"] is None:
+            return
+        self.ladder_box.children = [ladder_widget(self.live.capture, int(change["new"]))]
+
+    def close(self) -> None:
+        """Stop following the capture and close the widget."""
+        self._closing.set()
+        super().close()

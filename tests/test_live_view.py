@@ -1,0 +1,86 @@
+"""The live view's figures and ``client_state``/``server_state``, on the sample captures.
+
+Truths: the sample manifest's handshake label per connection (written by the sample
+generator's own rules), the TIME_WAIT of the active closer (RFC 9293: the side that
+closes first waits), and numpy's percentiles of the handshake times.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hskit
+from hskit.live.capture import _with_current_states
+from hskit.live.figures import (
+    new_connections,
+    new_connections_figure,
+    rtt_percentiles,
+    rtt_percentiles_figure,
+    states_now,
+    states_now_figure,
+)
+
+#: seconds: longer than any sample capture, so every connection is in the window.
+WHOLE = 600
+
+
+def live_connections(name: str) -> pd.DataFrame:
+    return _with_current_states(hskit.load(hskit.samples.path(name), progress=False))
+
+
+@pytest.mark.parametrize(
+    ("name", "closer", "other"),
+    [("close_client_first", "client", "server"), ("close_server_first", "server", "client")],
+)
+def test_the_active_closer_is_in_time_wait_now_and_its_peer_closed(
+    name: str, closer: str, other: str
+) -> None:
+    connections = live_connections(name)
+    assert connections[f"{closer}_state"].tolist() == ["TIME_WAIT"]
+    assert connections[f"{other}_state"].tolist() == ["CLOSED"]
+    assert states_now(connections).loc["TIME_WAIT", closer] == 1
+
+
+def test_half_open_connections_of_a_syn_flood_are_syn_received_now() -> None:
+    connections = live_connections("syn_flood")
+    half_open = connections[connections["handshake"] == "no_final_ack"]
+    assert len(half_open) > 0
+    assert set(half_open["server_state"]) == {"SYN_RECEIVED"}
+
+
+def test_new_connections_per_second_add_up_to_the_manifest_labels() -> None:
+    connections = live_connections("busy_server")
+    manifest = hskit.samples.manifest()
+    labels = manifest[manifest["file"] == "busy_server.pcap.gz"]["handshake"].astype(str)
+    expected = labels.value_counts()
+    per_second = new_connections(connections, window=WHOLE)
+    totals = per_second.sum()
+    assert totals[totals > 0].to_dict() == expected.to_dict()
+    assert per_second.index.freq == "s" and len(per_second) == WHOLE
+    figure = new_connections_figure(connections, window=WHOLE)
+    assert {trace.name: sum(trace.y) for trace in figure.data} == expected.to_dict()
+
+
+def test_rtt_percentiles_are_numpys_over_the_sliding_window() -> None:
+    connections = live_connections("busy_server")
+    table = rtt_percentiles(connections, window=WHOLE, sliding=WHOLE)
+    complete = connections[connections["handshake"] == "complete"]
+    times = complete["handshake_time"].dropna().to_numpy(float) * 1e3
+    np.testing.assert_allclose(table.iloc[-1].to_numpy(), np.percentile(times, [50, 90, 99]))
+    last_second = connections["first_ts"].max().floor("s")
+    recent = complete[complete["first_ts"].dt.floor("s") > last_second - pd.Timedelta(seconds=3)]
+    short = rtt_percentiles(connections, window=5, sliding=3)
+    np.testing.assert_allclose(
+        short.iloc[-1, 0], np.percentile(recent["handshake_time"].dropna() * 1e3, 50)
+    )
+    assert len(rtt_percentiles_figure(connections).data) == 3
+
+
+def test_states_figure_shows_every_state_with_client_and_server_bars() -> None:
+    connections = live_connections("busy_server")
+    figure = states_now_figure(connections)
+    assert [trace.name for trace in figure.data] == ["clients", "servers"]
+    assert all(list(trace.x) == list(hskit.schema.TCP_STATES) for trace in figure.data)
+    assert sum(figure.data[0].y) == sum(figure.data[1].y) == len(connections)
