@@ -8,6 +8,7 @@
 # accessor registers the pandas accessor DataFrame.hs
 from hskit import accessor, classify, errors, filters, flags, samples, schema, timing, zeek
 from hskit.capture import Capture, LoadReport
+from hskit.dataset import convert, load_dataset
 from hskit.live import LiveCapture, live
 from hskit.loader import load
 
@@ -17,11 +18,13 @@ __all__ = [
     "LoadReport",
     "accessor",
     "classify",
+    "convert",
     "errors",
     "filters",
     "flags",
     "live",
     "load",
+    "load_dataset",
     "samples",
     "schema",
     "timing",

@@ -45,6 +45,8 @@ class LoadReport:
     bytes_lost: int = 0
     #: anything the user should know about how the load went.
     notes: list[str] = field(default_factory=list)
+    #: the files of a capture set, in the order they were read (empty for one file).
+    sources: list[str] = field(default_factory=list)
 
     @property
     def skipped_total(self) -> int:

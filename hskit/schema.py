@@ -327,6 +327,16 @@ SEGMENT_MEANINGS: dict[str, str] = {
     "and Zeek",
 }
 
+#: the column a segments table has only when a capture set (several files) is loaded.
+SOURCE = "source"
+#: columns a segments table has only in some loads, with their meanings.
+OPTIONAL_SEGMENT_MEANINGS: dict[str, str] = {
+    SOURCE: "the file of a capture set that holds the segment (categorical: file names, or "
+    "paths where names repeat, in reading order); only when more than one file is loaded. "
+    "`frame` and `time` then count from the set's first frame, as in `mergecap -a` of the "
+    "files in that order",
+}
+
 CONNECTION_MEANINGS: dict[str, str] = {
     "stream": "connection id (the segments' `stream`)",
     "client_ip": "the client: the sender of the first SYN without ACK; without one, the "

@@ -83,6 +83,7 @@ def writing(output: Path) -> Iterator[None]:
 # Importing each module registers its commands on main.
 from hskit.cli import (  # noqa: E402
     classify_commands,
+    dataset_commands,
     demo_commands,
     diagnose_commands,
     live_commands,
@@ -95,6 +96,7 @@ __all__ = [
     "backend_option",
     "capture_argument",
     "classify_commands",
+    "dataset_commands",
     "demo_commands",
     "diagnose_commands",
     "live_commands",

@@ -15,6 +15,7 @@ import pandas as pd
 
 import hskit
 from hskit.cli import backend_option, capture_argument, main, table_output_option
+from hskit.cli.dask_options import dask_client, dask_options, on_dask
 from hskit.cli.load_commands import write_table
 from hskit.label_counts import COUNTED, count_labels
 from hskit.wording import counted
@@ -38,19 +39,29 @@ def connections(file: str, backend: str, output: Path) -> None:
 @main.command()
 @capture_argument
 @backend_option
-def summary(file: str, backend: str) -> None:
+@dask_options
+def summary(file: str, backend: str, scheduler: str | None, workers: int | None) -> None:
     """Connections of FILE counted by handshake, termination and conn_state, and the
-    handshake time percentiles of complete handshakes."""
-    cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
-    table = cap.connections
-    click.echo(
-        f"{file}: {counted(len(cap.segments), 'TCP segment')}, {counted(len(table), 'connection')}"
-    )
+    handshake time percentiles of complete handshakes (on Dask with --scheduler/--workers)."""
+    if on_dask(scheduler, workers):
+        import hskit.dask as hd
+
+        with dask_client(scheduler, workers):
+            found = hd.summary(hd.read_segments(file, backend=backend))
+        segments, connections = found.segments, found.connections
+        counts, times = found.counts, found.handshake_times
+    else:
+        cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
+        table = cap.connections
+        segments, connections = len(cap.segments), len(table)
+        counts = {column: count_labels(table[column]) for column in COUNTED}
+        times = table.loc[table["handshake"] == "complete", "handshake_time"]
+    click.echo(f"{file}: {counted(segments, 'TCP segment')}, {counted(connections, 'connection')}")
     for column in COUNTED:
         click.echo("")
-        click.echo(format_counts(table[column]))
+        click.echo(format_count_table(counts[column]))
     click.echo("")
-    click.echo(format_percentiles(table.loc[table["handshake"] == "complete", "handshake_time"]))
+    click.echo(format_percentiles(times))
 
 
 def format_counts(labels: pd.Series) -> str:
@@ -62,8 +73,18 @@ def format_counts(labels: pd.Series) -> str:
     b       1
     NA      1
     """
-    rows = [(str(label), str(count)) for label, count in count_labels(labels).items()]
-    return _table([(str(labels.name), "count"), *rows])
+    return format_count_table(count_labels(labels))
+
+
+def format_count_table(counts: pd.Series) -> str:
+    """:func:`format_counts` of counts already made (``count_labels``' result).
+
+    >>> print(format_count_table(pd.Series([3], index=["SF"], name="conn_state")))
+    conn_state  count
+    SF              3
+    """
+    rows = [(str(label), str(count)) for label, count in counts.items()]
+    return _table([(str(counts.name), "count"), *rows])
 
 
 def format_percentiles(times: pd.Series) -> str:

@@ -21,6 +21,7 @@ import pandas as pd
 
 import hskit
 from hskit.cli import backend_option, capture_argument, main
+from hskit.cli.dask_options import dask_client, dask_options, on_dask
 from hskit.diagnose import SEVERITIES, Thresholds, diagnose
 
 #: Exit status when ``--fail-on`` finds a finding at or above its severity.
@@ -101,21 +102,30 @@ def format_text(findings: pd.DataFrame) -> str:
     help=f"Exit with status {FINDINGS_EXIT_STATUS} when a finding of this severity or worse "
     "exists (for scripts and CI); the findings are printed first.",
 )
+@dask_options
 def diagnose_command(
     file: str,
     backend: str,
     output_format: str,
     thresholds: tuple[str, ...],
     fail_on: str | None,
+    scheduler: str | None,
+    workers: int | None,
 ) -> None:
     """What went wrong in FILE: unanswered or refused SYNs, SYN floods, slow handshakes,
     TIME_WAIT pressure, resets, zero windows and stalls, with the commands to check next.
 
     Exit status: 0 done, 1 error (bad input), 2 usage error, 3 a finding at or above
-    --fail-on."""
+    --fail-on. With --scheduler or --workers the work runs on Dask (same findings)."""
     overrides = dict(parse_threshold(text) for text in thresholds)
-    cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
-    findings = diagnose(cap.segments, cap.connections, cap.states, **overrides)
+    if on_dask(scheduler, workers):
+        import hskit.dask as hd
+
+        with dask_client(scheduler, workers):
+            findings = hd.diagnose(hd.read_segments(file, backend=backend), **overrides)
+    else:
+        cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
+        findings = diagnose(cap.segments, cap.connections, cap.states, **overrides)
     if output_format == "table":
         click.echo(format_text(findings))
     elif output_format == "csv":

@@ -93,6 +93,8 @@ class Records:
     bytes_lost: int = 0
     #: why the walk stopped early, or None when it reached the end cleanly.
     stop_reason: str | None = None
+    #: pcapng: ``(offset, length)`` of each section header and interface description block.
+    header_blocks: list[tuple[int, int]] = field(default_factory=list)
     #: what was odd about the time stamps (corrupt fields read as Wireshark reads them).
     timestamp_notes: list[str] = field(default_factory=list)
 
@@ -137,13 +139,7 @@ def load_buffer(path: Path) -> tuple[npt.NDArray[np.uint8], int]:
     limit = max_decompressed()
     data = _gunzip(bytes(buffer[:filled]), limit)
     if data is None:
-        raise CaptureTooLarge(
-            f"{path} decompresses to more than {_size_text(limit)} (the native reader's cap "
-            f"on compressed captures, which bounds the memory a small file can take): set "
-            f"{MAX_DECOMPRESSED_VARIABLE} to a larger size (e.g. {MAX_DECOMPRESSED_VARIABLE}"
-            f"={_size_text(4 * limit).replace(' ', '')}) if the capture is trusted and "
-            f"memory allows"
-        )
+        raise too_large(path, limit)
     size = len(data)
     data += bytes(PADDING)  # in place: the buffer is the bytearray, not a copy
     return np.frombuffer(data, dtype=np.uint8), size
@@ -172,6 +168,17 @@ def _gunzip(raw: bytes, limit: int) -> bytearray | None:
     return data
 
 
+def too_large(path: Path, limit: int) -> CaptureTooLarge:
+    """The error for a compressed capture that decompresses to more than ``limit``."""
+    return CaptureTooLarge(
+        f"{path} decompresses to more than {_size_text(limit)} (the native reader's cap "
+        f"on compressed captures, which bounds the memory a small file can take): set "
+        f"{MAX_DECOMPRESSED_VARIABLE} to a larger size (e.g. {MAX_DECOMPRESSED_VARIABLE}"
+        f"={_size_text(4 * limit).replace(' ', '')}) if the capture is trusted and "
+        f"memory allows"
+    )
+
+
 def _size_text(size: int) -> str:
     """``size`` in the largest binary unit that divides it.
 
@@ -190,6 +197,14 @@ def read_records(path: Path, *, progress: bool | None) -> Records:
     Raises :class:`NotACapture` when the file is neither pcap nor pcapng.
     """
     buffer, size = load_buffer(path)
+    return walk_buffer(buffer, size, path, progress=progress)
+
+
+def walk_buffer(
+    buffer: npt.NDArray[np.uint8], size: int, path: Path, *, progress: bool | None
+) -> Records:
+    """Walk the record headers of the first ``size`` bytes of ``buffer`` (a capture of
+    ``path``, named in errors), which ends with ``PADDING`` zero bytes."""
     magic = bytes(buffer[: min(size, 4)])
     if magic in _PCAP_MAGICS:
         return _walk_pcap(buffer, size, progress)
@@ -371,6 +386,7 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
     interfaces: list[_Interface] = []
     sections: list[_Section] = []
     packets = array("q")  # 8 bytes per block, not a Python int's 36
+    headers: list[tuple[int, int]] = []
     append = packets.append
     order = "<"
     block_head = struct.Struct(order + "II").unpack_from
@@ -407,7 +423,9 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
                 break
             if kind in _PACKET_BLOCKS:
                 append(offset)
-            elif kind == _IDB:
+            elif kind in (_SHB, _IDB):
+                headers.append((offset, length))
+            if kind == _IDB:
                 link_type = struct.unpack_from(order + "H", buffer, offset + 8)[0]
                 units, tsoffset = _interface_options(
                     buffer, order, offset + 16, offset + length - 4
@@ -418,7 +436,9 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
     if stop_reason is None and offset < size:
         stop_reason = "file ends inside a block"
     block = np.frombuffer(packets, dtype=np.int64)
-    return _packet_columns(buffer, size, block, sections, interfaces, offset, stop_reason)
+    records = _packet_columns(buffer, size, block, sections, interfaces, offset, stop_reason)
+    records.header_blocks = headers
+    return records
 
 
 def _packet_columns(

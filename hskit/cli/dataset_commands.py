@@ -1,0 +1,50 @@
+"""``hskit convert``: captures to a Parquet dataset, for captures bigger than memory.
+
+>>> from click.testing import CliRunner
+>>> CliRunner().invoke(main, ["convert", "--help"]).exit_code
+0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+import hskit
+from hskit.cli import main
+from hskit.native.chunks import DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE
+from hskit.wording import counted
+
+
+@main.command()
+@click.argument("captures", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+    help="New (or empty) folder for the dataset.",
+)  # fmt: skip
+@click.option(
+    "--buckets", type=click.IntRange(min=1), default=None,
+    help="Segment partitions (default: one per 64 MB of capture, at least 8).",
+)  # fmt: skip
+@click.option(
+    "--chunk-size", type=click.IntRange(min=MIN_CHUNK_SIZE), default=DEFAULT_CHUNK_SIZE,
+    show_default=True, help="Capture bytes decoded at a time.",
+)  # fmt: skip
+def convert(captures: tuple[str, ...], output: Path, buckets: int | None, chunk_size: int) -> None:
+    """Convert CAPTURES (files of one capture set, a folder or a glob) to a Parquet dataset.
+
+    Read it back with hskit.load_dataset(OUTPUT).
+    """
+    source: str | list[str] = captures[0] if len(captures) == 1 else list(captures)
+    try:
+        hskit.convert(source, output, buckets=buckets, chunk_size=chunk_size)
+    except FileExistsError as error:
+        raise click.ClickException(str(error)) from None
+    cap = hskit.load_dataset(output)
+    report = cap.load_report
+    click.echo(
+        f"wrote {counted(report.tcp_segments, 'segment')} of "
+        f"{counted(len(cap.connections), 'connection')} in "
+        f"{counted(cap.meta.buckets, 'bucket')} to {output}"
+    )

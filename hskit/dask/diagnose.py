@@ -1,0 +1,158 @@
+"""``diagnose`` and ``summary`` of a capture on Dask: the in-memory findings and counts.
+
+Findings read the connections and states tables and, of the segments, only a few
+rows: SYNs (SYN floods, SYN retransmissions), each connection's first and last times,
+and every segment of the connections that show a window sign (a zero window, a
+probe or a retransmission: the stalls and zero-window findings). Each partition,
+holding whole connections, picks those rows with hskit's own per-segment signs
+(:func:`hskit.diagnose.window.segment_signs`); hskit's :func:`hskit.diagnose.diagnose`
+then runs on them, the connections and the states. A connection without window signs
+keeps its SYNs and its first and last rows, and its picked rows are checked to show no
+window sign either, so they find exactly what the whole connection finds.
+
+The summary's label counts are Dask aggregations (count and first stream per label);
+the handshake-time percentiles read one float per complete handshake.
+
+>>> import hskit.dask as hd
+>>> segments = hd.read_segments("sample_pcaps/syn_flood.pcap")  # doctest: +SKIP
+>>> hd.diagnose(segments)[["kind", "endpoint"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+
+from hskit import schema
+from hskit.dask.classify import classify, in_stream_order
+from hskit.dask.regroup import by_connection
+from hskit.diagnose import Thresholds
+from hskit.diagnose import diagnose as diagnose_tables
+from hskit.diagnose.window import segment_signs
+from hskit.label_counts import COUNTED, MISSING
+
+
+def diagnose(
+    segments: dd.DataFrame,
+    thresholds: Thresholds | None = None,
+    *,
+    npartitions: int | None = None,
+    **overrides: Any,
+) -> pd.DataFrame:
+    """The findings of ``segments`` (a Dask DataFrame, e.g. :func:`hskit.dask.read_segments`),
+    equal to ``hskit.load(...).diagnose(...)``; ``overrides`` as there.
+
+    >>> hd.diagnose(hd.read_segments("ring/"), stall_time=5.0)  # doctest: +SKIP
+    """
+    whole = by_connection(segments, npartitions)
+    connections, states = classify(segments, npartitions=npartitions)
+    evidence = whole.map_partitions(diagnostic_rows, meta=whole._meta)
+    evidence, connections, states = dask.compute(evidence, connections, states)
+    return diagnose_tables(
+        evidence.sort_values("frame", kind="stable", ignore_index=True),
+        in_stream_order(connections),
+        in_stream_order(states),
+        thresholds,
+        **overrides,
+    )
+
+
+def diagnostic_rows(part: pd.DataFrame) -> pd.DataFrame:
+    """The rows of whole connections that findings read (see the module's docstring).
+
+    >>> diagnostic_rows(cap.segments)  # doctest: +SKIP
+    """
+    if part.empty:
+        return part
+    part = part.reset_index(drop=True)
+    stream = part["stream"].to_numpy()
+    signed = _streams_with_signs(part)
+    flags = part["flags"].to_numpy(np.int64)
+    keep = np.isin(stream, signed) | ((flags & schema.SYN) != 0)
+    keep[_earliest_and_latest(part)] = True
+    picked = part[keep]
+    resigned = _streams_with_signs(picked)
+    if len(resigned):  # rare: the picked rows alone show a sign; keep those connections whole
+        keep |= np.isin(stream, resigned)
+        picked = part[keep]
+    return picked
+
+
+def _earliest_and_latest(part: pd.DataFrame) -> np.ndarray:
+    """Positions of each stream's earliest and latest row by ``time`` (unknown times aside).
+
+    >>> _earliest_and_latest(pd.DataFrame({"stream": [0, 0, 0], "time": [2.0, 1.0, 3.0]}))
+    array([1, 2])
+    """
+    timed = pd.DataFrame(
+        {"stream": part["stream"].to_numpy(), "time": part["time"].to_numpy()}
+    ).dropna()
+    ordered = timed.sort_values(["stream", "time"], kind="stable")
+    ends = pd.concat(
+        [ordered.drop_duplicates("stream"), ordered.drop_duplicates("stream", keep="last")]
+    )
+    return np.unique(ends.index.to_numpy())
+
+
+def _streams_with_signs(part: pd.DataFrame) -> np.ndarray:
+    """Streams with any segment of a window sign (zero window, probe, retransmission)."""
+    trying = segment_signs(part.reset_index(drop=True))["trying"].to_numpy()
+    return np.unique(part["stream"].to_numpy()[trying])
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What ``hskit summary`` prints: sizes, label counts, complete handshakes' times.
+
+    >>> Summary(segments=2, connections=1, counts={}, handshake_times=pd.Series([])).connections
+    1
+    """
+
+    segments: int
+    connections: int
+    #: per counted column (``hskit.label_counts.COUNTED``): count per label, most
+    #: frequent first, ties in order of first stream, as ``count_labels`` gives.
+    counts: dict[str, pd.Series]
+    #: ``handshake_time`` of every complete handshake, in stream order.
+    handshake_times: pd.Series
+
+
+def summary(segments: dd.DataFrame, *, npartitions: int | None = None) -> Summary:
+    """The summary of ``segments`` with Dask aggregations over the classified connections.
+
+    >>> hd.summary(hd.read_segments("ring/")).counts["handshake"]  # doctest: +SKIP
+    """
+    connections, _ = classify(segments, npartitions=npartitions)
+    columns = connections[["stream", *COUNTED, "handshake_time"]]
+    per_label = {column: _label_table(columns, column) for column in COUNTED}
+    complete = columns[columns["handshake"] == "complete"][["stream", "handshake_time"]]
+    size, count, tables, times = dask.compute(
+        segments.map_partitions(len).sum(), columns.shape[0], per_label, complete
+    )
+    return Summary(
+        segments=int(size),
+        connections=int(count),
+        counts={column: _ordered(table, column) for column, table in tables.items()},
+        handshake_times=in_stream_order(times)["handshake_time"],
+    )
+
+
+def _label_table(connections: dd.DataFrame, column: str) -> dd.DataFrame:
+    """Per label of ``column`` (missing as ``NA``): connections and the first stream."""
+    labels = connections[column].astype("string").fillna(MISSING)
+    keyed = connections[["stream"]].assign(label=labels)
+    return keyed.groupby("label").stream.agg(["count", "min"])
+
+
+def _ordered(table: pd.DataFrame, column: str) -> pd.Series:
+    """Counts most frequent first, ties by first stream (``value_counts`` on a table in
+    stream order); the result named after ``column``, as ``count_labels`` gives."""
+    table = table.sort_values(["count", "min"], ascending=[False, True], kind="stable")
+    counts = table["count"].astype("int64")
+    counts.index = counts.index.astype(object)
+    return counts.rename(column).rename_axis(None)

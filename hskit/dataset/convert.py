@@ -1,0 +1,224 @@
+"""``hskit.convert``: a capture (or capture set) to a Parquet dataset, in bounded memory.
+
+Two passes. First the native reader hands out the segments chunk by chunk
+(:class:`hskit.native.chunks.ChunkedLoad`); each chunk's rows go to their connection's
+bucket file in a staging folder. Then each bucket in turn is read back, its ``from_client``
+settled (:func:`hskit.direction.from_client` over whole streams), classified
+(:func:`hskit.classify.classify`) and written out. Peak memory is about one chunk in the
+first pass and one bucket (its segments and their classification) in the second.
+
+>>> convert(["ring_1.pcapng", "ring_2.pcapng"], "dataset/", buckets=32)  # doctest: +SKIP
+PosixPath('dataset')
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from hskit import schema
+from hskit.classify import classify
+from hskit.dataset.layout import (
+    BUCKET,
+    CONNECTIONS,
+    STAGING,
+    STATES,
+    STREAMS,
+    Meta,
+    bucket_folder,
+    bucket_of,
+)
+from hskit.direction import from_client
+from hskit.loader import CaptureSource, capture_set
+from hskit.native.chunks import DEFAULT_CHUNK_SIZE, ChunkedLoad
+from hskit.progress import BAR_DELAY
+from hskit.zeek.community_id import community_ids
+
+#: capture bytes per bucket when the bucket count is chosen from the capture's size: a
+#: bucket's segments then take about this much memory when it is classified.
+BUCKET_BYTES = 64 * 1024 * 1024
+#: the fewest buckets chosen (Dask gets that many partitions to share out).
+MIN_BUCKETS = 8
+#: categorical columns of the segments, written with 32-bit dictionary indices.
+_CATEGORICAL = ("src_ip", "dst_ip", schema.SOURCE)
+
+
+def convert(
+    path: CaptureSource,
+    dataset: str | os.PathLike[str],
+    *,
+    buckets: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: bool | None = None,
+) -> Path:
+    """Convert a capture, or a capture set (as :func:`hskit.load` takes it), to a Parquet
+    dataset in the new or empty folder ``dataset``; return its path.
+
+    ``buckets`` (default: one per 64 MB of capture, at least 8) is the number of segment
+    partitions. Captures are read by the native reader, ``chunk_size`` bytes at a time.
+
+    >>> convert("big.pcapng", "big-dataset/")  # doctest: +SKIP
+    PosixPath('big-dataset')
+    """
+    folder = Path(dataset)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise FileExistsError(f"{folder} exists and is not an empty folder: choose a new one")
+    paths, label, notes = capture_set(path)
+    if buckets is None:
+        total = sum(p.stat().st_size for p in paths)
+        buckets = max(MIN_BUCKETS, math.ceil(total / BUCKET_BYTES))
+    if buckets < 1:
+        raise ValueError(f"buckets must be at least 1, not {buckets}")
+    folder.mkdir(parents=True, exist_ok=True)
+    load = ChunkedLoad(paths, chunk_size=chunk_size, label=label)
+    staging = _Staging(folder / STAGING, buckets)
+    try:
+        for chunk in load.segments(progress):
+            staging.add(chunk)
+        staging.close()
+        report = load.report
+        report.notes[:0] = notes
+        meta = Meta(
+            report=report,
+            buckets=buckets,
+            addresses=load.address_categories(),
+            sources=list(load.table.sources or []),
+            capture_end=staging.capture_end,
+        )
+        _classify_buckets(folder, staging, meta, progress)
+        pd.DataFrame(
+            {"stream": np.arange(len(staging.stream_bucket), dtype=np.uint32),
+             BUCKET: staging.stream_bucket.astype(np.int32)}
+        ).to_parquet(folder / STREAMS, index=False)  # fmt: skip
+        meta.write(folder)
+    finally:
+        shutil.rmtree(folder / STAGING, ignore_errors=True)
+    return folder
+
+
+class _Staging:
+    """Per bucket, a Parquet file the segments of its connections are appended to."""
+
+    def __init__(self, folder: Path, buckets: int) -> None:
+        folder.mkdir()
+        self.folder, self.buckets = folder, buckets
+        self._writers: dict[int, pq.ParquetWriter] = {}
+        self._schema: pa.Schema | None = None
+        #: bucket of each stream seen so far
+        self.stream_bucket = np.zeros(0, dtype=np.int64)
+        self.capture_end = 0.0
+
+    def path(self, bucket: int) -> Path:
+        return self.folder / f"{bucket}.parquet"
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        if not len(chunk):
+            return
+        stream = chunk["stream"].to_numpy(np.int64)
+        self._new_streams(chunk, stream)
+        self.capture_end = max(self.capture_end, float(np.nanmax(chunk["time"].to_numpy())))
+        bucket = self.stream_bucket[stream]
+        order = np.argsort(bucket, kind="stable")
+        table = pa.Table.from_pandas(chunk.take(order), preserve_index=False)
+        if self._schema is None:
+            self._schema = pa.schema(
+                [pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
+                 if f.name in _CATEGORICAL else f for f in table.schema]
+            )  # fmt: skip
+        table = table.cast(self._schema)
+        sorted_bucket = bucket[order]
+        starts = np.flatnonzero(np.r_[True, sorted_bucket[1:] != sorted_bucket[:-1]])
+        ends = np.r_[starts[1:], len(order)]
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            number = int(sorted_bucket[start])
+            if number not in self._writers:
+                self._writers[number] = pq.ParquetWriter(self.path(number), self._schema)
+            self._writers[number].write_table(table.slice(start, end - start))
+
+    def _new_streams(self, chunk: pd.DataFrame, stream: np.ndarray) -> None:
+        """Buckets of the streams that start in ``chunk`` (streams are numbered in order)."""
+        known = len(self.stream_bucket)
+        new = stream >= known
+        if not new.any():
+            return
+        first = pd.Series(np.flatnonzero(new)).groupby(stream[new]).first()
+        rows = chunk.iloc[first.to_numpy()]
+        ids = community_ids(
+            rows["src_ip"].astype("string"), rows["src_port"].to_numpy(),
+            rows["dst_ip"].astype("string"), rows["dst_port"].to_numpy(),
+        )  # fmt: skip
+        grown = np.zeros(int(stream.max()) + 1, dtype=np.int64)
+        grown[:known] = self.stream_bucket
+        grown[first.index.to_numpy()] = bucket_of(ids, self.buckets)
+        self.stream_bucket = grown
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+
+    def buckets_written(self) -> list[int]:
+        return sorted(self._writers)
+
+
+def _classify_buckets(folder: Path, staging: _Staging, meta: Meta, progress: bool | None) -> None:
+    """Each bucket: settle ``from_client``, classify, write segments; then the tables."""
+    connections, states = [], []
+    written = staging.buckets_written()
+    bar = tqdm(written, desc="classifying buckets", unit="bucket", delay=BAR_DELAY,
+               disable=progress is False, leave=False)  # fmt: skip
+    for number in bar:
+        segments = read_segments(staging.path(number), meta)
+        segments["from_client"] = from_client(segments)
+        bucket_connections, bucket_states = classify(segments)
+        connections.append(bucket_connections)
+        states.append(_states_to_capture_end(bucket_states, segments, meta.capture_end))
+        target = bucket_folder(folder, number)
+        target.mkdir(parents=True)
+        segments.to_parquet(target / "part-0.parquet", index=False)
+    _concat(connections, schema.empty_connections()).to_parquet(folder / CONNECTIONS, index=False)
+    _concat(states, schema.empty_states()).to_parquet(folder / STATES, index=False)
+
+
+def read_segments(path: Path, meta: Meta, filters: list | None = None) -> pd.DataFrame:
+    """Segments from Parquet, in capture order, with the dataset's categories."""
+    segments = pq.read_table(path, filters=filters).to_pandas()
+    if BUCKET in segments.columns:
+        segments = segments.drop(columns=BUCKET)
+    segments = segments.sort_values("frame", kind="stable", ignore_index=True)
+    for column, dtype in schema.SEGMENT_DTYPES.items():
+        if column in ("src_ip", "dst_ip"):
+            segments[column] = segments[column].cat.set_categories(meta.addresses)
+        elif segments[column].dtype != dtype:  # a folder of files loses pandas' metadata
+            segments[column] = segments[column].astype(dtype)  # type: ignore[call-overload]
+    if meta.sources:
+        segments[schema.SOURCE] = segments[schema.SOURCE].cat.set_categories(meta.sources)
+    return segments
+
+
+def _states_to_capture_end(
+    states: pd.DataFrame, segments: pd.DataFrame, capture_end: float
+) -> pd.DataFrame:
+    """The last state of each endpoint lasts to the capture's end, not the bucket's
+    (:func:`hskit.classify.states.endpoint_states`; CLOSED has zero length)."""
+    if not len(states):
+        return states
+    last = ~states.duplicated(["stream", "endpoint"], keep="last").to_numpy()
+    still_open = last & (states["state"] != "CLOSED").to_numpy()
+    states.loc[still_open, "end"] = capture_end
+    return states
+
+
+def _concat(tables: Sequence[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
+    if not tables:
+        return empty
+    table = pd.concat(tables, ignore_index=True)
+    return table.sort_values("stream", kind="stable", ignore_index=True)

@@ -1,0 +1,206 @@
+"""hskit.dask on a real cluster: a LocalCluster of two worker processes gives the tables,
+findings and summary of the in-memory path, on every sample capture, every Zeek trace
+and a capture set split across files, also when a worker dies mid-computation.
+
+Skips without dask on a user's machine; in CI (``CI`` set) a missing dask fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+try:
+    import dask
+    import dask.dataframe as dd
+    from dask.distributed import Client, LocalCluster
+except ImportError:
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("dask is not installed (pip install 'hskit[dask]')", allow_module_level=True)
+
+from click.testing import CliRunner
+
+import hskit
+import hskit.dask as hd
+from hskit.cli import main
+from hskit.label_counts import COUNTED, count_labels
+from hskit.tshark.locate import companion_executable
+from tests.conftest import REPO, SAMPLE_CAPTURES, ZEEK_TRACES
+
+#: rotated captures made with dumpcap -b and tcpdump -C (tests/data/capture_sets).
+CAPTURE_SETS = REPO / "tests" / "data" / "capture_sets"
+#: more shuffle partitions than files, so connections really move between partitions.
+PARTITIONS = 3
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    """A cluster of two worker processes (one thread each) and its client."""
+    yield from two_worker_cluster()
+
+
+@pytest.fixture
+def own_client() -> Iterator[Client]:
+    """A cluster of two worker processes for one test (one that kills a worker)."""
+    yield from two_worker_cluster()
+
+
+def two_worker_cluster() -> Iterator[Client]:
+    with (
+        LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def assert_same_tables(segments: dd.DataFrame, cap: hskit.Capture) -> None:
+    """Dask's segments (regrouped by connection), connections, states and findings equal
+    ``cap``'s; the tables in one computation, the findings in a second."""
+    whole = hd.by_connection(segments, PARTITIONS)
+    connections, states = hd.classify(segments, npartitions=PARTITIONS)
+    whole, connections, states = dask.compute(whole, connections, states)
+    whole = whole.sort_values("frame", ignore_index=True)
+    pd.testing.assert_frame_equal(whole, cap.segments)
+    pd.testing.assert_frame_equal(hd.in_stream_order(connections), cap.connections)
+    pd.testing.assert_frame_equal(hd.in_stream_order(states), cap.states)
+    pd.testing.assert_frame_equal(hd.diagnose(segments, npartitions=PARTITIONS), cap.diagnose())
+
+
+def assert_same_summary(segments: dd.DataFrame, cap: hskit.Capture) -> None:
+    """``hd.summary`` counts what ``hskit summary`` counts in memory."""
+    summary = hd.summary(segments, npartitions=PARTITIONS)
+    assert (summary.segments, summary.connections) == (len(cap.segments), len(cap.connections))
+    for column in COUNTED:
+        pd.testing.assert_series_equal(
+            summary.counts[column], count_labels(cap.connections[column])
+        )
+    complete = cap.connections["handshake"] == "complete"
+    expected_times = cap.connections.loc[complete, "handshake_time"]
+    assert summary.handshake_times.tolist() == expected_times.tolist()
+
+
+@pytest.mark.parametrize("capture", SAMPLE_CAPTURES, ids=lambda p: p.name)
+def test_sample_capture_on_the_cluster_equals_in_memory(client: Client, capture: Path) -> None:
+    assert_same_tables(hd.read_segments(capture), hskit.load(capture))
+
+
+@pytest.mark.parametrize("capture", ZEEK_TRACES, ids=lambda p: p.name)
+def test_zeek_trace_on_the_cluster_equals_in_memory(client: Client, capture: Path) -> None:
+    assert_same_tables(hd.read_segments(capture), hskit.load(capture))
+
+
+def split(tshark: str, capture: Path, folder: Path, files: int) -> tuple[list[Path], Path]:
+    """``capture`` cut into ``files`` files with ``editcap -c``, and their ``mergecap -a``."""
+    editcap, mergecap, capinfos = (
+        companion_executable(tshark, name) for name in ("editcap", "mergecap", "capinfos")
+    )
+    if editcap is None or mergecap is None or capinfos is None:
+        pytest.skip("editcap, mergecap and capinfos (installed with tshark) split the capture")
+    info = subprocess.run([capinfos, "-Mc", str(capture)], capture_output=True, text=True)
+    frames = int(info.stdout.split()[-1])
+    subprocess.run(
+        [editcap, "-c", str(frames // files + 1), str(capture), str(folder / "ring.pcap")],
+        check=True,
+    )
+    parts = sorted(folder.glob("ring_*.pcap"))
+    merged = folder / "merged.pcap"
+    subprocess.run([mergecap, "-a", "-F", "pcap", "-w", str(merged), *map(str, parts)], check=True)
+    return parts, merged
+
+
+@pytest.mark.parametrize("name", ["busy_server", "port_reuse", "zero_window", "syn_flood"])
+def test_capture_set_split_across_files_equals_its_merge_in_memory(
+    client: Client, tshark: str, tmp_path: Path, name: str
+) -> None:
+    parts, merged = split(tshark, hskit.samples.path(name), tmp_path, files=5)
+    assert len(parts) == 5
+    # given in reverse, read in first-timestamp order: one partition per file
+    segments = hd.read_segments(parts[::-1])
+    assert segments.npartitions == 5
+    cap = hskit.load(parts)  # the in-memory capture set …
+    assert_same_tables(segments, cap)
+    assert_same_summary(segments, cap)
+    merged_cap = hskit.load(merged)  # … numbered as mergecap -a of its files
+    connections, _ = hd.compute(*hd.classify(segments, npartitions=PARTITIONS))
+    pd.testing.assert_frame_equal(connections, merged_cap.connections)
+    sources = hd.by_connection(segments).compute().sort_values("frame")["source"]
+    assert sources.astype(str).unique().tolist() == [part.name for part in parts]
+
+
+@pytest.mark.parametrize("ring", ["dumpcap_ring", "tcpdump_rotated"])
+def test_rotated_capture_set_on_the_cluster_equals_in_memory(client: Client, ring: str) -> None:
+    files = sorted((CAPTURE_SETS / ring).glob("*.pcap*"))
+    assert len(files) >= 4
+    assert_same_tables(hd.read_segments(files), hskit.load(files))
+
+
+def test_parquet_dataset_on_the_cluster_equals_in_memory(client: Client, tmp_path: Path) -> None:
+    files = sorted((CAPTURE_SETS / "dumpcap_ring").glob("*.pcap*"))
+    hskit.convert(files, tmp_path / "dataset", progress=False)
+    segments = hd.read_segments(tmp_path / "dataset")
+    assert segments.npartitions > 1  # one partition per connection bucket
+    assert_same_tables(segments, hskit.load(files))
+
+
+@pytest.mark.parametrize("command", ["summary", "diagnose"])
+def test_cli_on_the_cluster_prints_what_it_prints_in_memory(client: Client, command: str) -> None:
+    capture = str(hskit.samples.path("syn_flood"))
+    runner = CliRunner()
+    in_memory = runner.invoke(main, [command, capture])
+    address = client.scheduler.address
+    on_dask = runner.invoke(main, [command, capture, "--scheduler", address])
+    assert in_memory.exit_code == on_dask.exit_code == 0, on_dask.output
+    assert on_dask.stdout == in_memory.stdout
+    assert "dashboard" in on_dask.stderr
+
+
+def test_cli_workers_starts_a_local_cluster() -> None:
+    capture = str(hskit.samples.path("refused"))
+    runner = CliRunner()
+    on_dask = runner.invoke(main, ["summary", capture, "--workers", "1"])
+    assert on_dask.exit_code == 0, on_dask.output
+    assert on_dask.stdout == runner.invoke(main, ["summary", capture]).stdout
+    assert "dask: 1 worker(s)" in on_dask.stderr
+
+
+def test_cli_refuses_scheduler_and_workers_together() -> None:
+    capture = str(hskit.samples.path("refused"))
+    result = CliRunner().invoke(
+        main, ["summary", capture, "--workers", "1", "--scheduler", "tcp://x:1"]
+    )
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+def kill_own_worker_once(part: pd.DataFrame, marker: str) -> pd.DataFrame:
+    """The first time it runs, SIGKILL the worker process running it (leaving ``marker``)."""
+    if not os.path.exists(marker) and len(part):
+        Path(marker).touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return part
+
+
+def test_a_worker_killed_mid_computation_does_not_change_the_result(
+    own_client: Client, tshark: str, tmp_path: Path
+) -> None:
+    client = own_client
+    parts, merged = split(tshark, hskit.samples.path("busy_server"), tmp_path, files=4)
+    marker = tmp_path / "killed"
+    segments = hd.read_segments(parts)
+    doomed = segments.map_partitions(kill_own_worker_once, str(marker), meta=segments._meta)
+    workers_before = set(client.scheduler_info()["workers"])
+    connections, states = hd.compute(*hd.classify(doomed, npartitions=PARTITIONS))
+    assert marker.exists()  # a worker process did die …
+    client.wait_for_workers(2, timeout=120)
+    assert set(client.scheduler_info()["workers"]) != workers_before  # … and was replaced
+    cap = hskit.load(merged)  # … and the result is the in-memory one all the same
+    pd.testing.assert_frame_equal(connections, cap.connections)
+    pd.testing.assert_frame_equal(states, cap.states)

@@ -1,0 +1,91 @@
+"""Out of core: a capture converted to a Parquet dataset reads back as the in-memory load.
+
+Segments (every column, capture order), connections, states, the load report and the
+findings of a dataset equal those of ``hskit.load`` of the same capture, though each
+bucket of connections was classified on its own; one stream's segments come from its
+bucket alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import REPO
+
+import hskit
+from hskit.cli import main
+from hskit.dataset.layout import bucket_of
+from hskit.zeek.community_id import community_ids
+
+DATA = REPO / "tests" / "data"
+CASES = {
+    "busy_server": REPO / "sample_pcaps" / "busy_server.pcap.gz",
+    "port_reuse_and_ipv6": DATA / "real_loopback.pcap",
+    "pcapng_sections": DATA / "variant_sections.pcapng",
+    "dumpcap_ring": DATA / "capture_sets" / "dumpcap_ring",
+    "syn_flood": REPO / "sample_pcaps" / "syn_flood.pcap",
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_dataset_round_trip_equals_the_in_memory_load(name: str, tmp_path: Path) -> None:
+    source = CASES[name]
+    memory = hskit.load(source, backend="native", progress=False)
+    hskit.convert(source, tmp_path / "ds", buckets=5, chunk_size=16 * 1024, progress=False)
+    disk = hskit.load_dataset(tmp_path / "ds")
+    pd.testing.assert_frame_equal(disk.segments, memory.segments, check_exact=True)
+    pd.testing.assert_frame_equal(disk.connections, memory.connections, check_exact=True)
+    pd.testing.assert_frame_equal(disk.states, memory.states, check_exact=True)
+    assert disk.load_report == memory.load_report
+    pd.testing.assert_frame_equal(disk.diagnose(), memory.diagnose())
+
+
+def test_one_stream_is_read_from_its_bucket(tmp_path: Path) -> None:
+    source = CASES["busy_server"]
+    memory = hskit.load(source, progress=False).segments
+    hskit.convert(source, tmp_path / "ds", buckets=7, progress=False)
+    disk = hskit.load_dataset(tmp_path / "ds")
+    for stream in (0, 17, int(memory["stream"].max())):
+        expected = memory[memory["stream"] == stream].reset_index(drop=True)
+        pd.testing.assert_frame_equal(disk.stream_segments(stream), expected)
+    assert disk._segments is None  # the whole table was never read
+    with pytest.raises(KeyError, match="no stream 99999"):
+        disk.stream_segments(99999)
+
+
+def test_buckets_hold_whole_connections_by_community_id(tmp_path: Path) -> None:
+    source = CASES["busy_server"]
+    hskit.convert(source, tmp_path / "ds", buckets=6, progress=False)
+    connections = hskit.load(source, progress=False).connections
+    streams = pd.read_parquet(tmp_path / "ds" / "streams.parquet")
+    ids = community_ids(
+        connections["client_ip"], connections["client_port"],
+        connections["server_ip"], connections["server_port"],
+    )  # fmt: skip
+    assert streams["bucket"].tolist() == bucket_of(ids, 6).tolist()
+    folders = sorted(p.name for p in (tmp_path / "ds" / "segments").iterdir())
+    assert folders == [f"bucket={b}" for b in sorted(streams["bucket"].unique())]
+
+
+def test_convert_refuses_a_folder_that_holds_files(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not an empty folder"):
+        hskit.convert(CASES["syn_flood"], tmp_path)
+
+
+def test_cli_convert_writes_a_dataset(tmp_path: Path) -> None:
+    ring = sorted(str(p) for p in CASES["dumpcap_ring"].iterdir())
+    result = CliRunner().invoke(main, ["convert", *ring, "-o", str(tmp_path / "ds")])
+    assert result.exit_code == 0, result.output
+    cap = hskit.load_dataset(tmp_path / "ds")
+    assert f"wrote {cap.load_report.tcp_segments} segments of" in result.output
+    again = CliRunner().invoke(main, ["convert", ring[0], "-o", str(tmp_path / "ds")])
+    assert again.exit_code == 1 and "not an empty folder" in again.output
+
+
+def test_load_dataset_of_a_folder_without_dataset_is_a_typed_error(tmp_path: Path) -> None:
+    with pytest.raises(hskit.errors.CaptureNotFound, match="not an hskit dataset"):
+        hskit.load_dataset(tmp_path)
