@@ -172,6 +172,8 @@ class Merger:
         self.name = name
         self.segments = schema.empty_segments()
         self._reports: list[LoadReport] = []
+        #: the merged load report of the parts so far.
+        self.report = _merged_report([], name)
         self._first_ns: int | None = None
         #: an id per address in order of first sight (stable across files).
         self._address_ids: dict[str, int] = {}
@@ -187,7 +189,7 @@ class Merger:
         ``from_client``)."""
         frames_before = sum(r.frames for r in self._reports)
         self._reports.append(part.load_report)
-        report = _merged_report(self._reports, self.name)
+        report = self.report = _merged_report(self._reports, self.name)
         if self._first_ns is None and part.load_report.frames:
             self._first_ns = _first_frame_ns(part)
         rows = part.segments
