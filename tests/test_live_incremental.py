@@ -24,8 +24,13 @@ PIECES = 12
 
 
 def _rows_so_far(segments: pd.DataFrame, end: int) -> pd.DataFrame:
-    """The first ``end`` rows as a capture of them alone has them (client decided again)."""
+    """The first ``end`` rows as a capture of them alone has them (client decided again,
+    only the addresses seen so far)."""
     rows = segments.iloc[:end].copy()
+    seen = set(rows["src_ip"]) | set(rows["dst_ip"])
+    addresses = [a for a in segments["src_ip"].cat.categories if a in seen]
+    for column in ("src_ip", "dst_ip"):
+        rows[column] = rows[column].cat.set_categories(addresses)
     rows["from_client"] = from_client(rows)
     return rows
 

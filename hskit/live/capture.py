@@ -84,6 +84,7 @@ class LiveCapture:
         self._merged: list[Capture] = []
         self._merger = Merger(name=str(self.folder))
         self._classified = Classified()
+        self._findings: tuple[pd.DataFrame, int] | None = None
         self._loader = threading.Thread(target=self._load_ring, name="hskit-live-load", daemon=True)
         self._loader.start()
 
@@ -203,6 +204,22 @@ class LiveCapture:
     def diagnose(self, **overrides: Any) -> pd.DataFrame:
         """Findings so far, as ``Capture.diagnose`` (``overrides`` are thresholds)."""
         return self.capture.diagnose(**overrides)
+
+    def findings(self, every: int = 1) -> tuple[pd.DataFrame, int]:
+        """``(diagnose(), ring files it covers)``, run again only once ``every`` more ring
+        files are loaded (at each of the first ``every`` files), or when the capture has
+        ended: the findings cost what the whole capture holds, so a view that redraws
+        every file runs them every few files.
+
+        >>> findings, files = live.findings(every=5)  # doctest: +SKIP
+        """
+        snapshot = self.snapshot()
+        with self._snapshot_lock:
+            cached = self._findings
+            stale = cached is None or cached[1] < every or snapshot.files - cached[1] >= every
+            if stale or (not self.running and cached[1] != snapshot.files):
+                cached = self._findings = (snapshot.capture.diagnose(), snapshot.files)
+            return cached
 
     # ------------------------------------------------------------------ control
     @property

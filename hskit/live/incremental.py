@@ -81,8 +81,15 @@ def _open_ends_moved(states: pd.DataFrame, capture_end: float) -> pd.DataFrame:
 
 
 def _in_stream_order(kept: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
-    """``kept`` and ``fresh`` rows together, by stream (each stream's own order kept)."""
-    both = pd.concat([kept, fresh], ignore_index=True)
+    """``kept`` and ``fresh`` rows together, by stream (each stream's own order kept);
+    categorical columns take ``fresh``'s categories (addresses seen since ``kept`` was
+    classified)."""
+    changed = {
+        column: dtype
+        for column, dtype in fresh.dtypes.items()
+        if isinstance(dtype, pd.CategoricalDtype) and dtype != kept[column].dtype
+    }
+    both = pd.concat([kept.astype(changed), fresh], ignore_index=True)
     order = np.argsort(both["stream"].to_numpy(), kind="stable")
     return both.take(order).reset_index(drop=True)
 
