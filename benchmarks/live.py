@@ -32,6 +32,7 @@ import numpy as np
 
 import hskit
 from hskit.live.figures import new_connections_figure, rtt_percentiles_figure, states_now_figure
+from hskit.live.view import FINDINGS_EVERY
 
 #: bytes per write, and the MSS that makes each write one segment (Linux's smallest MSS).
 SEGMENT = 88
@@ -83,11 +84,12 @@ def generate(rate: float, seconds: float, connections: int) -> None:
 
 
 def redraw(live: hskit.LiveCapture) -> float:
-    """What the view's thread does once: snapshot, three figures, findings."""
+    """What the view's thread does once: snapshot, three figures, findings (every
+    ``FINDINGS_EVERY`` ring files, as the view)."""
     snapshot = live.snapshot()
     for figure in (states_now_figure, new_connections_figure, rtt_percentiles_figure):
         figure(snapshot.connections).to_json(validate=False)
-    snapshot.capture.diagnose()
+    live.findings(every=FINDINGS_EVERY)
     return snapshot.ready_at
 
 

@@ -157,6 +157,7 @@ def scripted(
         live = hskit.live("hls0", bpf="tcp", folder=folder, tool=request.param)
     try:
         play_script(lab)
+        live.snapshot()  # tables so far: the last files are appended to them
         if request.param == "dumpcap":
             live.wait(files=2, timeout=TIMEOUT)  # a file closed after the last packet
     finally:
@@ -337,6 +338,7 @@ def test_a_bounded_ring_keeps_tables_of_the_files_left_on_disk(tmp_path: Path) -
             with contextlib.suppress(ConnectionRefusedError):
                 socket.create_connection(("127.0.0.1", port), timeout=5)
             live.wait(files=1, timeout=TIMEOUT)
+            live.snapshot()  # appended, or merged again once the ring drops a file
     finally:
         live.stop()
     on_disk = sorted((tmp_path / "ring").glob("ring_*"))

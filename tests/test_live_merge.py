@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import hskit
-from hskit.live.merge import merge
+from hskit.live.merge import Merger, merge
 from tests.conftest import SAMPLE_CAPTURES, unavailable
 
 #: frames per piece: small, so that connections span several pieces.
@@ -52,3 +52,26 @@ def test_no_pieces_merge_to_an_empty_table() -> None:
     segments, report = merge([])
     assert segments.empty and list(segments.columns) == list(hskit.schema.SEGMENT_DTYPES)
     assert report.frames == 0
+
+
+@pytest.mark.parametrize("capture", UNCOMPRESSED, ids=lambda p: p.name)
+def test_pieces_appended_one_by_one_equal_the_concatenated_pieces_loaded(
+    capture: Path, tmp_path: Path, wireshark_tools: None
+) -> None:
+    subprocess.run(["editcap", "-c", str(PIECE), str(capture), str(tmp_path / "piece.pcapng")],
+                   check=True)  # fmt: skip
+    pieces = sorted(tmp_path.glob("piece*"))
+    merger = Merger()
+    for count, piece in enumerate(pieces, start=1):
+        part = hskit.load(piece, progress=False)
+        segments, report, touched = merger.add(part)
+        assert touched.tolist() == sorted(
+            set(segments["stream"].iloc[len(segments) - len(part.segments) :])
+        )
+        if count in (1, len(pieces) // 2, len(pieces)):
+            whole = tmp_path / f"whole{count}.pcapng"
+            subprocess.run(["mergecap", "-a", "-w", str(whole), *map(str, pieces[:count])],
+                           check=True)  # fmt: skip
+            truth = hskit.load(whole, progress=False)
+            pd.testing.assert_frame_equal(segments, truth.segments)
+            assert report.frames == truth.load_report.frames

@@ -1,9 +1,12 @@
 """``LiveCapture``: the tables of a capture that is still running, as of its last ring file.
 
 A background thread loads each ring file as the recorder closes it (``hskit.load``); the
-tables are those of the files loaded so far merged into one capture
-(:func:`hskit.live.merge.merge`) and classified by ``hskit.classify``, computed when
-asked for and kept until the next file arrives. Nothing here waits on the capture
+tables are those of the files loaded so far merged into one capture and classified by
+``hskit.classify``, computed when asked for and kept until the next file arrives. Each
+new file is appended (:class:`hskit.live.merge.Merger`) and only the streams it touches
+are classified again (:class:`hskit.live.incremental.Classified`), so a snapshot costs
+what the new files hold, not the whole capture (with ``files=N``, once the ring drops
+its oldest file, everything kept is merged and classified again). Nothing here waits on the capture
 program, so a notebook's event loop never blocks.
 
 >>> live = hskit.live("lo", bpf="tcp port 8080")  # doctest: +SKIP
@@ -19,12 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from hskit import schema
 from hskit.capture import Capture
 from hskit.errors import HskitError
-from hskit.live.merge import merge
+from hskit.live.incremental import Classified, ClassifiedCapture
+from hskit.live.merge import Merger
 from hskit.loader import load
 from hskit.wording import counted
 
@@ -75,6 +80,11 @@ class LiveCapture:
         self._ended = False
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
+        #: the parts merged and classified so far (guarded by the snapshot lock).
+        self._merged: list[Capture] = []
+        self._merger = Merger(name=str(self.folder))
+        self._classified = Classified()
+        self._findings: tuple[pd.DataFrame, int] | None = None
         self._loader = threading.Thread(target=self._load_ring, name="hskit-live-load", daemon=True)
         self._loader.start()
 
@@ -147,13 +157,27 @@ class LiveCapture:
                 parts, seen = list(self._parts), self._files_seen
                 newest = self._files[-1].closed_at if self._files else None
             if self._snapshot is None or self._snapshot.files != seen:
-                segments, report = merge(parts, name=str(self.folder))
-                capture = Capture(segments, report)
+                capture = self._appended(parts)
                 connections = _with_current_states(capture)
                 self._snapshot = Snapshot(
                     seen, capture, connections, time.monotonic(), newest_closed_at=newest
                 )
             return self._snapshot
+
+    def _appended(self, parts: list[Capture]) -> Capture:
+        """``parts`` merged and classified, appending what is new since the last call
+        (everything again when the ring dropped a part merged before)."""
+        merged = self._merged
+        grown = len(parts) >= len(merged) and all(
+            a is b for a, b in zip(parts, merged, strict=False)
+        )
+        if not grown:
+            self._merger, self._classified, merged = Merger(name=str(self.folder)), Classified(), []
+        touched = [self._merger.add(part)[2] for part in parts[len(merged) :]]
+        streams = np.unique(np.concatenate([np.zeros(0, np.int64), *touched]))
+        tables = self._classified.update(self._merger.segments, streams if merged else None)
+        self._merged = list(parts)
+        return ClassifiedCapture(self._merger.segments, self._merger.report, tables)
 
     @property
     def capture(self) -> Capture:
@@ -180,6 +204,22 @@ class LiveCapture:
     def diagnose(self, **overrides: Any) -> pd.DataFrame:
         """Findings so far, as ``Capture.diagnose`` (``overrides`` are thresholds)."""
         return self.capture.diagnose(**overrides)
+
+    def findings(self, every: int = 1) -> tuple[pd.DataFrame, int]:
+        """``(diagnose(), ring files it covers)``, run again only once ``every`` more ring
+        files are loaded (at each of the first ``every`` files), or when the capture has
+        ended: the findings cost what the whole capture holds, so a view that redraws
+        every file runs them every few files.
+
+        >>> findings, files = live.findings(every=5)  # doctest: +SKIP
+        """
+        snapshot = self.snapshot()
+        with self._snapshot_lock:
+            cached = self._findings
+            stale = cached is None or cached[1] < every or snapshot.files - cached[1] >= every
+            if stale or (not self.running and cached[1] != snapshot.files):
+                cached = self._findings = (snapshot.capture.diagnose(), snapshot.files)
+            return cached
 
     # ------------------------------------------------------------------ control
     @property

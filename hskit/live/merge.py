@@ -31,6 +31,7 @@ from hskit.capture import Capture, LoadReport
 from hskit.direction import from_client
 from hskit.native.records import read_records
 from hskit.native.streams import streams
+from hskit.schema import ACK
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -148,3 +149,181 @@ def _merged_report(reports: list[LoadReport], name: str | None) -> LoadReport:
         bytes_lost=sum(r.bytes_lost for r in reports),
         notes=[note for r in reports for note in r.notes],
     )
+
+
+class Merger:
+    """:func:`merge` one part at a time: each ring file's rows are appended to the table
+    of the files before it, and only conversations with rows in the new file are
+    numbered again, so the cost of :meth:`add` follows the new file, not the capture.
+
+    What carries over between files is, for every address/port pair, its last
+    conversation's stream number and the two base sequence numbers known so far: the
+    new rows are numbered by :func:`hskit.native.streams.streams` behind one row per
+    known base that sets that base again (a segment without SYN or ACK whose ``seq - 1``
+    is the base), so the native reader's rules decide, not a second copy of them.
+
+    >>> merger = Merger(name="ring")  # doctest: +SKIP
+    >>> for part in parts: segments, report, touched = merger.add(part)  # doctest: +SKIP
+    >>> segments.equals(merge(parts)[0])  # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, *, name: str | None = None) -> None:
+        self.name = name
+        self.segments = schema.empty_segments()
+        self._reports: list[LoadReport] = []
+        #: the merged load report of the parts so far.
+        self.report = _merged_report([], name)
+        self._first_ns: int | None = None
+        #: an id per address in order of first sight (stable across files).
+        self._address_ids: dict[str, int] = {}
+        #: per pair key: the last conversation's stream and its known bases.
+        self._carry = pd.DataFrame(
+            {name: np.zeros(0, np.int64) for name in _CARRY_COLUMNS}
+        ).set_index("pair")
+        self._streams = 0
+
+    def add(self, part: Capture) -> tuple[pd.DataFrame, LoadReport, npt.NDArray[np.int64]]:
+        """Append ``part`` (the next ring file): the merged segments, the merged report
+        and the streams that have rows in ``part`` (whose rows before it may have changed
+        ``from_client``)."""
+        frames_before = sum(r.frames for r in self._reports)
+        self._reports.append(part.load_report)
+        report = self.report = _merged_report(self._reports, self.name)
+        if self._first_ns is None and part.load_report.frames:
+            self._first_ns = _first_frame_ns(part)
+        rows = part.segments
+        if not len(rows):
+            return self.segments, report, np.zeros(0, np.int64)
+        addresses = _address_dtype([p for p in (self.segments, rows) if len(p)])
+        new = _frames_counted_on(rows, frames_before, addresses)
+        new["time"] = (new["ts"].array.asi8 - self._first_ns) / 1e9
+        self._number(new)
+        old = self.segments
+        if len(old) and not old["src_ip"].cat.categories.equals(addresses.categories):
+            old = old.copy()
+            for column in ("src_ip", "dst_ip"):
+                old[column] = old[column].cat.set_categories(addresses.categories)
+        segments = pd.concat([old, new], ignore_index=True) if len(old) else new
+        touched = np.unique(new["stream"].to_numpy(np.int64))
+        rows_touched = np.flatnonzero(np.isin(segments["stream"].to_numpy(np.int64), touched))
+        client = from_client(segments.iloc[rows_touched])
+        values = segments["from_client"].to_numpy(bool, copy=True)
+        values[rows_touched] = np.asarray(client, dtype=bool)
+        segments["from_client"] = values
+        schema.check(segments, schema.SEGMENT_DTYPES, "segments")
+        self.segments = segments
+        return segments, report, touched
+
+    def _keys(self, rows: pd.DataFrame, side: str) -> npt.NDArray[np.int64]:
+        """Endpoint keys on the stable address ids."""
+        column = rows[f"{side}_ip"]
+        for address in column.cat.categories:
+            self._address_ids.setdefault(address, len(self._address_ids))
+        ids = np.array([self._address_ids[a] for a in column.cat.categories], dtype=np.int64)
+        return ids[column.cat.codes.to_numpy(np.int64)] * PORTS + rows[f"{side}_port"].to_numpy(
+            np.int64
+        )
+
+    def _number(self, new: pd.DataFrame) -> None:
+        """``stream``, ``rel_seq``, ``rel_ack`` of the appended rows ``new``, in place."""
+        src, dst = self._keys(new, "src"), self._keys(new, "dst")
+        flags, seq, ack = (new[c].to_numpy(np.int64) for c in ("flags", "seq", "ack"))
+        low, high = np.minimum(src, dst), np.maximum(src, dst)
+        pair = (low << 32) | high
+        carried = self._carry[self._carry.index.isin(np.unique(pair))]
+        prefix = _base_rows(carried)
+        count = len(prefix["pair"])
+        numbered = streams(
+            np.concatenate([prefix["src"], src]),
+            np.concatenate([prefix["dst"], dst]),
+            np.concatenate([prefix["flags"], flags]),
+            np.concatenate([prefix["seq"], seq]),
+            np.concatenate([prefix["ack"], ack]),
+        )
+        # subset conversations → stream numbers: carried ones keep theirs, the others
+        # count on in order of first appearance (which is their order in ``numbered``).
+        local = numbered.stream
+        conversations = int(local.max()) + 1
+        number = np.full(conversations, -1, dtype=np.int64)
+        number[local[:count]] = carried.loc[prefix["pair"], "stream"].to_numpy()
+        fresh = np.flatnonzero(number < 0)
+        number[fresh] = self._streams + np.arange(len(fresh))
+        self._streams += len(fresh)
+        stream = number[local]
+        new["stream"] = stream[count:].astype(np.uint32)
+        new["rel_seq"] = numbered.rel_seq[count:].astype(np.uint32)
+        new["rel_ack"] = numbered.rel_ack[count:].astype(np.uint32)
+        all_pair = np.concatenate([prefix["pair"], pair])
+        all_low = np.concatenate([np.minimum(prefix["src"], prefix["dst"]), low])
+        direction = np.concatenate([prefix["src"] > prefix["dst"], src > dst]).astype(np.int64)
+        self._carry = _updated_carry(
+            self._carry,
+            pd.DataFrame(
+                {
+                    "pair": all_pair,
+                    "stream": stream,
+                    "direction": direction,
+                    "low": all_low,
+                    "high": all_pair & 0xFFFFFFFF,
+                    "has_ack": (np.concatenate([prefix["flags"], flags]) & ACK) != 0,
+                    "seq_base": (np.concatenate([prefix["seq"], seq]) - numbered.rel_seq) % _MOD,
+                    "ack_base": (np.concatenate([prefix["ack"], ack]) - numbered.rel_ack) % _MOD,
+                }
+            ),
+        )
+
+
+#: the carry's columns: a pair's last stream and, per direction, whether its base is
+#: known and its value.
+_CARRY_COLUMNS = ("pair", "low", "high", "stream", "known0", "base0", "known1", "base1")
+_MOD = 1 << 32
+
+
+def _base_rows(carried: pd.DataFrame) -> dict[str, npt.NDArray[np.int64]]:
+    """One row per known base of each carried pair: sent by that side, neither SYN nor
+    ACK, ``seq`` one past the base (so the native rules set exactly that base)."""
+    parts: list[pd.DataFrame] = []
+    for side in (0, 1):
+        known = carried[carried[f"known{side}"] != 0]
+        low, high = known["low"].to_numpy(), known["high"].to_numpy()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "pair": known.index.to_numpy(),
+                    "src": high if side else low,
+                    "dst": low if side else high,
+                    "seq": (known[f"base{side}"].to_numpy() + 1) % _MOD,
+                }
+            )
+        )
+    rows = pd.concat(parts, ignore_index=True)
+    return {
+        "pair": rows["pair"].to_numpy(np.int64),
+        "src": rows["src"].to_numpy(np.int64),
+        "dst": rows["dst"].to_numpy(np.int64),
+        "seq": rows["seq"].to_numpy(np.int64),
+        "flags": np.zeros(len(rows), np.int64),
+        "ack": np.zeros(len(rows), np.int64),
+    }
+
+
+def _updated_carry(carry: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """``carry`` with each pair in ``rows`` (base rows and new rows, in order) replaced
+    by its last conversation: a direction's base is known once that side sent a row
+    (``seq - rel_seq``) or the other side acknowledged (``ack - rel_ack``)."""
+    last_stream = rows.groupby("pair", sort=False)["stream"].last()
+    rows = rows[rows["stream"].to_numpy() == last_stream.loc[rows["pair"]].to_numpy()]
+    found = pd.DataFrame(index=last_stream.index)
+    found["low"] = rows.groupby("pair", sort=False)["low"].first()
+    found["high"] = rows.groupby("pair", sort=False)["high"].first()
+    found["stream"] = last_stream
+    for side in (0, 1):
+        own = rows[rows["direction"] == side].groupby("pair", sort=False)["seq_base"].first()
+        acked = rows[(rows["direction"] != side) & rows["has_ack"]]
+        acked = acked.groupby("pair", sort=False)["ack_base"].first()
+        base = own.combine_first(acked).reindex(found.index)
+        found[f"known{side}"] = base.notna().astype(np.int64)
+        found[f"base{side}"] = base.fillna(0).astype(np.int64)
+    found = found[list(_CARRY_COLUMNS[1:])]
+    return pd.concat([carry[~carry.index.isin(found.index)], found])

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 #: rows of the latest-connections list.
 LATEST = 12
+#: ring files between two runs of the findings (``diagnose`` costs what the whole
+#: capture holds; the other parts cost what each new file holds).
+FINDINGS_EVERY = 5
 #: the findings columns shown, in order (the evidence shows on hover).
 FINDING_COLUMNS = ("kind", "severity", "endpoint", "count")
 
@@ -93,7 +96,8 @@ class LiveView(widgets.VBox):
             self.states_plot.figure = states_now_figure(connections)
             self.new_plot.figure = new_connections_figure(connections)
             self.rtt_plot.figure = rtt_percentiles_figure(connections)
-            self.findings.value = self._findings_html(snapshot.capture.diagnose())
+            findings, files = self.live.findings(every=FINDINGS_EVERY)
+            self.findings.value = self._findings_html(findings, files)
             self._update_latest(connections)
             self.status.value = self._status_html(snapshot.files, connections)
             self.files_shown = snapshot.files
@@ -107,7 +111,7 @@ class LiveView(widgets.VBox):
             f"{int((connections['termination'] == 'open').sum())} open"
         )
 
-    def _findings_html(self, findings: pd.DataFrame) -> str:
+    def _findings_html(self, findings: pd.DataFrame, files: int) -> str:
         now = datetime.now(UTC)
         rows = []
         for _, finding in findings.iterrows():
@@ -123,7 +127,10 @@ class LiveView(widgets.VBox):
             for row, evidence in zip(rows, findings["evidence"], strict=True)
         )
         empty = "" if rows else "<p><i>no findings yet</i></p>"
-        return f"<b>findings</b><table><tr>{header}</tr>{body}</table>{empty}"
+        note = f"as of ring file {files}, run every {FINDINGS_EVERY} files while capturing"
+        return (
+            f"<b>findings</b> <small>({note})</small><table><tr>{header}</tr>{body}</table>{empty}"
+        )
 
     def _update_latest(self, connections: pd.DataFrame) -> None:
         rows = connections.tail(LATEST).iloc[::-1]

@@ -1,0 +1,51 @@
+"""Classifying a growing capture one piece at a time gives ``hskit.classify`` of all of it.
+
+Each sample capture's segments are cut into pieces of rows; after every piece the
+tables of :class:`hskit.live.incremental.Classified` (the touched streams classified
+again, the others cached) must equal ``hskit.classify`` of the rows so far, every
+column of connections and states.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hskit
+from hskit.direction import from_client
+from hskit.live.incremental import Classified
+from tests.conftest import SAMPLE_CAPTURES
+
+#: pieces each capture is cut into (rows, about evenly).
+PIECES = 12
+
+
+def _rows_so_far(segments: pd.DataFrame, end: int) -> pd.DataFrame:
+    """The first ``end`` rows as a capture of them alone has them (client decided again,
+    only the addresses seen so far)."""
+    rows = segments.iloc[:end].copy()
+    seen = set(rows["src_ip"]) | set(rows["dst_ip"])
+    addresses = [a for a in segments["src_ip"].cat.categories if a in seen]
+    for column in ("src_ip", "dst_ip"):
+        rows[column] = rows[column].cat.set_categories(addresses)
+    rows["from_client"] = from_client(rows)
+    return rows
+
+
+@pytest.mark.parametrize("capture", SAMPLE_CAPTURES, ids=lambda p: p.name)
+def test_pieces_classified_incrementally_equal_the_whole_classified(capture: Path) -> None:
+    segments = hskit.load(capture, progress=False).segments
+    ends = np.unique(np.linspace(0, len(segments), PIECES + 1).astype(int))[1:]
+    tables = Classified()
+    start = 0
+    for end in ends:
+        rows = _rows_so_far(segments, end)
+        touched = np.unique(rows["stream"].to_numpy(np.int64)[start:])
+        connections, states = tables.update(rows, touched if start else None)
+        truth_connections, truth_states = hskit.classify(rows)
+        pd.testing.assert_frame_equal(connections, truth_connections)
+        pd.testing.assert_frame_equal(states, truth_states)
+        start = end
