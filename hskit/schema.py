@@ -182,6 +182,35 @@ STATE_DTYPES: dict[str, object] = {
 }
 STATE_COLUMNS: tuple[str, ...] = tuple(STATE_DTYPES)
 
+#: analysis: one row per segment, aligned with segments (same index): Wireshark's
+#: ``tcp.analysis.*`` flags, named as tshark's field suffixes (hskit.analyze).
+ANALYSIS_FLAGS: tuple[str, ...] = (
+    "retransmission",
+    "fast_retransmission",
+    "spurious_retransmission",
+    "out_of_order",
+    "lost_segment",
+    "ack_lost_segment",
+    "duplicate_ack",
+    "zero_window",
+    "zero_window_probe",
+    "zero_window_probe_ack",
+    "window_full",
+    "window_update",
+    "keep_alive",
+    "keep_alive_ack",
+    "reused_ports",
+)
+ANALYSIS_DTYPES: dict[str, object] = {
+    **{name: np.dtype("bool") for name in ANALYSIS_FLAGS},
+    "duplicate_ack_num": pd.UInt32Dtype(),
+    "duplicate_ack_frame": pd.UInt32Dtype(),
+    "window": np.dtype("int64"),
+    "ack_rtt": np.dtype("float64"),
+    "bytes_in_flight": pd.UInt32Dtype(),
+}
+ANALYSIS_COLUMNS: tuple[str, ...] = tuple(ANALYSIS_DTYPES)
+
 
 #: transport protocols of Zeek's ``transport_proto`` enum (conn.log ``proto``).
 TRANSPORT_PROTOS: tuple[str, ...] = ("tcp", "udp", "icmp", "unknown_transport")
@@ -423,6 +452,42 @@ STATE_MEANINGS: dict[str, str] = {
     "cause_frame": "frame of the segment that caused the transition, NA when none did",
 }
 
+ANALYSIS_MEANINGS: dict[str, str] = {
+    "retransmission": "payload, SYN or FIN below the next expected sequence number that is "
+    "not a keep-alive, fast retransmission or out-of-order segment; also set on fast and "
+    "spurious retransmissions, as tshark does",
+    "fast_retransmission": "a retransmission of the sequence number the peer sent at least "
+    "2 duplicate ACKs for, the last one less than 20 ms earlier",
+    "spurious_retransmission": "a retransmission of data the peer had already acknowledged",
+    "out_of_order": "a segment below the next expected sequence number that came less than "
+    "the initial RTT (3 ms without one) after the highest segment",
+    "lost_segment": "the segment starts beyond the next expected sequence number: the "
+    "capture missed the previous one ('Previous segment not captured')",
+    "ack_lost_segment": "an ACK beyond everything the peer was seen to send ('ACKed unseen "
+    "segment')",
+    "duplicate_ack": "no payload, same ACK, window and sequence number as the direction's "
+    "previous segment",
+    "zero_window": "the receiver advertises a window of 0 (not on SYN, FIN or RST)",
+    "zero_window_probe": "1 byte at the next expected sequence number while the peer's "
+    "window is 0",
+    "zero_window_probe_ack": "a zero-window ACK answering the peer's zero window probe",
+    "window_full": "the payload fills the peer's advertised window to its right edge",
+    "window_update": "no payload, same sequence and ACK numbers, a new non-zero window",
+    "keep_alive": "0 or 1 byte starting one byte before the next expected sequence number",
+    "keep_alive_ack": "a repeated ACK (same window) answering the peer's keep-alive",
+    "reused_ports": "the SYN of a new connection on the address/port pair of an earlier one",
+    "duplicate_ack_num": "which duplicate of its ACK this is (1, 2, …); NA if not one "
+    "(tcp.analysis.duplicate_ack_num)",
+    "duplicate_ack_frame": "the frame whose ACK this one duplicates; NA if not a duplicate",
+    "window": "the calculated window in bytes (tcp.window_size): the raw field shifted by "
+    "the sender's window scale when both SYNs carried the option, the raw field otherwise "
+    "(and on SYNs)",
+    "ack_rtt": "seconds from the segment this ACK acknowledges exactly to the ACK "
+    "(tcp.analysis.ack_rtt); NaN if none",
+    "bytes_in_flight": "bytes sent and not yet acknowledged after this segment with payload "
+    "(tcp.analysis.bytes_in_flight); NA where Wireshark shows none",
+}
+
 FINDING_MEANINGS: dict[str, str] = {
     "kind": "what went wrong (a finding kind)",
     "severity": "how bad it is",
@@ -565,6 +630,9 @@ TABLES: dict[str, Table] = {
     "findings": Table("problem at one endpoint", FINDING_DTYPES, FINDING_MEANINGS),
     "conn_log": Table(
         "connection as Zeek delimits and logs it", CONN_LOG_DTYPES, CONN_LOG_MEANINGS
+    ),
+    "analysis": Table(
+        "TCP segment, aligned with segments", ANALYSIS_DTYPES, ANALYSIS_MEANINGS
     ),
 }
 
