@@ -42,7 +42,7 @@ def analyze(segments: pd.DataFrame) -> pd.DataFrame:
     columns["duplicate_ack_num"] = _present(flags["duplicate_ack_num"])
     columns["duplicate_ack_frame"] = _present(flags["duplicate_ack_frame"])
     columns["window"] = window
-    columns["ack_rtt"] = ack_rtt(rows)
+    columns["ack_rtt"] = ack_rtt(rows, expected)
     columns["bytes_in_flight"] = _present(bytes_in_flight(rows, expected, flags["lost_segment"]))
     table = conform(pd.DataFrame(columns), ANALYSIS_DTYPES)
     table.index = segments.index

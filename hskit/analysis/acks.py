@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hskit.analysis.groups import Groups
+from hskit.analysis.groups import SEQ_SPACE, Groups, seq_delta
 from hskit.analysis.rows import NOTHING, Rows
 from hskit.analysis.sequence import Expected
 from hskit.schema import ACK, FIN, SYN
@@ -32,20 +32,26 @@ def _sent(rows: Rows) -> np.ndarray:
     return (rows.seglen > 0) | rows.has(SYN | FIN)
 
 
-def ack_rtt(rows: Rows) -> np.ndarray:
-    """Seconds from the segment an ACK acknowledges exactly to the ACK; NaN elsewhere."""
+def ack_rtt(rows: Rows, expected: Expected) -> np.ndarray:
+    """Seconds from the segment an ACK acknowledges exactly to the ACK; NaN elsewhere.
+
+    Like Wireshark, every segment's acknowledgement number removes what it covers, the
+    ACK flag or not (a RST with ACK number 0 can empty the peer's list).
+    """
     result = np.full(len(rows), np.nan)
-    acking = np.flatnonzero(rows.has(ACK))
     segments = np.flatnonzero(_sent(rows))
-    if not len(acking) or not len(segments):
+    if not len(segments):
         return result
-    # ACK rows grouped by direction, capture order kept; running highest ACK in each
-    key = rows.stream[acking] * 2 + rows.from_client[acking]
+    acked = _acked_position(rows, expected)
+    acking = np.arange(len(rows))
+    # rows grouped by direction, capture order kept; running highest ACK in each
+    key = rows.stream * 2 + rows.from_client
     groups = Groups.of(key)
     ordered = acking[groups.order]
-    highest = groups.cummax(rows.ack_u[acking])[groups.order]
+    highest = groups.cummax(acked)[groups.order]
     rank = groups.rank
-    low = int(highest.min())
+    seen = highest[highest != NOTHING]
+    low = int(seen.min()) if len(seen) else 0
     by_row = (rank << 40) | ordered
     by_ack = (rank << SPAN_BITS) + np.clip(highest - low, 0, (1 << SPAN_BITS) - 1)
     # each segment is removed by the first later ACK of the other direction covering it
@@ -62,13 +68,22 @@ def ack_rtt(rows: Rows) -> np.ndarray:
     position = np.where(inside, position, 0)
     inside &= rank[position] == group_rank
     remover = ordered[position]
-    exact = inside & (rows.ack_u[remover] == end)
+    exact = inside & (acked[remover] == end)
     oldest = np.full(len(rows), np.iinfo(np.int64).max)
     np.minimum.at(oldest, remover[exact], segments[exact])
     timed = oldest < len(rows)
     delay = rows.ns[timed] - rows.ns[oldest[timed]]
     result[np.flatnonzero(timed)[delay != 0]] = delay[delay != 0] / 1e9
     return result
+
+
+def _acked_position(rows: Rows, expected: Expected) -> np.ndarray:
+    """Each row's acknowledgement number in the peer's unwrapped sequence space, read
+    (as Wireshark compares) relative to the peer's highest sequence number so far;
+    ``NOTHING`` before the peer sent anything (its list is empty then)."""
+    peer_next = rows.peer_last(expected.after, fill=NOTHING)
+    near_peer = peer_next + seq_delta(rows.ack, peer_next % SEQ_SPACE)
+    return np.where(peer_next != NOTHING, near_peer, NOTHING)
 
 
 def _rank_of(sorted_keys: np.ndarray, rank: np.ndarray, wanted: np.ndarray) -> np.ndarray:

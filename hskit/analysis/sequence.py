@@ -180,7 +180,7 @@ def _retransmissions(
     peer_ack_ns = rows.peer_last(rows.ns, fill=0)
     first_rtt = initial_rtt_ns(rows)
     threshold = np.where(first_rtt > 0, first_rtt, OUT_OF_ORDER_DEFAULT_NS)
-    end = rows.seq_u + rows.seglen
+    end = rows.seq_u + rows.seglen + rows.has(SYN | FIN)
     rules = [
         ("keep_alive_is_not_retransmitted", keep_alive),
         (
