@@ -7,6 +7,7 @@
 
 # accessor registers the pandas accessor DataFrame.hs
 from hskit import accessor, classify, errors, filters, flags, samples, schema, timing, zeek
+from hskit.analysis import analyze
 from hskit.capture import Capture, LoadReport
 from hskit.loader import load
 
@@ -14,6 +15,7 @@ __all__ = [
     "Capture",
     "LoadReport",
     "accessor",
+    "analyze",
     "classify",
     "errors",
     "filters",

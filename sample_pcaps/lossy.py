@@ -7,17 +7,16 @@ Run as root (network namespaces need CAP_NET_ADMIN)::
 
 Three namespaces: client ``hsk-lc`` and server ``hsk-ls``, each on a veth to a
 forwarding router ``hsk-lr`` whose FORWARD chain loses packets (a drop in a sender's own
-OUTPUT chain is no loss on the wire: TCP just sends the segment again at once). tcpdump
-writes headers only (snap length 96), so the files stay small. Each scenario makes the
-kernel do what Wireshark's analysis names:
+OUTPUT chain is no loss on the wire: TCP just sends the segment again at once). Each
+scenario makes the kernel do what Wireshark's analysis names:
 
-- ``loss``: the router drops every 9th data segment from the server; captured at the
+- ``loss``: a 60 KB download; the router drops every 9th data segment from the server; captured at the
   server (the sender): every segment and its retransmission, the client's duplicate
   ACKs, fast retransmissions.
 - ``loss_unseen``: the same loss captured at the client (the receiver): the capture
   misses what the router dropped, "previous segment not captured" (lost_segment), then
   the retransmissions arrive out of order.
-- ``zero_window_stall``: the client stops reading for 3 s while the server sends 400 KB
+- ``zero_window_stall``: the client stops reading for 3 s while the server sends 100 KB
   into a 4 KB receive buffer: zero windows, probes, window updates, window full.
 """
 
@@ -37,7 +36,6 @@ LINKS = (
 )
 CLIENT_IP, SERVER_IP = "10.79.0.1", "10.79.1.2"
 PORT = 8301
-SNAPLEN = "96"
 
 SERVER = r"""
 import socket, sys, time
@@ -65,9 +63,9 @@ sock.close(); print("GOT", got, flush=True)
 #: name -> (file, capture (namespace, interface), bytes the server sends, client pause s,
 #: client SO_RCVBUF, the router drops one in this many data segments from the server)
 SCENARIOS = {
-    "loss": ("loss.pcap", (SERVER_NS, "hsk-ls0"), 120_000, 0.0, 0, 9),
-    "loss_unseen": ("loss_unseen.pcap", (CLIENT_NS, "hsk-lc0"), 120_000, 0.0, 0, 9),
-    "zero_window_stall": ("zero_window_stall.pcap", (CLIENT_NS, "hsk-lc0"), 400_000, 3.0,
+    "loss": ("loss.pcap", (SERVER_NS, "hsk-ls0"), 60_000, 0.0, 0, 9),
+    "loss_unseen": ("loss_unseen.pcap", (CLIENT_NS, "hsk-lc0"), 60_000, 0.0, 0, 9),
+    "zero_window_stall": ("zero_window_stall.pcap", (CLIENT_NS, "hsk-lc0"), 100_000, 3.0,
                           4096, 0),
 }  # fmt: skip
 
@@ -139,8 +137,6 @@ def make(name: str) -> Path:
             capture_if,
             "-n",
             "-U",
-            "-s",
-            SNAPLEN,
             "-w",
             str(path),
             "tcp",
