@@ -168,6 +168,14 @@ CONNECTION_DTYPES: dict[str, object] = {
     "time_wait_end": np.dtype("float64"),
     "conn_state": CONN_STATE_DTYPE,
     "history": pd.StringDtype(),
+    "retrans_c2s": np.dtype("uint32"),
+    "retrans_s2c": np.dtype("uint32"),
+    "lost_c2s": np.dtype("uint32"),
+    "lost_s2c": np.dtype("uint32"),
+    "dup_acks_c2s": np.dtype("uint32"),
+    "dup_acks_s2c": np.dtype("uint32"),
+    "zero_windows_c2s": np.dtype("uint32"),
+    "zero_windows_s2c": np.dtype("uint32"),
 }
 CONNECTION_COLUMNS: tuple[str, ...] = tuple(CONNECTION_DTYPES)
 
@@ -404,6 +412,15 @@ CONNECTION_MEANINGS: dict[str, str] = {
     "conn_state": "Zeek's `conn_state` for the connection",
     "history": "Zeek's `history`: one letter per event, upper case from the originator, "
     "lower case from the responder",
+    "retrans_c2s": "client segments tshark marks tcp.analysis.retransmission (fast and "
+    "spurious included; see the analysis table)",
+    "retrans_s2c": "server segments marked as retransmissions",
+    "lost_c2s": "client segments after a gap the capture missed (tcp.analysis.lost_segment)",
+    "lost_s2c": "server segments after a gap the capture missed",
+    "dup_acks_c2s": "duplicate ACKs the client sent (tcp.analysis.duplicate_ack)",
+    "dup_acks_s2c": "duplicate ACKs the server sent",
+    "zero_windows_c2s": "client segments advertising a zero window (tcp.analysis.zero_window)",
+    "zero_windows_s2c": "server segments advertising a zero window",
 }
 
 CONN_LOG_MEANINGS: dict[str, str] = {
@@ -468,8 +485,7 @@ ANALYSIS_MEANINGS: dict[str, str] = {
     "duplicate_ack": "no payload, same ACK, window and sequence number as the direction's "
     "previous segment",
     "zero_window": "the receiver advertises a window of 0 (not on SYN, FIN or RST)",
-    "zero_window_probe": "1 byte at the next expected sequence number while the peer's "
-    "window is 0",
+    "zero_window_probe": "1 byte at the next expected sequence number while the peer's window is 0",
     "zero_window_probe_ack": "a zero-window ACK answering the peer's zero window probe",
     "window_full": "the payload fills the peer's advertised window to its right edge",
     "window_update": "no payload, same sequence and ACK numbers, a new non-zero window",
@@ -631,9 +647,7 @@ TABLES: dict[str, Table] = {
     "conn_log": Table(
         "connection as Zeek delimits and logs it", CONN_LOG_DTYPES, CONN_LOG_MEANINGS
     ),
-    "analysis": Table(
-        "TCP segment, aligned with segments", ANALYSIS_DTYPES, ANALYSIS_MEANINGS
-    ),
+    "analysis": Table("TCP segment, aligned with segments", ANALYSIS_DTYPES, ANALYSIS_MEANINGS),
 }
 
 #: every label vocabulary, by the column that holds it.

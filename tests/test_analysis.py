@@ -92,3 +92,26 @@ def test_reused_ports_mark_the_second_connections_syn() -> None:
     second = Conversation(isn_client=5000, start=5.0).client("S")
     table = hskit.analyze(segments(first, second))
     assert table["reused_ports"].tolist() == [False, False, False, False, True]
+
+
+def test_zeek_history_t_letters_agree_with_resent_payload_on_every_capture() -> None:
+    """Zeek logs ``t``/``T`` for payload below the highest sequence sent: the segments
+    the analysis marks retransmission or out-of-order with payload, per direction. The
+    one exception: Zeek also logs ``T`` after a TCP Fast Open SYN that carried payload."""
+    from conftest import ALL_CAPTURES
+
+    disagree = []
+    for capture in ALL_CAPTURES:
+        cap = hskit.load(capture)
+        segs, analysis, conns = cap.segments, cap.analysis, cap.connections
+        resent = (analysis["retransmission"] | analysis["out_of_order"]) & (segs["payload_len"] > 0)
+        tfo_syn = ((segs["flags"] & hskit.schema.SYN) != 0) & (segs["payload_len"] > 0)
+        for by_client, letter in ((True, "T"), (False, "t")):
+            side = segs.from_client == by_client
+            marked = set(segs.stream[side & resent])
+            excused = set(segs.stream[side & tfo_syn])
+            for stream, history in zip(conns.stream, conns.history, strict=True):
+                logged = (letter.swapcase() if "^" in history else letter) in history
+                if logged != (stream in marked) and stream not in excused:
+                    disagree.append((capture.name, stream, letter, history))
+    assert not disagree
