@@ -292,6 +292,8 @@ FINDING_KINDS: tuple[str, ...] = (
     "resets",
     "zero_window",
     "stalled",
+    "loss",
+    "retransmissions",
 )
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 FINDING_DTYPES: dict[str, object] = {
@@ -613,6 +615,10 @@ FINDING_KIND_MEANINGS: dict[str, str] = {
     "resets": "connections aborted by RST once the server had answered",
     "zero_window": "a receiver closed its window",
     "stalled": "no payload progress for a while although a side kept trying",
+    "loss": "signs that the network lost packets: gaps, ACKs of unseen data, fast "
+    "retransmissions (Wireshark's analysis)",
+    "retransmissions": "payload or FINs sent again, per direction, as a share of the "
+    "payload segments",
 }
 
 SEVERITY_MEANINGS: dict[str, str] = {
