@@ -17,14 +17,15 @@ from hskit.schema import ACK, SYN
 def reused_ports(rows: Rows, segments: pd.DataFrame) -> np.ndarray:
     """True on the SYN (without ACK) that opens a connection whose address/port pair
     (either way round) an earlier connection of the capture used."""
-    first = rows.connection.is_first()
-    syn = rows.has(SYN) & ~rows.has(ACK)
-    ends = segments[["src_ip", "src_port", "dst_ip", "dst_port"]].astype(str)
-    one = ends["src_ip"] + "|" + ends["src_port"]
-    other = ends["dst_ip"] + "|" + ends["dst_port"]
+    first = np.flatnonzero(rows.connection.is_first())
+    openers = segments.iloc[first]  # one row per connection: cheap to spell out
+    one = openers["src_ip"].astype(str) + "|" + openers["src_port"].astype(str)
+    other = openers["dst_ip"].astype(str) + "|" + openers["dst_port"].astype(str)
     pair = np.where(one < other, one + "/" + other, other + "/" + one)
-    openers = pd.Series(pair[first])
-    earlier = openers.duplicated(keep="first").to_numpy()
+    order = np.argsort(first, kind="stable")  # connections in order of appearance
+    earlier = np.zeros(len(first), dtype=bool)
+    earlier[order] = pd.Series(pair[order]).duplicated(keep="first").to_numpy()
     result = np.zeros(len(rows), dtype=bool)
-    result[np.flatnonzero(first)[earlier]] = True
+    result[first[earlier]] = True
+    syn = rows.has(SYN) & ~rows.has(ACK)
     return result & syn
