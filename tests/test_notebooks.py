@@ -19,8 +19,8 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 BUDGET = 60
 
 
-def test_there_are_nine_tutorials() -> None:
-    assert len(NOTEBOOKS) == 9, [p.name for p in NOTEBOOKS]
+def test_there_are_ten_tutorials() -> None:
+    assert len(NOTEBOOKS) == 10, [p.name for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

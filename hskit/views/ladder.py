@@ -213,8 +213,9 @@ def _label_text(rows: pd.DataFrame, numbers: Numbers, style: LabelStyle) -> pd.S
     seq_col, ack_col = ("rel_seq", "rel_ack") if numbers == "relative" else ("seq", "ack")
     seq = rows[seq_col].astype("string")
     ack = rows[ack_col].astype("string")
-    # the calculated window (Wireshark's Win=) where the analysis gave it, else the field
-    win = rows["window" if "window" in rows.columns else "win"].astype("string")
+    # Wireshark shows the calculated window where the analysis gave it; tcpdump the field
+    calculated = style == "wireshark" and "window" in rows.columns
+    win = rows["window" if calculated else "win"].astype("string")
     length = rows["payload_len"].astype("string")
     has_ack = (rows["flags"].to_numpy(np.int64) & ACK) != 0
     has_data = rows["payload_len"].to_numpy(np.int64) > 0
@@ -485,6 +486,8 @@ def ladder_figure(
     flagged = _stream_analysis(segments, stream, analysis, positions)
     rows = rows.assign(window=flagged["window"].to_numpy())
     prefixes = pd.Series(analysis_prefixes(flagged).to_numpy(), index=rows.index)
+    if label_style != "wireshark":  # the prefixes are Wireshark's Info column's
+        prefixes = pd.Series("", index=rows.index, dtype="string")
     if label_prefixes is not None:
         given = pd.Series(label_prefixes.reindex(rows["frame"]).to_numpy(), index=rows.index)
         given = given.astype("string").fillna("")
