@@ -13,6 +13,7 @@ last value where a mask held, a running sum.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,11 @@ def seq_delta(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
     """
     difference = later.astype(np.int64) - earlier.astype(np.int64)
     return (difference + HALF_SEQ_SPACE) % SEQ_SPACE - HALF_SEQ_SPACE
+
+
+def take(values: np.ndarray, rows: np.ndarray, fill: object) -> np.ndarray:
+    """``values`` at row positions ``rows``, ``fill`` where a position is -1."""
+    return np.where(rows >= 0, values[np.maximum(rows, 0)], fill)
 
 
 @dataclass(frozen=True)
@@ -67,15 +73,28 @@ class Groups:
         """True for the first row of each group (in row order)."""
         return self._unsort(self.first == np.arange(len(self.order)))
 
+    @cached_property
+    def previous_row(self) -> np.ndarray:
+        """Each row's previous row in its group (a row position), -1 for a first row."""
+        ordered = np.empty(len(self.order), dtype=np.int64)
+        if len(ordered):
+            ordered[0] = -1
+            ordered[1:] = self.order[:-1]
+            ordered[self.first == np.arange(len(ordered))] = -1
+        return self._unsort(ordered)
+
     def previous(self, values: np.ndarray, fill: object) -> np.ndarray:
         """The value of the previous row of the same group; ``fill`` for a first row."""
-        ordered = values[self.order]
-        shifted = np.empty_like(ordered)
-        if len(ordered):
-            shifted[0] = fill
-            shifted[1:] = ordered[:-1]
-            shifted[self.first == np.arange(len(ordered))] = fill
-        return self._unsort(shifted)
+        return take(values, self.previous_row, fill)
+
+    def latest_row(self, mask: np.ndarray) -> np.ndarray:
+        """Each row's latest row up to and including it (same group) where ``mask``
+        holds, as a row position; -1 where there is none."""
+        positions = np.arange(len(self.order))
+        latest = np.where(mask[self.order], positions, -1)
+        latest = np.maximum.accumulate(latest) if len(latest) else latest
+        found = latest >= self.first
+        return self._unsort(np.where(found, self.order[np.where(found, latest, 0)], -1))
 
     def last_where(self, values: np.ndarray, mask: np.ndarray, fill: object) -> np.ndarray:
         """The value of the latest row up to and including this one (same group) where

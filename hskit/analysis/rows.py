@@ -12,11 +12,12 @@ direction's latest state).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from hskit.analysis.groups import Groups
+from hskit.analysis.groups import Groups, take
 from hskit.schema import ACK, FIN, RST, SYN
 
 #: a sequence number below every unwrapped one: "nothing seen yet".
@@ -96,9 +97,15 @@ class Rows:
     def peer_last(self, values: np.ndarray, fill: object) -> np.ndarray:
         """For each row, ``values`` at the latest earlier row of the other direction of
         its connection (Wireshark's ``rev`` state), ``fill`` where there is none."""
+        return take(values, self.peer_row, fill)
+
+    @cached_property
+    def peer_row(self) -> np.ndarray:
+        """Each row's latest earlier row of the other direction (a row position), -1
+        where there is none."""
         client = self.from_client
-        of_client = self.connection.last_where(values, client, fill)
-        of_server = self.connection.last_where(values, ~client, fill)
+        of_client = self.connection.latest_row(client)
+        of_server = self.connection.latest_row(~client)
         return np.where(client, of_server, of_client)
 
 
