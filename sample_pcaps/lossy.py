@@ -10,9 +10,9 @@ forwarding router ``hsk-lr`` whose FORWARD chain loses packets (a drop in a send
 OUTPUT chain is no loss on the wire: TCP just sends the segment again at once). Each
 scenario makes the kernel do what Wireshark's analysis names:
 
-- ``loss``: a 60 KB download; the router drops every 9th data segment from the server; captured at the
-  server (the sender): every segment and its retransmission, the client's duplicate
-  ACKs, fast retransmissions.
+- ``loss``: a 60 KB download; the router drops every 9th data segment from the server;
+  captured at the server (the sender): every segment and its retransmission, the
+  client's duplicate ACKs, fast retransmissions.
 - ``loss_unseen``: the same loss captured at the client (the receiver): the capture
   misses what the router dropped, "previous segment not captured" (lost_segment), then
   the retransmissions arrive out of order.
