@@ -7,7 +7,8 @@ Prints, best of ``--repeat`` runs each:
 
 - classify throughput in segments per second, as ``hskit.classify`` runs (Zeek's
   ``conn_state``/``history`` on a second thread when there are two CPUs) and on one
-  thread; and the public :func:`hskit.classify.zeek.zeek_conn_fields` alone;
+  thread; the public :func:`hskit.classify.zeek.zeek_conn_fields` alone, and
+  :func:`hskit.analyze` (Wireshark's per-segment analysis) alone;
 - a scaling run: the segments repeated 1x, 2x, 4x, 8x (each copy with its own streams,
   client ports, frames and later times), time per segment at each size — flat when the
   cost is linear in the segments; best of at least 3 runs at every size, since a single
@@ -128,6 +129,7 @@ def main() -> None:
     with one_thread():
         serial, serial_cpu = best_seconds(lambda: classify(segments), args.repeat)
     zeek, zeek_cpu = best_seconds(lambda: zeek_conn_fields(segments), args.repeat)
+    analysis, analysis_cpu = best_seconds(lambda: hskit.analyze(segments), args.repeat)
     rate = count / whole
     cpus = len(os.sched_getaffinity(0))
     print(f"{'':47} wall ms   CPU ms   M segments/s (wall, CPU)")
@@ -135,6 +137,7 @@ def main() -> None:
         (f"classify, {cpus} CPUs (Zeek fields on a 2nd thread)", whole, whole_cpu),
         ("classify, one thread", serial, serial_cpu),
         ("zeek_conn_fields alone (sorting on its own)", zeek, zeek_cpu),
+        ("analyze alone (Wireshark's tcp.analysis.*)", analysis, analysis_cpu),
     ):
         print(f"{name:<47} {wall * 1e3:8.1f} {cpu * 1e3:8.1f}   "
               f"{count / wall / 1e6:6.2f} {count / cpu / 1e6:6.2f}")  # fmt: skip
@@ -154,6 +157,9 @@ def main() -> None:
     target = TARGET_SEGMENTS_PER_SECOND
     print(f"  classify >= {target / 1e6:.0f} M segments/s: {verdict(rate >= target)} "
           f"({rate / 1e6:.2f} M/s; one thread {count / serial / 1e6:.2f} M/s)")  # fmt: skip
+    analyzed = count / analysis
+    print(f"  analyze >= {target / 1e6:.0f} M segments/s: {verdict(analyzed >= target)} "
+          f"({analyzed / 1e6:.2f} M/s)")  # fmt: skip
     print(f"  hskit summary <= {TARGET_SUMMARY_SECONDS:.1f} s: "
           f"{verdict(summary <= TARGET_SUMMARY_SECONDS)}")  # fmt: skip
 

@@ -7,6 +7,7 @@
 
 # accessor registers the pandas accessor DataFrame.hs
 from hskit import accessor, classify, errors, filters, flags, samples, schema, timing, zeek
+from hskit.analysis import analyze
 from hskit.capture import Capture, LoadReport
 from hskit.dataset import convert, load_dataset
 from hskit.live import LiveCapture, live
@@ -17,6 +18,7 @@ __all__ = [
     "LiveCapture",
     "LoadReport",
     "accessor",
+    "analyze",
     "classify",
     "convert",
     "errors",

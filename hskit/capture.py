@@ -65,6 +65,7 @@ class Capture:
         self.load_report = load_report
         self._classified: tuple[pd.DataFrame, pd.DataFrame] | None = None
         self._conn_log: pd.DataFrame | None = None
+        self._analysis: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         report = self.load_report
@@ -99,6 +100,19 @@ class Capture:
 
             self._conn_log = conn_log(self.segments)
         return self._conn_log
+
+    @property
+    def analysis(self) -> pd.DataFrame:
+        """Wireshark's TCP analysis of every segment (:func:`hskit.analyze`), aligned with
+        ``segments``, computed on first access.
+
+        >>> cap.analysis.loc[cap.analysis["retransmission"]]  # doctest: +SKIP
+        """
+        if self._analysis is None:
+            from hskit.analysis import analyze
+
+            self._analysis = analyze(self.segments)
+        return self._analysis
 
     def _classify(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         if self._classified is None:

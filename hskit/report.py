@@ -61,6 +61,8 @@ TELLING_ORDER: dict[str, str] = {
     "resets": "packets",  # the reset that cut the most traffic
     "zero_window": "packets",
     "stalled": "duration",
+    "loss": "lost_s2c",  # the most segments the capture saw missing from the server
+    "retransmissions": "retrans_s2c",  # the server resending the most
 }
 #: problem connections listed in the table by default.
 MAX_LISTED = 1000

@@ -168,6 +168,14 @@ CONNECTION_DTYPES: dict[str, object] = {
     "time_wait_end": np.dtype("float64"),
     "conn_state": CONN_STATE_DTYPE,
     "history": pd.StringDtype(),
+    "retrans_c2s": np.dtype("uint32"),
+    "retrans_s2c": np.dtype("uint32"),
+    "lost_c2s": np.dtype("uint32"),
+    "lost_s2c": np.dtype("uint32"),
+    "dup_acks_c2s": np.dtype("uint32"),
+    "dup_acks_s2c": np.dtype("uint32"),
+    "zero_windows_c2s": np.dtype("uint32"),
+    "zero_windows_s2c": np.dtype("uint32"),
 }
 CONNECTION_COLUMNS: tuple[str, ...] = tuple(CONNECTION_DTYPES)
 
@@ -181,6 +189,35 @@ STATE_DTYPES: dict[str, object] = {
     "cause_frame": pd.UInt32Dtype(),
 }
 STATE_COLUMNS: tuple[str, ...] = tuple(STATE_DTYPES)
+
+#: analysis: one row per segment, aligned with segments (same index): Wireshark's
+#: ``tcp.analysis.*`` flags, named as tshark's field suffixes (hskit.analyze).
+ANALYSIS_FLAGS: tuple[str, ...] = (
+    "retransmission",
+    "fast_retransmission",
+    "spurious_retransmission",
+    "out_of_order",
+    "lost_segment",
+    "ack_lost_segment",
+    "duplicate_ack",
+    "zero_window",
+    "zero_window_probe",
+    "zero_window_probe_ack",
+    "window_full",
+    "window_update",
+    "keep_alive",
+    "keep_alive_ack",
+    "reused_ports",
+)
+ANALYSIS_DTYPES: dict[str, object] = {
+    **{name: np.dtype("bool") for name in ANALYSIS_FLAGS},
+    "duplicate_ack_num": pd.UInt32Dtype(),
+    "duplicate_ack_frame": pd.UInt32Dtype(),
+    "window": np.dtype("int64"),
+    "ack_rtt": np.dtype("float64"),
+    "bytes_in_flight": pd.UInt32Dtype(),
+}
+ANALYSIS_COLUMNS: tuple[str, ...] = tuple(ANALYSIS_DTYPES)
 
 
 #: transport protocols of Zeek's ``transport_proto`` enum (conn.log ``proto``).
@@ -255,6 +292,8 @@ FINDING_KINDS: tuple[str, ...] = (
     "resets",
     "zero_window",
     "stalled",
+    "loss",
+    "retransmissions",
 )
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 FINDING_DTYPES: dict[str, object] = {
@@ -387,6 +426,15 @@ CONNECTION_MEANINGS: dict[str, str] = {
     "conn_state": "Zeek's `conn_state` for the connection",
     "history": "Zeek's `history`: one letter per event, upper case from the originator, "
     "lower case from the responder",
+    "retrans_c2s": "client segments tshark marks tcp.analysis.retransmission (fast and "
+    "spurious included; see the analysis table)",
+    "retrans_s2c": "server segments marked as retransmissions",
+    "lost_c2s": "client segments after a gap the capture missed (tcp.analysis.lost_segment)",
+    "lost_s2c": "server segments after a gap the capture missed",
+    "dup_acks_c2s": "duplicate ACKs the client sent (tcp.analysis.duplicate_ack)",
+    "dup_acks_s2c": "duplicate ACKs the server sent",
+    "zero_windows_c2s": "client segments advertising a zero window (tcp.analysis.zero_window)",
+    "zero_windows_s2c": "server segments advertising a zero window",
 }
 
 CONN_LOG_MEANINGS: dict[str, str] = {
@@ -433,6 +481,41 @@ STATE_MEANINGS: dict[str, str] = {
     "start": "capture time of the segment that moved the endpoint into the state",
     "end": "capture time at which the endpoint left the state (TIME_WAIT: `time_wait_end`)",
     "cause_frame": "frame of the segment that caused the transition, NA when none did",
+}
+
+ANALYSIS_MEANINGS: dict[str, str] = {
+    "retransmission": "payload, SYN or FIN below the next expected sequence number that is "
+    "not a keep-alive, fast retransmission or out-of-order segment; also set on fast and "
+    "spurious retransmissions, as tshark does",
+    "fast_retransmission": "a retransmission of the sequence number the peer sent at least "
+    "2 duplicate ACKs for, the last one less than 20 ms earlier",
+    "spurious_retransmission": "a retransmission of data the peer had already acknowledged",
+    "out_of_order": "a segment below the next expected sequence number that came less than "
+    "the initial RTT (3 ms without one) after the highest segment",
+    "lost_segment": "the segment starts beyond the next expected sequence number: the "
+    "capture missed the previous one ('Previous segment not captured')",
+    "ack_lost_segment": "an ACK beyond everything the peer was seen to send ('ACKed unseen "
+    "segment')",
+    "duplicate_ack": "no payload, same ACK, window and sequence number as the direction's "
+    "previous segment",
+    "zero_window": "the receiver advertises a window of 0 (not on SYN, FIN or RST)",
+    "zero_window_probe": "1 byte at the next expected sequence number while the peer's window is 0",
+    "zero_window_probe_ack": "a zero-window ACK answering the peer's zero window probe",
+    "window_full": "the payload fills the peer's advertised window to its right edge",
+    "window_update": "no payload, same sequence and ACK numbers, a new non-zero window",
+    "keep_alive": "0 or 1 byte starting one byte before the next expected sequence number",
+    "keep_alive_ack": "a repeated ACK (same window) answering the peer's keep-alive",
+    "reused_ports": "the SYN of a new connection on the address/port pair of an earlier one",
+    "duplicate_ack_num": "which duplicate of its ACK this is (1, 2, …); NA if not one "
+    "(tcp.analysis.duplicate_ack_num)",
+    "duplicate_ack_frame": "the frame whose ACK this one duplicates; NA if not a duplicate",
+    "window": "the calculated window in bytes (tcp.window_size): the raw field shifted by "
+    "the sender's window scale when both SYNs carried the option, the raw field otherwise "
+    "(and on SYNs)",
+    "ack_rtt": "seconds from the segment this ACK acknowledges exactly to the ACK "
+    "(tcp.analysis.ack_rtt); NaN if none",
+    "bytes_in_flight": "bytes sent and not yet acknowledged after this segment with payload "
+    "(tcp.analysis.bytes_in_flight); NA where Wireshark shows none",
 }
 
 FINDING_MEANINGS: dict[str, str] = {
@@ -544,6 +627,10 @@ FINDING_KIND_MEANINGS: dict[str, str] = {
     "resets": "connections aborted by RST once the server had answered",
     "zero_window": "a receiver closed its window",
     "stalled": "no payload progress for a while although a side kept trying",
+    "loss": "signs that the network lost packets: gaps, ACKs of unseen data, fast "
+    "retransmissions (Wireshark's analysis)",
+    "retransmissions": "payload or FINs sent again, per direction, as a share of the "
+    "payload segments",
 }
 
 SEVERITY_MEANINGS: dict[str, str] = {
@@ -578,6 +665,7 @@ TABLES: dict[str, Table] = {
     "conn_log": Table(
         "connection as Zeek delimits and logs it", CONN_LOG_DTYPES, CONN_LOG_MEANINGS
     ),
+    "analysis": Table("TCP segment, aligned with segments", ANALYSIS_DTYPES, ANALYSIS_MEANINGS),
 }
 
 #: every label vocabulary, by the column that holds it.

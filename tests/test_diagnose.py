@@ -97,6 +97,37 @@ def expected_findings(capture: Path, tshark: str) -> set[tuple[str, str]]:
         retried[retried.isin(complete)]
     )
     add("slow_handshake", server_of[slow])
+    found.update(_loss_findings(tshark, capture, rows))
+    return found
+
+
+def _loss_findings(tshark: str, capture: Path, rows: pd.DataFrame) -> set[tuple[str, str]]:
+    """``retransmissions`` and ``loss`` from tshark's analysis flags, per server and
+    direction, with the default thresholds."""
+    flags = ["retransmission", "lost_segment", "ack_lost_segment", "fast_retransmission"]
+    fields = ["tcp.stream", "tcp.srcport", "tcp.flags.syn", "tcp.len"]
+    frames = _tshark(tshark, capture, "tcp", fields + [f"tcp.analysis.{f}" for f in flags])
+    frames = frames[frames["tcp.stream"].astype(int).isin(rows["stream"])]
+    stream = frames["tcp.stream"].astype(int)
+    client_port = rows.set_index("stream")["client_port"]
+    by_client = (frames["tcp.srcport"] == client_port.reindex(stream).to_numpy()).to_numpy()
+    marked = {f: (frames[f"tcp.analysis.{f}"] != "").to_numpy() for f in flags}
+    not_syn = (frames["tcp.flags.syn"].str.split("|").str[0] != "1").to_numpy()
+    table = pd.DataFrame({
+        "server": rows.set_index("stream")["server"].reindex(stream).to_numpy(),
+        "by_client": by_client,
+        "resent": marked["retransmission"] & not_syn,
+        "payload": (frames["tcp.len"].str.split("|").str[0].astype(int) > 0).to_numpy(),
+        "lost": marked["lost_segment"] | marked["fast_retransmission"],
+    })  # fmt: skip
+    acked_unseen = table.assign(by_client=~by_client, lost=marked["ack_lost_segment"])
+    found: set[tuple[str, str]] = set()
+    sides = table.groupby(["server", "by_client"])[["resent", "payload"]].sum()
+    rate = sides["resent"] / sides["payload"].clip(lower=1)
+    hit = (sides["resent"] >= DEFAULTS.retransmission_min) & (rate >= DEFAULTS.retransmission_rate)
+    found.update(("retransmissions", server) for server, _ in hit[hit].index)
+    losses = pd.concat([table, acked_unseen]).groupby(["server", "by_client"])["lost"].sum()
+    found.update(("loss", server) for server, _ in losses[losses >= DEFAULTS.loss_min_events].index)
     return found
 
 

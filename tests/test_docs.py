@@ -94,7 +94,7 @@ def test_docstring_examples_render_as_code_not_quotes(site: Path) -> None:
 
 
 def test_every_notebook_has_a_rendered_page(site: Path) -> None:
-    assert len(NOTEBOOKS) == 12, [p.name for p in NOTEBOOKS]
+    assert len(NOTEBOOKS) == 13, [p.name for p in NOTEBOOKS]
     for path in NOTEBOOKS:
         html = page(site, f"notebooks/{path.stem}")
         title = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0]

@@ -26,8 +26,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from hskit import schema
+from hskit.analysis import analyze
 from hskit.classify import handshake, termination
 from hskit.classify.identity import identity
+from hskit.classify.losses import loss_counts
 from hskit.classify.options import negotiated
 from hskit.classify.rows import Rows
 from hskit.classify.states import endpoint_states
@@ -152,6 +154,7 @@ def _tables(
     states_table = _table(
         {name: states[name] for name in states.columns}, schema.STATE_DTYPES, "states"
     )
+    columns.update(loss_counts(analyze(segments), rows, index))
     conn_state, history = zeek.result() if isinstance(zeek, Future) else zeek
     columns.update(conn_state=conn_state, history=history)
     return _table(columns, schema.CONNECTION_DTYPES, "connections"), states_table

@@ -2,8 +2,8 @@
 
 One row per problem and endpoint, most severe first. The kinds (``FINDING_KINDS``):
 ``no_answer``, ``refused``, ``syn_flood``, ``slow_handshake``, ``time_wait_pressure``,
-``resets``, ``zero_window``, ``stalled``; each module of this package finds one family
-of them, and :class:`Thresholds` documents every knob.
+``resets``, ``zero_window``, ``stalled``, ``loss``, ``retransmissions``; each module of
+this package finds one family of them, and :class:`Thresholds` documents every knob.
 
 >>> from hskit.diagnose import diagnose
 >>> findings = diagnose(cap.segments, cap.connections, cap.states)  # doctest: +SKIP
@@ -21,6 +21,7 @@ import pandas as pd
 from hskit.diagnose.display import findings_table
 from hskit.diagnose.flood import find_syn_flood
 from hskit.diagnose.handshake import find_no_answer, find_refused, find_slow_handshake
+from hskit.diagnose.loss import find_loss, find_retransmissions
 from hskit.diagnose.resets import find_resets
 from hskit.diagnose.table import Context, Thresholds, build_context, empty_findings
 from hskit.diagnose.time_wait import find_time_wait_pressure
@@ -39,6 +40,8 @@ FINDERS: dict[str, Finder] = {
     "resets": find_resets,
     "zero_window": find_zero_window,
     "stalled": find_stalled,
+    "loss": find_loss,
+    "retransmissions": find_retransmissions,
 }
 
 

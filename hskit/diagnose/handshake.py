@@ -16,6 +16,7 @@ from hskit.diagnose.table import (
     num,
     per_endpoint,
 )
+from hskit.schema import SYN
 from hskit.timing import syn_retransmissions
 from hskit.wording import counted_each
 
@@ -49,6 +50,7 @@ def find_no_answer(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     if table.empty:
         return empty_findings()
     syns = attempts.groupby("server")["syn_count"].sum()
+    resent = _retransmitted_syns(context, attempts).reindex(table.index, fill_value=0)
     retries = syn_retransmissions(context.segments)
     retries = retries.merge(attempts[["stream", "server"]], on="stream")
     backoff = retries.groupby(["server", "attempt"])["delay"].median()
@@ -59,7 +61,9 @@ def find_no_answer(context: Context, thresholds: Thresholds) -> pd.DataFrame:
         counted_each(table["count"], "connection attempt")
         + ", "
         + counted_each(syns.reindex(table.index), "SYN")
-        + ", no reply; SYN retransmission intervals "
+        + " ("
+        + num(resent, "d")
+        + " retransmitted), no reply; SYN retransmission intervals "
         + intervals
     )
     checks = (
@@ -82,6 +86,17 @@ def find_no_answer(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     )
     return finalize("no_answer", table, _unreachable_severity(table, context), evidence,
                     explanation, checks)  # fmt: skip
+
+
+def _retransmitted_syns(context: Context, conns: pd.DataFrame) -> pd.Series:
+    """Per server of ``conns``: SYNs and SYN-ACKs Wireshark's analysis marks as
+    retransmissions (``tcp.analysis.retransmission`` on a SYN)."""
+    segments = context.segments
+    syn = (segments["flags"].to_numpy(np.int64) & SYN) != 0
+    resent = syn & context.analysis["retransmission"].to_numpy()
+    per_stream = pd.Series(resent).groupby(segments["stream"].to_numpy(np.int64)).sum()
+    counts = per_stream.reindex(conns["stream"].to_numpy(np.int64), fill_value=0)
+    return pd.Series(counts.to_numpy(), index=conns["server"].to_numpy()).groupby(level=0).sum()
 
 
 def doubling_intervals(backoff: pd.Series) -> pd.Series:
@@ -145,7 +160,8 @@ def find_slow_handshake(context: Context, thresholds: Thresholds) -> pd.DataFram
     outlier = (seconds > thresholds.slow_factor * server_median) & (
         seconds > thresholds.slow_outlier_min
     )
-    retransmitted = (timed["syn_count"] > 1) | (timed["synack_count"] > 1)
+    resent = _retransmitted_syns(context, timed.assign(server=timed["stream"].to_numpy()))
+    retransmitted = timed["stream"].map(resent).fillna(0).astype(int) > 0
     slow = timed[(seconds > thresholds.slow_handshake_time) | outlier | retransmitted]
     table = per_endpoint(slow, "server")
     if table.empty:

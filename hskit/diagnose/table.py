@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hskit.analysis import analyze
 from hskit.schema import FINDING_DTYPES
 from hskit.timing import endpoint_text
 
@@ -48,6 +49,17 @@ class Thresholds:
     slow_outlier_min: float = 0.05
     #: seconds without payload progress, while a side keeps trying, that make a stall.
     stall_time: float = 2.0
+    #: payload/FIN retransmissions in one direction of a server's connections that make
+    #: a ``retransmissions`` finding …
+    retransmission_min: int = 2
+    #: … provided they are at least this share of that direction's payload segments.
+    retransmission_rate: float = 0.01
+    #: a direction retransmitting at least this share of its payload segments makes the
+    #: finding a warning (below: info).
+    retransmission_warning_rate: float = 0.05
+    #: signs of loss (lost segment, ACKed unseen segment, fast retransmission) in one
+    #: direction of a server's connections that make a ``loss`` finding.
+    loss_min_events: int = 2
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,8 @@ class Context:
     connections: pd.DataFrame
     states: pd.DataFrame
     capture_end: float
+    #: Wireshark's analysis of ``segments`` (:func:`hskit.analyze`), aligned with it.
+    analysis: pd.DataFrame
 
 
 def build_context(
@@ -74,7 +88,7 @@ def build_context(
         end=span["end"].reindex(streams).to_numpy(),
     )
     capture_end = float(segments["time"].max()) if len(segments) else 0.0
-    return Context(segments, conns, states, capture_end)
+    return Context(segments, conns, states, capture_end, analyze(segments))
 
 
 def per_endpoint(rows: pd.DataFrame, endpoint: str) -> pd.DataFrame:

@@ -24,8 +24,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from hskit import flags
+from hskit.analysis import analyze
 from hskit.schema import ACK, ENDPOINTS, FIN, RST, SYN
 from hskit.timing import endpoint_text, vantage_label
+from hskit.views.ladder_analysis import analysed, analysis_prefixes, syn_options
 from hskit.views.palette import KIND_COLORS, KIND_DASH, KIND_WIDTH, SEGMENT_KINDS, STATE_COLORS
 
 Numbers = Literal["relative", "absolute"]
@@ -83,6 +85,12 @@ class Vantage:
     server_delay: float
     position: float
     text: str
+
+
+#: the overlay on analysed segments: dotted, dark, above the kind's own line.
+ANALYSIS_COLOR = "#5a189a"
+ANALYSIS_WIDTH = 3
+ANALYSIS_DASH = "dot"
 
 
 def capture_vantage(connection: pd.Series) -> Vantage:
@@ -205,14 +213,16 @@ def _label_text(rows: pd.DataFrame, numbers: Numbers, style: LabelStyle) -> pd.S
     seq_col, ack_col = ("rel_seq", "rel_ack") if numbers == "relative" else ("seq", "ack")
     seq = rows[seq_col].astype("string")
     ack = rows[ack_col].astype("string")
-    win = rows["win"].astype("string")
+    # Wireshark shows the calculated window where the analysis gave it; tcpdump the field
+    calculated = style == "wireshark" and "window" in rows.columns
+    win = rows["window" if calculated else "win"].astype("string")
     length = rows["payload_len"].astype("string")
     has_ack = (rows["flags"].to_numpy(np.int64) & ACK) != 0
     has_data = rows["payload_len"].to_numpy(np.int64) > 0
     if style == "wireshark":
         text = flags.label(rows["flags"], style="wireshark") + " Seq=" + seq
         text = text + _where(has_ack, " Ack=" + ack) + " Win=" + win
-        return text + _where(has_data, " Len=" + length)
+        return text + _where(has_data, " Len=" + length) + syn_options(rows)
     if style == "tcpdump":
         end = (rows[seq_col].to_numpy(np.int64) + rows["payload_len"].to_numpy(np.int64)) % 2**32
         seq_text = seq + _where(has_data, ":" + pd.Series(end, index=rows.index).astype("string"))
@@ -430,6 +440,7 @@ def ladder_figure(
     handshake_only: bool = False,
     label_style: LabelStyle = "wireshark",
     label_prefixes: pd.Series | None = None,
+    analysis: pd.DataFrame | None = None,
     max_segments: int = DEFAULT_MAX_SEGMENTS,
     selected_frame: int | None = None,
     max_height: int = LADDER_MAX_HEIGHT,
@@ -444,6 +455,10 @@ def ladder_figure(
     time on the y axis, downward, with each arrow slanted by the estimated one-way
     delays from the capture point (see :func:`capture_vantage`). With ``states``
     (``cap.states``) each lane shows its endpoint's state between segments.
+    Labels carry Wireshark's analysis as its Info column does (``[TCP Retransmission]``,
+    the calculated window, a SYN's options) and analysed segments get a dotted overlay
+    with its legend entry; ``analysis`` (``cap.analysis``, aligned with ``segments``)
+    saves analysing the stream again and adds reused ports, which need the whole capture.
     ``label_prefixes`` (a Series indexed by frame number) goes in front of labels;
     ``selected_frame`` is highlighted; ``max_height`` (px) caps the figure's height
     (evenly spaced rows past it pan). ``clickable=False`` leaves out the invisible
@@ -468,13 +483,20 @@ def ladder_figure(
     arrows = arrow_geometry(rows, y_rows, spacing, vantage)
     height = _figure_height(y_rows, spacing, max_height)
     label_at = _label_keep(arrows, spacing, height)
-    prefixes = None
+    flagged = _stream_analysis(segments, stream, analysis, positions)
+    rows = rows.assign(window=flagged["window"].to_numpy())
+    prefixes = pd.Series(analysis_prefixes(flagged).to_numpy(), index=rows.index)
+    if label_style != "wireshark":  # the prefixes are Wireshark's Info column's
+        prefixes = pd.Series("", index=rows.index, dtype="string")
     if label_prefixes is not None:
-        prefixes = pd.Series(label_prefixes.reindex(rows["frame"]).to_numpy(), index=rows.index)
+        given = pd.Series(label_prefixes.reindex(rows["frame"]).to_numpy(), index=rows.index)
+        given = given.astype("string").fillna("")
+        prefixes = (given + " " + prefixes).where(prefixes != "", given).str.strip()
     labels = arrow_labels(rows, numbers, label_style, prefixes).to_numpy(dtype=object)
 
     figure = go.Figure()
     _add_arrows(figure, rows, arrows, labels, label_at)
+    _add_analysed(figure, arrows, analysed(flagged))
     if clickable:
         _add_hit_points(figure, rows, arrows)
     if selected_frame is not None:
@@ -487,6 +509,35 @@ def ladder_figure(
     _layout(figure, connection, rows, y_rows, len(every_row), positions, spacing, vantage, height)
     _add_lanes(figure, lane_top, lane_bottom)
     return figure
+
+
+def _stream_analysis(
+    segments: pd.DataFrame,
+    stream: int,
+    analysis: pd.DataFrame | None,
+    positions: npt.NDArray[np.int64],
+) -> pd.DataFrame:
+    """The analysis of the shown segments of ``stream`` (0-based index like ``rows``)."""
+    in_stream = segments["stream"].to_numpy() == stream
+    shown = analyze(segments.loc[in_stream]) if analysis is None else analysis.loc[in_stream]
+    return shown.iloc[positions].reset_index(drop=True)
+
+
+def _add_analysed(figure: go.Figure, arrows: Arrows, mask: npt.NDArray[np.bool_]) -> None:
+    """A dotted overlay, with its own legend entry, on segments Wireshark's analysis flags."""
+    if not mask.any():
+        return
+    figure.add_trace(
+        go.Scatter(
+            x=_gapped(arrows.x0[mask], arrows.x1[mask]),
+            y=_gapped(arrows.y0[mask], arrows.y1[mask]),
+            mode="lines",
+            line={"color": ANALYSIS_COLOR, "width": ANALYSIS_WIDTH, "dash": ANALYSIS_DASH},
+            name=f"TCP analysis flags ({int(mask.sum())})",
+            hoverinfo="skip",
+            meta={"role": "analysis"},
+        )
+    )
 
 
 def _figure_height(y_rows: npt.NDArray[np.float64], spacing: Spacing, max_height: int) -> int:
