@@ -108,9 +108,8 @@ def read(
     if odd_timestamps:
         notes.append(
             f"{odd_timestamps} frames have a sub-second timestamp field of a second or more "
-            "(a corrupt record): ts adds it to the seconds, as the native reader does, except "
-            "for a microsecond field over 4294967, of which tshark keeps only the low 32 bits "
-            "of nanoseconds"
+            "(a corrupt record): tshark adds it to the seconds, keeping only the low 32 bits "
+            "of the nanoseconds, as the native reader does"
         )
     if unread_timestamps:
         notes.append(f"{unread_timestamps} frames have a time tshark printed unreadably: NaT")
