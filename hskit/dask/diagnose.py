@@ -1,14 +1,12 @@
 """``diagnose`` and ``summary`` of a capture on Dask: the in-memory findings and counts.
 
-Findings read the connections and states tables and, of the segments, only a few
-rows: SYNs (SYN floods, SYN retransmissions), each connection's first and last times,
-and every segment of the connections that show a window sign (a zero window, a
-probe or a retransmission: the stalls and zero-window findings). Each partition,
-holding whole connections, picks those rows with hskit's own per-segment signs
-(:func:`hskit.diagnose.window.segment_signs`); hskit's :func:`hskit.diagnose.diagnose`
-then runs on them, the connections and the states. A connection without window signs
-keeps its SYNs and its first and last rows, and its picked rows are checked to show no
-window sign either, so they find exactly what the whole connection finds.
+Findings read the connections and states tables and every segment: Wireshark's
+analysis (:func:`hskit.analyze`), which the ``loss`` and ``retransmissions`` findings
+count, needs each connection whole (a connection without its middle rows would show
+"previous segment not captured"). The segments are regrouped by connection and
+classified on the cluster; hskit's :func:`hskit.diagnose.diagnose` then runs on the
+gathered tables, so the findings are exactly the in-memory ones, and the driver holds
+the segments table.
 
 The summary's label counts are Dask aggregations (count and first stream per label);
 the handshake-time percentiles read one float per complete handshake.
@@ -25,15 +23,12 @@ from typing import Any
 
 import dask
 import dask.dataframe as dd
-import numpy as np
 import pandas as pd
 
-from hskit import schema
 from hskit.dask.classify import classify, in_stream_order
 from hskit.dask.regroup import by_connection
 from hskit.diagnose import Thresholds
 from hskit.diagnose import diagnose as diagnose_tables
-from hskit.diagnose.window import segment_signs
 from hskit.label_counts import COUNTED, MISSING
 
 
@@ -51,8 +46,7 @@ def diagnose(
     """
     whole = by_connection(segments, npartitions)
     connections, states = classify(segments, npartitions=npartitions)
-    evidence = whole.map_partitions(diagnostic_rows, meta=whole._meta)
-    evidence, connections, states = dask.compute(evidence, connections, states)
+    evidence, connections, states = dask.compute(whole, connections, states)
     return diagnose_tables(
         evidence.sort_values("frame", kind="stable", ignore_index=True),
         in_stream_order(connections),
@@ -60,49 +54,6 @@ def diagnose(
         thresholds,
         **overrides,
     )
-
-
-def diagnostic_rows(part: pd.DataFrame) -> pd.DataFrame:
-    """The rows of whole connections that findings read (see the module's docstring).
-
-    >>> diagnostic_rows(cap.segments)  # doctest: +SKIP
-    """
-    if part.empty:
-        return part
-    part = part.reset_index(drop=True)
-    stream = part["stream"].to_numpy()
-    signed = _streams_with_signs(part)
-    flags = part["flags"].to_numpy(np.int64)
-    keep = np.isin(stream, signed) | ((flags & schema.SYN) != 0)
-    keep[_earliest_and_latest(part)] = True
-    picked = part[keep]
-    resigned = _streams_with_signs(picked)
-    if len(resigned):  # rare: the picked rows alone show a sign; keep those connections whole
-        keep |= np.isin(stream, resigned)
-        picked = part[keep]
-    return picked
-
-
-def _earliest_and_latest(part: pd.DataFrame) -> np.ndarray:
-    """Positions of each stream's earliest and latest row by ``time`` (unknown times aside).
-
-    >>> _earliest_and_latest(pd.DataFrame({"stream": [0, 0, 0], "time": [2.0, 1.0, 3.0]}))
-    array([1, 2])
-    """
-    timed = pd.DataFrame(
-        {"stream": part["stream"].to_numpy(), "time": part["time"].to_numpy()}
-    ).dropna()
-    ordered = timed.sort_values(["stream", "time"], kind="stable")
-    ends = pd.concat(
-        [ordered.drop_duplicates("stream"), ordered.drop_duplicates("stream", keep="last")]
-    )
-    return np.unique(ends.index.to_numpy())
-
-
-def _streams_with_signs(part: pd.DataFrame) -> np.ndarray:
-    """Streams with any segment of a window sign (zero window, probe, retransmission)."""
-    trying = segment_signs(part.reset_index(drop=True))["trying"].to_numpy()
-    return np.unique(part["stream"].to_numpy()[trying])
 
 
 @dataclass(frozen=True)
