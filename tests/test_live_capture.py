@@ -34,8 +34,9 @@ from tests.conftest import unavailable
 CLIENT_IP, SERVER_IP = "10.231.0.1", "10.231.0.2"
 COMPLETE_PORT, HALF_OPEN_PORT, SILENT_PORT, CLOSED_PORT = 9001, 9002, 9003, 9004
 COMPLETE, HALF_OPEN = 3, 12
-#: seconds the script keeps unanswered attempts open (the kernel retries SYNs at 1 s).
-ATTEMPT_TIME = 1.5
+#: seconds the script keeps unanswered attempts open: past the kernel's SYN retries at 1 s and
+#: 3 s, so the no-answer attempt has retransmitted SYNs (1.5 s left it one SYN under load).
+ATTEMPT_TIME = 3.5
 CLONE_NEWNET = 0x40000000
 #: bound on every wait for the lab's processes.
 TIMEOUT = 30.0
