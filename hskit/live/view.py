@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import html
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +22,7 @@ import pandas as pd
 
 from hskit.live.figures import new_connections_figure, rtt_percentiles_figure, states_now_figure
 from hskit.views.plot_widget import PlotWidget
-from hskit.views.widgets import ladder_widget
+from hskit.views.widgets import Quiet, ladder_widget
 from hskit.wording import counted
 
 if TYPE_CHECKING:
@@ -39,7 +37,7 @@ FINDINGS_EVERY = 5
 FINDING_COLUMNS = ("kind", "severity", "endpoint", "count")
 
 
-class LiveView(widgets.VBox):
+class LiveView(Quiet, widgets.VBox):
     """The live widget; :meth:`update` redraws it now, :meth:`close` stops following."""
 
     def __init__(self, live: LiveCapture, *, refresh: float = 1.0) -> None:
@@ -59,7 +57,6 @@ class LiveView(widgets.VBox):
         self.updates = 0
         self.files_shown = -1
         self._lock = threading.Lock()
-        self._quiet = False
         self._closing = threading.Event()
         self.latest.observe(self._on_latest, names="value")
         super().__init__(
@@ -144,15 +141,6 @@ class LiveView(widgets.VBox):
         with self._quietly():
             self.latest.options = options
             self.latest.value = chosen if chosen in {s for _, s in options} else None
-
-    @contextmanager
-    def _quietly(self) -> Iterator[None]:
-        """Changes of the latest list made here open no ladder."""
-        self._quiet = True
-        try:
-            yield
-        finally:
-            self._quiet = False
 
     def _on_latest(self, change: dict[str, Any]) -> None:
         if self._quiet or change["new"] is None:

@@ -17,8 +17,6 @@ click on an arrow puts its frame's dissection under the timeline.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -27,7 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from hskit.timing import endpoint_text
-from hskit.views.widgets import LadderWidget, TimelineWidget
+from hskit.views.widgets import LadderWidget, Quiet, TimelineWidget
 
 if TYPE_CHECKING:
     from hskit.capture import Capture
@@ -100,7 +98,7 @@ def value_counts_options(values: pd.Series, vocabulary: list[str]) -> list[tuple
     ]
 
 
-class Explorer(widgets.VBox):
+class Explorer(Quiet, widgets.VBox):
     """The connection grid with filters, linked to a ladder and a state timeline.
 
     Parts: ``handshake``, ``termination``, ``conn_state`` (dropdowns with counts; ``""``
@@ -118,7 +116,6 @@ class Explorer(widgets.VBox):
         self.cap = cap
         self._table = connection_grid_table(cap)
         self._search_text = (self._table["client"] + " → " + self._table["server"]).to_numpy()
-        self._quiet = False
         self.handshake, self.termination, self.conn_state = (
             widgets.Dropdown(description=column, style={"description_width": "initial"},
                              layout={"width": "auto", "max_width": "22em"})
@@ -206,14 +203,6 @@ class Explorer(widgets.VBox):
     def _filters(self) -> list[tuple[widgets.Dropdown, str]]:
         return list(zip((self.handshake, self.termination, self.conn_state), FILTER_COLUMNS,
                         strict=True))  # fmt: skip
-
-    @contextmanager
-    def _quietly(self) -> Iterator[None]:
-        self._quiet = True
-        try:
-            yield
-        finally:
-            self._quiet = False
 
     def _update_filter_options(self) -> None:
         """Each dropdown counts its values among the rows that pass the *other* filters."""

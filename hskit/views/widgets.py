@@ -90,7 +90,31 @@ def _capture_end(cap: Capture) -> float | None:
     return float(times.max()) if len(times) else None
 
 
-class LadderWidget(widgets.VBox):
+class Quiet:
+    """A widget's ``with self._quietly():`` marks the changes its own code makes, which its
+    observers skip (they read ``self._quiet``).
+
+    >>> class Box(Quiet): ...
+    >>> box = Box()
+    >>> with box._quietly():
+    ...     box._quiet
+    True
+    >>> box._quiet
+    False
+    """
+
+    _quiet = False
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
+
+
+class LadderWidget(Quiet, widgets.VBox):
     """The ladder of one connection with its controls and a dissection panel.
 
     Parts: ``picker`` (connection; absent with ``picker=False``), ``numbers``
@@ -144,7 +168,6 @@ class LadderWidget(widgets.VBox):
                     "overflow": "auto", "padding": "0 0 0 8px"},
         )  # fmt: skip
         self.selected_frame: int | None = None
-        self._quiet = False
         self._reset_range()
         self._redraw()
         if self.picker is not None:
@@ -207,14 +230,6 @@ class LadderWidget(widgets.VBox):
         if trace.customdata is None or not 0 <= point_index < len(trace.customdata):
             return
         self.show_frame(int(trace.customdata[point_index]))
-
-    @contextmanager
-    def _quietly(self) -> Iterator[None]:
-        self._quiet = True
-        try:
-            yield
-        finally:
-            self._quiet = False
 
     def _reset_range(self) -> None:
         stream = self._stream
