@@ -346,3 +346,24 @@ def test_notebook_pages_get_the_wide_stylesheet(site: Path) -> None:
     css = (site / "stylesheets" / "hskit.css").read_text(encoding="utf-8")
     assert ":has(.jupyter-wrapper)" in css and "white-space: normal" in css
     assert "stylesheets/hskit.css" in page(site, "notebooks/05_flags_and_filters")
+
+
+#: A4 landscape in PDF points (1/72 inch): 297 mm x 210 mm.
+A4_LANDSCAPE = (841.9, 595.3)
+
+
+def test_summary_page_prints_on_one_a4_landscape_page(site: Path, tmp_path: Path) -> None:
+    """Chromium prints the built summary page (its print stylesheet) to exactly one page."""
+    from browser.chromium import CHROMIUM_ARGS, chromium_path
+
+    pdf = tmp_path / "summary.pdf"
+    argv = [chromium_path(), *CHROMIUM_ARGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    argv += ["--no-pdf-header-footer", f"--print-to-pdf={pdf}"]
+    argv.append((site / "summary" / "index.html").as_uri())
+    subprocess.run(argv, capture_output=True, timeout=120, check=True)
+    data = pdf.read_bytes()
+    pages = re.findall(rb"/Type\s*/Page\b(?!s)", data)
+    assert len(pages) == 1, f"the summary prints on {len(pages)} pages"
+    assert re.findall(rb"/Count\s+(\d+)", data) == [b"1"], "the page tree counts one page"
+    (box,) = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)
+    assert [round(float(side)) for side in box] == [round(side) for side in A4_LANDSCAPE]
