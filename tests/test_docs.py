@@ -367,3 +367,51 @@ def test_summary_page_prints_on_one_a4_landscape_page(site: Path, tmp_path: Path
     assert re.findall(rb"/Count\s+(\d+)", data) == [b"1"], "the page tree counts one page"
     (box,) = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)
     assert [round(float(side)) for side in box] == [round(side) for side in A4_LANDSCAPE]
+
+
+# ------------------------------------------------------------ the cheatsheet map (issue 19)
+CHEATSHEET_MAP = DOCS / "cheatsheet-map.md"
+#: the cheatsheet's sections (issue 19) that the map must place in a notebook.
+CHEATSHEET_SECTIONS = (
+    "3-way handshake", "teardown: 4-way", "teardown: 3-way", "teardown: simultaneous close",
+    "teardown: half-close", "states", "flags", "URG", "ECE, CWR", "window scaling", "TIME_WAIT",
+    "port exhaustion", "keep-alive", "TCP Fast Open", "ECN", "SYN backlog, SYN cookies",
+    "connection pooling", "tcpdump -w", "tcpdump -ttt", "tcp[tcpflags] & tcp-syn != 0",
+    "tcp.stream eq 0", "netstat -ant", "ss -tan", "nc -vz", "telnet", "curl", "hping3",
+    "browser, port 80", "browser, port 443", "no SYN-ACK", "SYN then RST", "stuck SYN_RECV",
+    "what is lost",
+)  # fmt: skip
+
+
+def nearest_heading(cells: list[nbformat.NotebookNode], index: int) -> str:
+    """The last heading of the closest markdown cell above ``index`` that has one."""
+    for cell in reversed(cells[:index]):
+        if cell.cell_type == "markdown":
+            headings = [line.lstrip("#").strip() for line in cell.source.splitlines()
+                        if line.startswith("#")]  # fmt: skip
+            if headings:
+                return headings[-1].replace("`", "")
+    return ""
+
+
+def cheatsheet_rows() -> pd.DataFrame:
+    tables = [t for t in markdown_tables(CHEATSHEET_MAP) if "heading" in t.columns]
+    return pd.concat(tables, ignore_index=True)
+
+
+def test_cheatsheet_map_rows_name_a_code_cell_that_asserts_under_its_heading() -> None:
+    rows = cheatsheet_rows()
+    assert len(rows) >= 40
+    for row in rows.itertuples(index=False):
+        (target,) = re.findall(r"\]\((notebooks/[\w/]+\.ipynb)\)", row.notebook)
+        cells = nbformat.read(DOCS / target, as_version=4).cells
+        cell = cells[int(row.cell) - 1]
+        where = f"{target} cell {row.cell} ({row[0]})"
+        assert cell.cell_type == "code" and "assert" in cell.source, where
+        assert nearest_heading(cells, int(row.cell) - 1) == row.heading.replace("`", ""), where
+
+
+def test_cheatsheet_map_places_every_cheatsheet_section() -> None:
+    sections = " | ".join(cheatsheet_rows()["cheatsheet section"]).lower()
+    missing = [name for name in CHEATSHEET_SECTIONS if name.lower() not in sections]
+    assert not missing, missing
