@@ -53,8 +53,9 @@ class Shot:
 
 SHOTS: dict[str, Shot] = {
     "filter_table": Shot("notebooks/05_flags_and_filters", "table", "Wireshark display filter"),
-    "findings_table": Shot("notebooks/08_troubleshooting", "table", "next_checks"),
-    "timeline": Shot("notebooks/03_closing", ".plotly-graph-div", "TIME_WAIT"),
+    "findings_table": Shot("notebooks/08_troubleshooting", ".hskit-findings", "no_answer at"),
+    # the TIME_WAIT section's figure: fin_4way.pcap, server port 8003
+    "timeline": Shot("notebooks/03_closing", ".plotly-graph-div", "10.77.0.2:8003"),
 }
 
 
