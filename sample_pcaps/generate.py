@@ -1017,7 +1017,8 @@ def s_busy(sc: Scenario, path: Path) -> Notes:
 # ------------------------------------------------------------- tutorial scenarios (issue 19)
 # Captures the tutorial notebooks need and no other scenario shows: data in flight when a RST
 # arrives, a real HTTP exchange on port 80 (curl against a Python HTTP/1.1 server, one pooled
-# connection and two single ones) and the URG flag (one byte of MSG_OOB data).
+# connection and two single ones), the URG flag (one byte of MSG_OOB data) and a real HTTPS
+# exchange on port 443 (curl -k against openssl s_server with a key made for the run).
 
 #: a tiny HTTP/1.1 server (keep-alive, so curl can pool) for the lab's server namespace.
 HTTP_SERVER = """
