@@ -415,3 +415,21 @@ def test_cheatsheet_map_places_every_cheatsheet_section() -> None:
     sections = " | ".join(cheatsheet_rows()["cheatsheet section"]).lower()
     missing = [name for name in CHEATSHEET_SECTIONS if name.lower() not in sections]
     assert not missing, missing
+
+
+@pytest.mark.skipif(not EXECUTE, reason="notebooks run only with HSKIT_TEST_DOCS_EXECUTE=1")
+def test_screenshot_outputs_are_whole_on_the_built_site(site: Path, tmp_path: Path) -> None:
+    """docs/screenshots/make.py's checks on this build: the filter table, the finding and the
+    timeline have no value cut with "…", nothing wider than its box, nothing past 1280 px."""
+    from browser.chromium import chromium_path, require_playwright
+
+    chromium_path()
+    require_playwright()
+    sys.path.insert(0, str(DOCS / "screenshots"))
+    try:
+        import make  # docs/screenshots/make.py
+    finally:
+        sys.path.remove(str(DOCS / "screenshots"))
+    assert make.shoot(site, list(make.SHOTS), tmp_path) == []
+    shots = sorted(path.name for path in tmp_path.glob("*.png"))
+    assert shots == sorted(f"{name}.png" for name in make.SHOTS)

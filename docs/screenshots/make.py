@@ -71,8 +71,9 @@ def build_site(out: Path) -> None:
     )
 
 
-def shoot(site: Path, names: list[str]) -> list[str]:
-    """Screenshot ``names`` from the built ``site``; returns the problems found (empty: whole)."""
+def shoot(site: Path, names: list[str], out: Path = HERE) -> list[str]:
+    """Screenshot ``names`` from the built ``site`` into ``out``; returns the problems found
+    (empty: every output whole)."""
     from playwright.sync_api import sync_playwright
 
     problems = []
@@ -98,9 +99,9 @@ def shoot(site: Path, names: list[str]) -> list[str]:
                 problems.append(f"{name}: wider than its box: {seen['overflowing']}")
             if seen["right"] > WIDTH:
                 problems.append(f"{name}: ends at x={seen['right']:.0f}, past {WIDTH} px")
-            target = HERE / f"{name}.png"
+            target = out / f"{name}.png"
             element.screenshot(path=str(target))
-            print(f"{target.relative_to(REPO)}: {target.stat().st_size} bytes")
+            print(f"{target}: {target.stat().st_size} bytes")
         browser.close()
     return problems
 
