@@ -1017,7 +1017,8 @@ def s_busy(sc: Scenario, path: Path) -> Notes:
 # ------------------------------------------------------------- tutorial scenarios (issue 19)
 # Captures the tutorial notebooks need and no other scenario shows: data in flight when a RST
 # arrives, a real HTTP exchange on port 80 (curl against a Python HTTP/1.1 server, one pooled
-# connection and two single ones) and the URG flag (one byte of MSG_OOB data).
+# connection and two single ones), the URG flag (one byte of MSG_OOB data) and a real HTTPS
+# exchange on port 443 (curl -k against openssl s_server with a key made for the run).
 
 #: a tiny HTTP/1.1 server (keep-alive, so curl can pool) for the lab's server namespace.
 HTTP_SERVER = """
@@ -1180,6 +1181,36 @@ def s_urgent(sc: Scenario, path: Path) -> list[str]:
         srv.wait(10)
         lab.stop_capture(cap)
     return ["request, then send(b'!', MSG_OOB): URG flag with the urgent pointer; client close()"]
+
+
+@scenario(
+    "https_browser",
+    "https_browser.pcap",
+    "curl -k against openssl s_server on port 443: TLS 1.3 handshake, a GET, the teardown",
+    [{"handshake": "complete", "termination": (*FIN_ANY, "simultaneous_close")}],
+    port=443,
+    cport=40443,
+)
+def s_https_browser(sc: Scenario, path: Path) -> list[str]:
+    """Real HTTPS: ``openssl s_server -www`` with a throwaway self-signed EC key made for this
+    run (deleted with its temporary folder), and one ``curl -k`` fetching ``/``."""
+    port, cport = sc.params["port"], sc.params["cport"]
+    with tempfile.TemporaryDirectory(prefix="hsk-tls-") as keys, Lab(**sc.lab) as lab:
+        key, cert = Path(keys) / "key.pem", Path(keys) / "cert.pem"
+        netlab.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", f"/CN={SERVER_IP}"])  # fmt: skip
+        cap = lab.capture(path, f"tcp port {port}")
+        argv = ["openssl", "s_server", "-accept", f"{SERVER_IP}:{port}", "-naccept", "1",
+                "-www", "-key", str(key), "-cert", str(cert)]  # fmt: skip
+        srv = lab.spawn_raw("srv:s_server", netlab.ns_cmd("srv", argv))
+        srv.wait_for("ACCEPT", 10)
+        url = f"https://{SERVER_IP}/"
+        netlab.run(netlab.ns_cmd("cli", ["curl", "-sk", "--local-port", str(cport),
+                                         "-o", "/dev/null", url]))  # fmt: skip
+        srv.wait(10)
+        lab.stop_capture(cap)
+    return ["curl -k https://10.77.0.2/ against openssl s_server -www (self-signed key)"]
 
 
 # ------------------------------------------------------------- end of tutorial scenarios

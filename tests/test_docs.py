@@ -346,3 +346,90 @@ def test_notebook_pages_get_the_wide_stylesheet(site: Path) -> None:
     css = (site / "stylesheets" / "hskit.css").read_text(encoding="utf-8")
     assert ":has(.jupyter-wrapper)" in css and "white-space: normal" in css
     assert "stylesheets/hskit.css" in page(site, "notebooks/05_flags_and_filters")
+
+
+#: A4 landscape in PDF points (1/72 inch): 297 mm x 210 mm.
+A4_LANDSCAPE = (841.9, 595.3)
+
+
+def test_summary_page_prints_on_one_a4_landscape_page(site: Path, tmp_path: Path) -> None:
+    """Chromium prints the built summary page (its print stylesheet) to exactly one page."""
+    from browser.chromium import CHROMIUM_ARGS, chromium_path
+
+    pdf = tmp_path / "summary.pdf"
+    argv = [chromium_path(), *CHROMIUM_ARGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    argv += ["--no-pdf-header-footer", f"--print-to-pdf={pdf}"]
+    argv.append((site / "summary" / "index.html").as_uri())
+    subprocess.run(argv, capture_output=True, timeout=120, check=True)
+    data = pdf.read_bytes()
+    pages = re.findall(rb"/Type\s*/Page\b(?!s)", data)
+    assert len(pages) == 1, f"the summary prints on {len(pages)} pages"
+    assert re.findall(rb"/Count\s+(\d+)", data) == [b"1"], "the page tree counts one page"
+    (box,) = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)
+    assert [round(float(side)) for side in box] == [round(side) for side in A4_LANDSCAPE]
+
+
+# ------------------------------------------------------------ the cheatsheet map (issue 19)
+CHEATSHEET_MAP = DOCS / "cheatsheet-map.md"
+#: the cheatsheet's sections (issue 19) that the map must place in a notebook.
+CHEATSHEET_SECTIONS = (
+    "3-way handshake", "teardown: 4-way", "teardown: 3-way", "teardown: simultaneous close",
+    "teardown: half-close", "states", "flags", "URG", "ECE, CWR", "window scaling", "TIME_WAIT",
+    "port exhaustion", "keep-alive", "TCP Fast Open", "ECN", "SYN backlog, SYN cookies",
+    "connection pooling", "tcpdump -w", "tcpdump -ttt", "tcp[tcpflags] & tcp-syn != 0",
+    "tcp.stream eq 0", "netstat -ant", "ss -tan", "nc -vz", "telnet", "curl", "hping3",
+    "browser, port 80", "browser, port 443", "no SYN-ACK", "SYN then RST", "stuck SYN_RECV",
+    "what is lost",
+)  # fmt: skip
+
+
+def nearest_heading(cells: list[nbformat.NotebookNode], index: int) -> str:
+    """The last heading of the closest markdown cell above ``index`` that has one."""
+    for cell in reversed(cells[:index]):
+        if cell.cell_type == "markdown":
+            headings = [line.lstrip("#").strip() for line in cell.source.splitlines()
+                        if line.startswith("#")]  # fmt: skip
+            if headings:
+                return headings[-1].replace("`", "")
+    return ""
+
+
+def cheatsheet_rows() -> pd.DataFrame:
+    tables = [t for t in markdown_tables(CHEATSHEET_MAP) if "heading" in t.columns]
+    return pd.concat(tables, ignore_index=True)
+
+
+def test_cheatsheet_map_rows_name_a_code_cell_that_asserts_under_its_heading() -> None:
+    rows = cheatsheet_rows()
+    assert len(rows) >= 40
+    for row in rows.itertuples(index=False):
+        (target,) = re.findall(r"\]\((notebooks/[\w/]+\.ipynb)\)", row.notebook)
+        cells = nbformat.read(DOCS / target, as_version=4).cells
+        cell = cells[int(row.cell) - 1]
+        where = f"{target} cell {row.cell} ({row[0]})"
+        assert cell.cell_type == "code" and "assert" in cell.source, where
+        assert nearest_heading(cells, int(row.cell) - 1) == row.heading.replace("`", ""), where
+
+
+def test_cheatsheet_map_places_every_cheatsheet_section() -> None:
+    sections = " | ".join(cheatsheet_rows()["cheatsheet section"]).lower()
+    missing = [name for name in CHEATSHEET_SECTIONS if name.lower() not in sections]
+    assert not missing, missing
+
+
+@pytest.mark.skipif(not EXECUTE, reason="notebooks run only with HSKIT_TEST_DOCS_EXECUTE=1")
+def test_screenshot_outputs_are_whole_on_the_built_site(site: Path, tmp_path: Path) -> None:
+    """docs/screenshots/make.py's checks on this build: the filter table, the finding and the
+    timeline have no value cut with "…", nothing wider than its box, nothing past 1280 px."""
+    from browser.chromium import chromium_path, require_playwright
+
+    chromium_path()
+    require_playwright()
+    sys.path.insert(0, str(DOCS / "screenshots"))
+    try:
+        import make  # docs/screenshots/make.py
+    finally:
+        sys.path.remove(str(DOCS / "screenshots"))
+    assert make.shoot(site, list(make.SHOTS), tmp_path) == []
+    shots = sorted(path.name for path in tmp_path.glob("*.png"))
+    assert shots == sorted(f"{name}.png" for name in make.SHOTS)
