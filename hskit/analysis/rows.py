@@ -3,7 +3,7 @@
 :class:`Rows` holds, for every segment in capture order, the header fields the analysis
 reads (in the segments schema's dtypes, so gathering them copies nothing and each
 compiled pass has one signature) and the small integer ids its state arrays are indexed
-by: the connection (``conn``) and the direction ``conn * 2 + from_client``, whose peer is
+by: the direction ``conn * 2 + from_client`` (``conn`` a connection id), whose peer is
 ``direction ^ 1`` (Wireshark's ``fwd`` and ``rev``). :class:`Firsts` are the rows the
 analysis needs to know before its pass: each direction's first segment (its first
 sequence number anchors the peer's acknowledgement numbers) and each connection's first
@@ -48,9 +48,8 @@ class Rows:
     frame: np.ndarray
     #: capture time, integer nanoseconds (Wireshark compares times in ns).
     ns: np.ndarray
-    #: connection id, 0 ≤ conn < ``connections``; the stream number where streams are dense.
-    conn: np.ndarray
-    #: direction id, ``conn * 2 + from_client``.
+    #: direction id, ``conn * 2 + from_client`` where ``conn`` is the connection id (the
+    #: stream number where streams are dense, 0 ≤ conn < ``connections``).
     direction: np.ndarray
     flags: np.ndarray
     seq: np.ndarray  # raw
@@ -68,15 +67,14 @@ class Rows:
         """Gather the arrays of a segments table."""
 
         def column(name: str) -> np.ndarray:
-            return segments[name].to_numpy(SEGMENT_DTYPES[name])
+            return _readonly(segments[name].to_numpy(SEGMENT_DTYPES[name]))
 
         conn, connections = _connection_ids(column("stream"))
-        direction = conn * 2 + column("from_client")
+        direction = _readonly(conn * 2 + column("from_client"))
         flags = column("flags")
         return cls(
             frame=column("frame"),
-            ns=segments["ts"].astype("int64").to_numpy(),
-            conn=conn,
+            ns=_readonly(segments["ts"].astype("int64").to_numpy()),
             direction=direction,
             flags=flags,
             seq=column("seq"),
@@ -104,6 +102,14 @@ class Rows:
     def seq_space(self) -> np.ndarray:
         """Sequence space each segment takes: payload, plus one for a SYN or a FIN."""
         return self.seglen + self.has(SYN | FIN)
+
+
+def _readonly(values: np.ndarray) -> np.ndarray:
+    """A read-only view of ``values``: pandas gives read-only or writable arrays depending
+    on how a table was made, and numba compiles a pass once for each kind."""
+    view = values.view()
+    view.flags.writeable = False
+    return view
 
 
 def _connection_ids(stream: np.ndarray) -> tuple[np.ndarray, int]:

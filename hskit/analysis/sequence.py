@@ -4,7 +4,8 @@
 Wireshark walks the segments in order, keeping per direction (``tcpd->fwd``, the peer's
 is ``tcpd->rev``) the next expected sequence number (``nextseq``) and when it last rose
 (``nextseqtime``), the last window, ACK and segment flags, and a duplicate-ACK counter;
-:func:`_analyze` does the same with one state array per field, indexed by direction id.
+:func:`_analyze` does the same with an array of :data:`DIRECTION` records indexed by
+direction id (the fields of one direction side by side, as Wireshark's struct).
 The checks run in Wireshark's order and with its precedence:
 
 1. zero window probe — ends the window checks of this segment (``goto finished_fwd``);
@@ -64,6 +65,36 @@ WINDOW_UPDATE = ANALYSIS_FLAGS.index("window_update")
 KEEP_ALIVE = ANALYSIS_FLAGS.index("keep_alive")
 KEEP_ALIVE_ACK = ANALYSIS_FLAGS.index("keep_alive_ack")
 FLAG_COUNT = len(ANALYSIS_FLAGS)
+
+#: Wireshark's per-direction state (``tcp_flow_t`` and its ``tcp_analyze_seq_info``), one
+#: record per direction id; named as packet-tcp.c names them where it has the field.
+DIRECTION = np.dtype(
+    [
+        ("first_seq", np.int64),  # raw sequence number of its first segment, -1 for none
+        ("win_scale", np.int64),  # window scale (hskit.analysis.window)
+        ("last_seq", np.int64),  # raw sequence number of the last segment
+        ("last_seq_u", np.int64),  # ... unwrapped
+        ("last_ack_raw", np.int64),  # raw ACK number of the last ACK segment
+        ("last_ack_u", np.int64),  # ... unwrapped (in the peer's sequence space)
+        ("nextseq", np.int64),  # highest seq + len seen, NOTHING before any segment
+        ("nextseqtime", np.int64),  # when nextseq last rose, ns
+        ("window", np.int64),  # calculated window of the last segment
+        ("lastack", np.int64),  # raw ACK field of the last segment
+        ("lastacktime", np.int64),  # time of the last segment, ns
+        ("dupacknum", np.int64),  # duplicate ACKs since the ACK number changed
+        ("lastnondupack", np.int64),  # frame where it last changed
+        ("seen", np.bool_),  # a segment of this direction was seen
+        ("acks_seen", np.bool_),  # an ACK segment of this direction was seen
+        ("keep_alive", np.bool_),  # lastsegmentflags: the last segment was a keep-alive
+        ("probe", np.bool_),  # ... a zero window probe
+    ],
+    align=True,
+)
+#: per connection: the initial RTT (``ts_first_rtt``), from the latest SYN (``ts_mru_syn``).
+CONNECTION = np.dtype(
+    [("ts_mru_syn", np.int64), ("ts_first_rtt", np.int64), ("rtt_known", np.bool_)],
+    align=True,
+)
 
 
 @dataclass(frozen=True)
@@ -126,7 +157,16 @@ def _analyze(
     :class:`Numbers`, in its field order. ``first_seq`` is each direction's first raw
     sequence number (-1 for a direction without rows), ``scales`` its window scale. The
     header fields come in the segments schema's unsigned dtypes: each is read as int64."""
-    rows, directions = len(direction), len(first_seq)
+    rows = len(direction)
+    state = np.zeros(len(first_seq), dtype=DIRECTION)
+    for one in range(len(first_seq)):
+        state[one].first_seq = first_seq[one]
+        state[one].win_scale = scales[one]
+        state[one].nextseq = NOTHING
+        state[one].window = NO_WINDOW_YET
+    connections = np.zeros(len(first_seq) // 2, dtype=CONNECTION)
+    for one in range(len(connections)):
+        connections[one].ts_mru_syn = -1
     marks = np.zeros((FLAG_COUNT, rows), dtype=np.bool_)
     seq_u = np.empty(rows, dtype=np.int64)
     ack_u = np.full(rows, NOTHING, dtype=np.int64)
@@ -136,68 +176,47 @@ def _analyze(
     dup_frame = np.zeros(rows, dtype=np.int64)
     window = np.empty(rows, dtype=np.int64)
 
-    # Wireshark's per-direction tcp_analyze_seq_info, one array per field
-    seen = np.zeros(directions, dtype=np.bool_)
-    last_seq = np.zeros(directions, dtype=np.int64)  # raw, and unwrapped below
-    last_seq_u = np.zeros(directions, dtype=np.int64)
-    acks_seen = np.zeros(directions, dtype=np.bool_)
-    last_ack_raw = np.zeros(directions, dtype=np.int64)  # of the last ACK row, to unwrap
-    last_ack_u = np.zeros(directions, dtype=np.int64)
-    nextseq = np.full(directions, NOTHING, dtype=np.int64)
-    nextseqtime = np.zeros(directions, dtype=np.int64)
-    last_window = np.full(directions, NO_WINDOW_YET, dtype=np.int64)
-    lastack = np.zeros(directions, dtype=np.int64)  # raw ACK field of the last segment
-    lastack_ns = np.zeros(directions, dtype=np.int64)
-    last_keep_alive = np.zeros(directions, dtype=np.bool_)  # lastsegmentflags
-    last_probe = np.zeros(directions, dtype=np.bool_)
-    dupacknum = np.zeros(directions, dtype=np.int64)
-    lastnondupack = np.zeros(directions, dtype=np.int64)  # frame starting the ACK run
-    # per connection: the initial RTT (ts_first_rtt), from the latest SYN (ts_mru_syn)
-    last_syn_ns = np.full(directions // 2, -1, dtype=np.int64)
-    first_rtt = np.zeros(directions // 2, dtype=np.int64)
-    rtt_known = np.zeros(directions // 2, dtype=np.bool_)
-
     for row in range(rows):
-        fwd = direction[row]
-        rev = fwd ^ 1
-        conn = fwd >> 1
+        fwd, rev = state[direction[row]], state[direction[row] ^ 1]
+        conn = connections[direction[row] >> 1]
         bits, raw_seq, raw_ack = np.int64(flags[row]), np.int64(seq[row]), np.int64(ack[row])
         length, now = np.int64(seglen[row]), ns[row]
         syn_or_fin = (bits & (SYN | FIN)) != 0
         plain = (bits & (SYN | FIN | RST)) == 0
         has_ack = (bits & ACK) != 0
-        win = calculated_window(np.int64(raw_window[row]), scales[fwd], (bits & SYN) != 0)
+        win = calculated_window(np.int64(raw_window[row]), fwd.win_scale, (bits & SYN) != 0)
         window[row] = win
-        has_prev = seen[fwd]
+        has_prev = fwd.seen
 
+        # unwrapped sequence and ACK numbers: the last one's plus the 32-bit difference
         sequence = raw_seq
         if has_prev:
-            sequence = last_seq_u[fwd] + seq_delta(raw_seq, last_seq[fwd])
-        if has_ack and acks_seen[fwd]:
-            ack_u[row] = last_ack_u[fwd] + seq_delta(raw_ack, last_ack_raw[fwd])
+            sequence = fwd.last_seq_u + seq_delta(raw_seq, fwd.last_seq)
+        if has_ack and fwd.acks_seen:
+            ack_u[row] = fwd.last_ack_u + seq_delta(raw_ack, fwd.last_ack_raw)
         elif has_ack:  # the first ACK: next to the peer's first sequence number, if any
-            anchor = first_seq[rev] if first_seq[rev] >= 0 else raw_ack
+            anchor = rev.first_seq if rev.first_seq >= 0 else raw_ack
             ack_u[row] = anchor + seq_delta(raw_ack, anchor)
         if has_ack:
-            acks_seen[fwd] = True
-            last_ack_raw[fwd], last_ack_u[fwd] = raw_ack, ack_u[row]
+            fwd.acks_seen = True
+            fwd.last_ack_raw, fwd.last_ack_u = raw_ack, ack_u[row]
         seq_u[row] = sequence
         end = sequence + length + syn_or_fin
 
         # the initial RTT: the most recent SYN to the first ACK without SYN
         if (bits & (SYN | ACK)) == SYN:
-            last_syn_ns[conn] = now
-        if (bits & (SYN | ACK)) == ACK and last_syn_ns[conn] >= 0 and not rtt_known[conn]:
-            rtt_known[conn] = True
-            first_rtt[conn] = now - last_syn_ns[conn]
+            conn.ts_mru_syn = now
+        if (bits & (SYN | ACK)) == ACK and conn.ts_mru_syn >= 0 and not conn.rtt_known:
+            conn.rtt_known = True
+            conn.ts_first_rtt = now - conn.ts_mru_syn
 
-        expected = nextseq[fwd]  # before this segment
+        expected = fwd.nextseq  # before this segment
         at_next = has_prev and sequence == expected
-        same_ack = raw_ack == lastack[fwd]
+        same_ack = raw_ack == fwd.lastack
         repeat = length == 0 and at_next and same_ack and plain
 
         # 1. zero window probe: one byte at nextseq into the peer's zero window
-        probe = length == 1 and at_next and last_window[rev] == 0
+        probe = length == 1 and at_next and rev.window == 0
         if probe:
             marks[ZERO_WINDOW_PROBE, row] = True
         else:
@@ -205,68 +224,65 @@ def _analyze(
             marks[ZERO_WINDOW, row] = win == 0 and plain
             marks[LOST_SEGMENT, row] = has_prev and sequence > expected and (bits & RST) == 0
             marks[KEEP_ALIVE, row] = has_prev and length <= 1 and sequence == expected - 1 and plain
-            marks[WINDOW_UPDATE, row] = repeat and win != 0 and win != last_window[fwd]
+            marks[WINDOW_UPDATE, row] = repeat and win != 0 and win != fwd.window
             marks[WINDOW_FULL, row] = (
                 length > 0
                 and plain
-                and seen[rev]
-                and scales[rev] != UNKNOWN_SCALE
-                and ((raw_seq + length) & SEQ_MASK)
-                == ((lastack[rev] + last_window[rev]) & SEQ_MASK)
+                and rev.seen
+                and rev.win_scale != UNKNOWN_SCALE
+                and ((raw_seq + length) & SEQ_MASK) == ((rev.lastack + rev.window) & SEQ_MASK)
             )
             # 3. the ACK checks, each ending the checks before duplicate ACK
-            if repeat and win == last_window[fwd]:
-                if win != 0 and last_keep_alive[rev]:
+            if repeat and win == fwd.window:
+                if win != 0 and rev.keep_alive:
                     marks[KEEP_ALIVE_ACK, row] = True
                 elif win == 0:
-                    marks[ZERO_WINDOW_PROBE_ACK, row] = last_probe[rev]
+                    marks[ZERO_WINDOW_PROBE_ACK, row] = rev.probe
                 else:
                     # 4. duplicate ACK
                     marks[DUPLICATE_ACK, row] = True
         if not same_ack or not has_prev:  # a new ACK starts a run
-            dupacknum[fwd] = 0
+            fwd.dupacknum = 0
         if not same_ack:
-            lastnondupack[fwd] = np.int64(frame[row])
+            fwd.lastnondupack = np.int64(frame[row])
         if marks[DUPLICATE_ACK, row]:
-            dupacknum[fwd] += 1
-            dup_num[row] = dupacknum[fwd]
-            dup_frame[row] = lastnondupack[fwd]
+            fwd.dupacknum += 1
+            dup_num[row] = fwd.dupacknum
+            dup_frame[row] = fwd.lastnondupack
 
         # ACKed unseen segment: beyond the highest the peer was seen to send
         marks[ACK_LOST_SEGMENT, row] = (
-            has_ack and nextseq[rev] != NOTHING and ack_u[row] > nextseq[rev]
+            has_ack and rev.nextseq != NOTHING and ack_u[row] > rev.nextseq
         )
 
         # 5. a segment that does not advance the sequence number
         behind = (length > 0 or syn_or_fin) and has_prev and sequence < expected
         if behind and not marks[KEEP_ALIVE, row]:
-            threshold = first_rtt[conn] if first_rtt[conn] > 0 else OUT_OF_ORDER_DEFAULT_NS
+            threshold = conn.ts_first_rtt if conn.ts_first_rtt > 0 else OUT_OF_ORDER_DEFAULT_NS
             if (
-                dupacknum[rev] >= 2
-                and lastack[rev] == raw_seq
-                and now - lastack_ns[rev] < FAST_RETRANSMISSION_NS
+                rev.dupacknum >= 2
+                and rev.lastack == raw_seq
+                and now - rev.lastacktime < FAST_RETRANSMISSION_NS
             ):
                 marks[FAST_RETRANSMISSION, row] = True
-            elif now - nextseqtime[fwd] < threshold and expected != end:
+            elif now - fwd.nextseqtime < threshold and expected != end:
                 marks[OUT_OF_ORDER, row] = True
-            elif (
-                length > 0 and lastack[rev] != 0 and seq_delta(raw_seq + length, lastack[rev]) <= 0
-            ):
+            elif length > 0 and rev.lastack != 0 and seq_delta(raw_seq + length, rev.lastack) <= 0:
                 marks[SPURIOUS_RETRANSMISSION, row] = True
             if not marks[OUT_OF_ORDER, row]:  # tshark marks fast and spurious ones too
                 marks[RETRANSMISSION, row] = True
 
         # this segment becomes the direction's last one
         if not probe and end > expected:
-            nextseq[fwd] = end
-            nextseqtime[fwd] = now
-        nextseq_after[row] = nextseq[fwd]
-        if nextseq[rev] != NOTHING:
-            acked[row] = nextseq[rev] + seq_delta(raw_ack, nextseq[rev] & SEQ_MASK)
-        seen[fwd] = True
-        last_seq[fwd], last_seq_u[fwd] = raw_seq, sequence
-        last_window[fwd] = win
-        lastack[fwd], lastack_ns[fwd] = raw_ack, now
-        last_keep_alive[fwd] = marks[KEEP_ALIVE, row]
-        last_probe[fwd] = probe
+            fwd.nextseq = end
+            fwd.nextseqtime = now
+        nextseq_after[row] = fwd.nextseq
+        if rev.nextseq != NOTHING:
+            acked[row] = rev.nextseq + seq_delta(raw_ack, rev.nextseq & SEQ_MASK)
+        fwd.seen = True
+        fwd.last_seq, fwd.last_seq_u = raw_seq, sequence
+        fwd.window = win
+        fwd.lastack, fwd.lastacktime = raw_ack, now
+        fwd.keep_alive = marks[KEEP_ALIVE, row]
+        fwd.probe = probe
     return marks, seq_u, ack_u, nextseq_after, acked, dup_num, dup_frame, window
