@@ -26,11 +26,9 @@ def reused_ports(rows: Rows, segments: pd.DataFrame) -> np.ndarray:
     first = np.sort(first[first != unseen])  # one row per connection, in order of appearance
     one, other = _endpoints(segments, first)
     ids, _ = pd.factorize(np.concatenate([one, other]))
-    low, high = (
-        np.minimum(ids[: len(first)], ids[len(first) :]),
-        np.maximum(ids[: len(first)], ids[len(first) :]),
-    )
-    earlier = pd.Series(low * len(ids) + high).duplicated(keep="first").to_numpy()
+    one_id, other_id = ids[: len(first)], ids[len(first) :]
+    pair = np.minimum(one_id, other_id) * len(ids) + np.maximum(one_id, other_id)
+    earlier = pd.Series(pair).duplicated(keep="first").to_numpy()
     result = np.zeros(len(rows), dtype=bool)
     result[first[earlier]] = True
     return result & rows.has(SYN) & ~rows.has(ACK)
