@@ -6,9 +6,13 @@
 Prints, best of ``--repeat`` runs each:
 
 - classify throughput in segments per second, as ``hskit.classify`` runs (Zeek's
-  ``conn_state``/``history`` on a second thread when there are two CPUs) and on one
-  thread; the public :func:`hskit.classify.zeek.zeek_conn_fields` alone, and
-  :func:`hskit.analyze` (Wireshark's per-segment analysis) alone;
+  ``conn_state``/``history``, and Wireshark's analysis, on a second thread when there
+  are two CPUs), on one thread, and with the analysis given (as ``Capture`` does, which
+  computes it once for ``cap.analysis`` and the connections); the public
+  :func:`hskit.classify.zeek.zeek_conn_fields` alone, and :func:`hskit.analyze`
+  (Wireshark's per-segment analysis, compiled with numba) alone, steady;
+- :func:`hskit.analyze`'s first call in a fresh interpreter (numba's import and the
+  load of its compiled-code cache, or the compilation when there is no cache yet);
 - a scaling run: the segments repeated 1x, 2x, 4x, 8x (each copy with its own streams,
   client ports, frames and later times), time per segment at each size — flat when the
   cost is linear in the segments; best of at least 3 runs at every size, since a single
@@ -84,6 +88,23 @@ def repeated(segments: pd.DataFrame, copies: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def first_analyze_seconds(capture: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of the first :func:`hskit.analyze` of ``capture``'s segments
+    in a fresh interpreter (loaded beforehand), as that interpreter measures them."""
+    script = (
+        "import sys, time, hskit\n"
+        "segments = hskit.load(sys.argv[1], progress=False).segments\n"
+        "wall, cpu = time.perf_counter(), time.process_time()\n"
+        "hskit.analyze(segments)\n"
+        "print(time.perf_counter() - wall, time.process_time() - cpu)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(capture)], check=True, capture_output=True, text=True
+    )
+    wall, cpu = done.stdout.split()
+    return float(wall), float(cpu)
+
+
 def summary_seconds(capture: Path, repeat: int) -> tuple[float, float]:
     """Wall and CPU (user + system) seconds of ``hskit summary FILE`` in a fresh
     interpreter, best of ``repeat``."""
@@ -125,22 +146,29 @@ def main() -> None:
     print(f"{capture}: {len(segments):,} segments, {streams:,} streams")
 
     count = len(segments)
+    first_call, first_call_cpu = first_analyze_seconds(capture)
+    analysis, analysis_cpu = best_seconds(lambda: hskit.analyze(segments), args.repeat)
+    analysed = hskit.analyze(segments)
     whole, whole_cpu = best_seconds(lambda: classify(segments), args.repeat)
     with one_thread():
         serial, serial_cpu = best_seconds(lambda: classify(segments), args.repeat)
+    given, given_cpu = best_seconds(lambda: classify(segments, analysis=analysed), args.repeat)
     zeek, zeek_cpu = best_seconds(lambda: zeek_conn_fields(segments), args.repeat)
-    analysis, analysis_cpu = best_seconds(lambda: hskit.analyze(segments), args.repeat)
     rate = count / whole
     cpus = len(os.sched_getaffinity(0))
     print(f"{'':47} wall ms   CPU ms   M segments/s (wall, CPU)")
     for name, wall, cpu in (
         (f"classify, {cpus} CPUs (Zeek fields on a 2nd thread)", whole, whole_cpu),
         ("classify, one thread", serial, serial_cpu),
+        ("classify, analysis given (as Capture does)", given, given_cpu),
         ("zeek_conn_fields alone (sorting on its own)", zeek, zeek_cpu),
         ("analyze alone (Wireshark's tcp.analysis.*)", analysis, analysis_cpu),
     ):
         print(f"{name:<47} {wall * 1e3:8.1f} {cpu * 1e3:8.1f}   "
               f"{count / wall / 1e6:6.2f} {count / cpu / 1e6:6.2f}")  # fmt: skip
+
+    print(f"analyze, first call in a fresh process: {first_call:.2f} s wall, "
+          f"{first_call_cpu:.2f} s CPU (numba import and compiled-code cache load)")  # fmt: skip
 
     print("scaling (segments repeated with shifted streams, ports, frames, times):")
     for copies in SCALES:

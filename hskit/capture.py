@@ -118,7 +118,8 @@ class Capture:
         if self._classified is None:
             from hskit.classify import classify
 
-            self._classified = classify(self.segments)
+            # the connections' loss counts read the analysis: computed once, kept for both
+            self._classified = classify(self.segments, analysis=self.analysis)
         return self._classified
 
     def ladder(self, stream: int | None = None) -> LadderWidget:

@@ -96,3 +96,23 @@ def test_analysed_segments_get_a_dotted_overlay_with_a_legend_entry() -> None:
     clean = hskit.load(hskit.samples.path("close_client_first"))
     figure = ladder_figure(clean.segments, clean.connections, 0)
     assert not [t for t in figure.data if t.meta and t.meta.get("role") == "analysis"]
+
+
+@pytest.mark.parametrize("sample", ["port_reuse", "no_answer", "loss"])
+def test_ladder_widget_prefixes_equal_tsharks_info_column(sample, tshark) -> None:
+    """The widget draws with the capture's analysis: every prefix tshark shows, the reused
+    ports too (which the analysis of one stream alone cannot know)."""
+    from hskit.views.widgets import LadderWidget
+
+    path = str(hskit.samples.path(sample))
+    cap = hskit.load(path)
+    expected = tshark_prefixes(tshark, path)
+    view = LadderWidget(cap, picker=False)
+    shown = []
+    for stream in cap.connections["stream"]:
+        view.show(int(stream))
+        shown += [(frame, _prefix(text)) for frame, text in labels(view.figure).items()]
+    assert shown == [(frame, expected[frame]) for frame, _ in shown]
+    assert any(prefix for _, prefix in shown)
+    if sample == "port_reuse":
+        assert any("[TCP Port numbers reused]" in prefix for _, prefix in shown)

@@ -7,6 +7,12 @@ duplicate-ACK number and frame, the calculated window (``tcp.window_size``), the
 round-trip time (``tcp.analysis.ack_rtt``) and the bytes in flight. The column
 meanings live in :data:`hskit.schema.ANALYSIS_MEANINGS`.
 
+Wireshark's analysis is a state machine run over the segments in capture order; here it
+is too, compiled with numba: :mod:`~hskit.analysis.sequence` (the flags),
+:mod:`~hskit.analysis.acks` (``ack_rtt``, ``bytes_in_flight``), with the per-connection
+window scales (:mod:`~hskit.analysis.window`) and reused ports
+(:mod:`~hskit.analysis.reused`) computed by NumPy beforehand.
+
 >>> cap = hskit.load(hskit.samples.path("no_answer"))  # doctest: +SKIP
 >>> hskit.analyze(cap.segments)["retransmission"].tolist()  # doctest: +SKIP
 [False, True, True, True]
@@ -17,12 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hskit.analysis.acks import ack_rtt, bytes_in_flight
-from hskit.analysis.reused import reused_ports
-from hskit.analysis.rows import Rows
-from hskit.analysis.sequence import sequence_flags
-from hskit.analysis.window import scaled_window, window_scales
-from hskit.schema import ANALYSIS_DTYPES, SYN, conform
+from hskit.schema import ANALYSIS_DTYPES, ANALYSIS_FLAGS, conform
 
 __all__ = ["analyze"]
 
@@ -34,19 +35,23 @@ def analyze(segments: pd.DataFrame) -> pd.DataFrame:
     """
     if not len(segments):
         return _empty(segments.index)
+    # numba takes half a second to import: the compiled passes load on first use only
+    from hskit.analysis.acks import ack_rtt, bytes_in_flight
+    from hskit.analysis.reused import reused_ports
+    from hskit.analysis.rows import Rows
+    from hskit.analysis.sequence import LOST_SEGMENT, sequence_flags
+    from hskit.analysis.window import window_scales
+
     rows = Rows.of(segments)
-    window = scaled_window(rows.win, window_scales(rows), rows.has(SYN))
-    flags, expected = sequence_flags(rows, window)
-    columns: dict[str, object] = {name: flags[name] for name in ANALYSIS_DTYPES if name in flags}
-    columns["reused_ports"] = reused_ports(rows, segments)
-    columns["duplicate_ack_num"] = _present(flags["duplicate_ack_num"])
-    columns["duplicate_ack_frame"] = _present(flags["duplicate_ack_frame"])
-    columns["window"] = window
-    columns["ack_rtt"] = ack_rtt(rows, expected)
-    columns["bytes_in_flight"] = _present(bytes_in_flight(rows, expected, flags["lost_segment"]))
-    table = conform(pd.DataFrame(columns), ANALYSIS_DTYPES)
-    table.index = segments.index
-    return table
+    marks, numbers = sequence_flags(rows, window_scales(rows))
+    marks[ANALYSIS_FLAGS.index("reused_ports")] = reused_ports(rows, segments)
+    columns: dict[str, object] = dict(zip(ANALYSIS_FLAGS, marks, strict=True))
+    columns["duplicate_ack_num"] = _present(numbers.duplicate_ack_num)
+    columns["duplicate_ack_frame"] = _present(numbers.duplicate_ack_frame)
+    columns["window"] = numbers.window
+    columns["ack_rtt"] = ack_rtt(rows, numbers)
+    columns["bytes_in_flight"] = _present(bytes_in_flight(rows, numbers, marks[LOST_SEGMENT]))
+    return pd.DataFrame(columns, index=segments.index, copy=False)
 
 
 def _empty(index: pd.Index) -> pd.DataFrame:
@@ -55,6 +60,6 @@ def _empty(index: pd.Index) -> pd.DataFrame:
     return table
 
 
-def _present(values: np.ndarray) -> pd.Series:
-    """Zero as NA: Wireshark shows these fields only when they are set."""
-    return pd.Series(values).where(values > 0).astype("UInt32")
+def _present(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """Zero as NA (Wireshark shows these fields only when they are set), as UInt32."""
+    return pd.arrays.IntegerArray(values.astype(np.uint32), values == 0)

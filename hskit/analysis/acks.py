@@ -1,136 +1,162 @@
-"""What an ACK tells about the segments it covers: ``ack_rtt`` and ``bytes_in_flight``.
+"""What an ACK tells about the segments it covers: ``ack_rtt`` and ``bytes_in_flight``,
+each a compiled pass over the segments in capture order.
 
-Wireshark keeps, per direction, the list of segments not yet acknowledged. An ACK
-removes every segment it covers; when it ends exactly at a segment's end it reports
-that segment's frame and the time since it was sent (``tcp.analysis.ack_rtt``), the
-oldest such segment when there are several (a retransmitted SYN is timed from the
-first SYN). After each segment with payload Wireshark reports the bytes between the
-first unacknowledged byte and the highest sequence number sent
-(``tcp.analysis.bytes_in_flight``), unless the direction lost a segment since the
-peer's last ACK.
+Wireshark keeps, per direction, the list of segments not yet acknowledged
+(``tcp_analyze_get_acked_struct`` / ``tcp_unacked``). An ACK removes every segment it
+covers; when it ends exactly at a segment's end it reports that segment's frame and the
+time since it was sent (``tcp.analysis.ack_rtt``), the oldest such segment when there
+are several (a retransmitted SYN is timed from the first SYN). After each segment with
+payload Wireshark reports the bytes between the first unacknowledged byte and the
+highest sequence number sent (``tcp.analysis.bytes_in_flight``), unless the direction
+lost a segment since the peer's last ACK (``valid_bif``).
 
->>> ack_rtt(rows)  # doctest: +SKIP
+>>> seconds = ack_rtt(rows, numbers)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from hskit.analysis.groups import SEQ_SPACE, Groups, seq_delta
 from hskit.analysis.rows import NOTHING, Rows
-from hskit.analysis.sequence import Expected
+from hskit.analysis.sequence import Numbers
 from hskit.schema import ACK, FIN, SYN
 
 #: Wireshark reports bytes in flight only below this many (larger is an artefact).
 MAX_IN_FLIGHT = 2_000_000_000
-#: bits for a sequence-number span inside one direction in the combined search keys.
-SPAN_BITS = 36
 
 
-def _sent(rows: Rows) -> np.ndarray:
-    """Segments Wireshark puts on the unacknowledged list: payload, SYN or FIN."""
-    return (rows.seglen > 0) | rows.has(SYN | FIN)
-
-
-def ack_rtt(rows: Rows, expected: Expected) -> np.ndarray:
+def ack_rtt(rows: Rows, numbers: Numbers) -> np.ndarray:
     """Seconds from the segment an ACK acknowledges exactly to the ACK; NaN elsewhere.
 
     Like Wireshark, every segment's acknowledgement number removes what it covers, the
     ACK flag or not (a RST with ACK number 0 can empty the peer's list).
     """
-    result = np.full(len(rows), np.nan)
-    segments = np.flatnonzero(_sent(rows))
-    if not len(segments):
-        return result
-    acked = _acked_position(rows, expected)
-    acking = np.arange(len(rows))
-    # rows grouped by direction, capture order kept; running highest ACK in each
-    key = rows.stream * 2 + rows.from_client
-    groups = Groups.of(key)
-    ordered = acking[groups.order]
-    highest = groups.cummax(acked)[groups.order]
-    rank = groups.rank
-    seen = highest[highest != NOTHING]
-    low = int(seen.min()) if len(seen) else 0
-    by_row = (rank << 40) | ordered
-    by_ack = (rank << SPAN_BITS) + np.clip(highest - low, 0, (1 << SPAN_BITS) - 1)
-    # each segment is removed by the first later ACK of the other direction covering it
-    target_key = rows.stream[segments] * 2 + ~rows.from_client[segments]
-    group_rank = _rank_of(key[groups.order], rank, target_key)
-    known = group_rank >= 0
-    segments, group_rank = segments[known], group_rank[known]
-    end = rows.seq_u[segments] + rows.seglen[segments] + rows.has(SYN | FIN)[segments]
-    after_row = np.searchsorted(by_row, (group_rank << 40) | segments, side="right")
-    wanted = (group_rank << SPAN_BITS) + np.clip(end - low, 0, (1 << SPAN_BITS) - 1)
-    covering = np.searchsorted(by_ack, wanted, side="left")
-    position = np.maximum(after_row, covering)
-    inside = position < len(ordered)
-    position = np.where(inside, position, 0)
-    inside &= rank[position] == group_rank
-    remover = ordered[position]
-    exact = inside & (acked[remover] == end)
-    oldest = np.full(len(rows), np.iinfo(np.int64).max)
-    np.minimum.at(oldest, remover[exact], segments[exact])
-    timed = oldest < len(rows)
-    delay = rows.ns[timed] - rows.ns[oldest[timed]]
-    result[np.flatnonzero(timed)[delay != 0]] = delay[delay != 0] / 1e9
-    return result
+    end = numbers.seq_u + rows.seq_space
+    sent = end != numbers.seq_u  # payload, SYN or FIN: on the unacknowledged list
+    return _ack_rtt(rows.direction, rows.directions, sent, end, numbers.acked, rows.ns)
 
 
-def _acked_position(rows: Rows, expected: Expected) -> np.ndarray:
-    """Each row's acknowledgement number in the peer's unwrapped sequence space, read
-    (as Wireshark compares) relative to the peer's highest sequence number so far;
-    ``NOTHING`` before the peer sent anything (its list is empty then)."""
-    peer_next = rows.peer_last(expected.after, fill=NOTHING)
-    near_peer = peer_next + seq_delta(rows.ack, peer_next % SEQ_SPACE)
-    return np.where(peer_next != NOTHING, near_peer, NOTHING)
+@njit(cache=True, nogil=True)
+def _ack_rtt(
+    direction: np.ndarray,
+    directions: int,
+    sent: np.ndarray,
+    end: np.ndarray,
+    acked: np.ndarray,
+    ns: np.ndarray,
+) -> np.ndarray:
+    """A segment (``sent``, ending at ``end``) leaves its direction's unacknowledged
+    list at the first later segment of the other direction whose highest ``acked`` so
+    far reaches its end; that segment's ACK times it when its own ``acked`` is exactly
+    the end. A direction's highest ``acked`` only grows, so the remover is found by a
+    search forward from the first segment of the other direction after this one, in a
+    copy of each direction's rows (and running highest ``acked``) laid out together."""
+    rows = len(direction)
+    start = np.zeros(directions + 1, dtype=np.int64)
+    for row in range(rows):
+        start[direction[row] + 1] += 1
+    start = np.cumsum(start)
+    members = np.empty(rows, dtype=np.int64)  # each direction's rows, capture order
+    highest = np.empty(rows, dtype=np.int64)  # its running highest acked, likewise
+    next_after = np.empty(rows, dtype=np.int64)  # per row, where the other one goes on
+    filled = start[:-1].copy()
+    top = np.full(directions, NOTHING, dtype=np.int64)
+    for row in range(rows):
+        own = direction[row]
+        top[own] = max(top[own], acked[row])
+        next_after[row] = filled[own ^ 1]
+        members[filled[own]] = row
+        highest[filled[own]] = top[own]
+        filled[own] += 1
+
+    oldest = np.full(rows, -1, dtype=np.int64)  # per remover, the oldest segment it times
+    for segment in range(rows):
+        if not sent[segment]:
+            continue
+        at = _first_reaching(
+            highest, next_after[segment], start[(direction[segment] ^ 1) + 1], end[segment]
+        )
+        if at < 0:
+            continue
+        remover = members[at]
+        if acked[remover] == end[segment] and oldest[remover] < 0:
+            oldest[remover] = segment  # segments come in capture order: the first is oldest
+
+    seconds = np.full(rows, np.nan)
+    for row in range(rows):
+        if oldest[row] >= 0 and ns[row] != ns[oldest[row]]:
+            seconds[row] = (ns[row] - ns[oldest[row]]) / 1e9
+    return seconds
 
 
-def _rank_of(sorted_keys: np.ndarray, rank: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """The group rank of each ``wanted`` key, -1 where no group has it."""
-    at = np.searchsorted(sorted_keys, wanted)
-    at_clipped = np.minimum(at, len(sorted_keys) - 1)
-    found = sorted_keys[at_clipped] == wanted
-    return np.where(found, rank[at_clipped], -1)
+@njit(cache=True, nogil=True)
+def _first_reaching(highest: np.ndarray, low: int, high: int, value: int) -> int:
+    """The first position in ``low ≤ at < high`` where the non-decreasing ``highest``
+    reaches ``value``, -1 where none does: steps doubling from ``low`` (the answer is
+    usually near), then a binary search."""
+    step, before = 1, low
+    at = low
+    while at < high and highest[at] < value:
+        before = at + 1
+        at += step
+        step *= 2
+    at = min(at, high)
+    found = before + np.searchsorted(highest[before:at], value, side="left")
+    return found if found < high else -1
 
 
-def bytes_in_flight(rows: Rows, expected: Expected, lost: np.ndarray) -> np.ndarray:
+def bytes_in_flight(rows: Rows, numbers: Numbers, lost: np.ndarray) -> np.ndarray:
     """Unacknowledged bytes after each segment with payload; 0 where Wireshark shows none.
 
     The first unacknowledged byte is the peer's highest ACK so far (or the direction's
     first sequence number sent); a segment resent after everything was acknowledged
     counts alone.
     """
-    has_ack = rows.has(ACK)
-    highest_ack = rows.direction.last_where(_ack_running_max(rows), has_ack, fill=NOTHING)
-    peer_acked = rows.peer_last(highest_ack, fill=NOTHING)
-    sent = _sent(rows)
-    first_sent = -rows.direction.cummax(np.where(sent, -rows.seq_u, NOTHING))
-    start = np.maximum(peer_acked, first_sent)
-    end = rows.seq_u + rows.seglen + rows.has(SYN | FIN)
-    in_flight = np.where(peer_acked < expected.after, expected.after - start, end - rows.seq_u)
-    # a SYN's or FIN's sequence number is not a byte in flight
-    in_flight -= rows.has(SYN | FIN) & (end == expected.after)
-    valid = _valid(rows, lost)
-    shown = (rows.seglen > 0) & valid & (in_flight > 0) & (in_flight < MAX_IN_FLIGHT)
-    return np.where(shown, in_flight, 0)
+    return _bytes_in_flight(
+        rows.direction, rows.directions, rows.flags, rows.seglen, numbers.seq_u,
+        numbers.ack_u, numbers.nextseq, lost,
+    )  # fmt: skip
 
 
-def _ack_running_max(rows: Rows) -> np.ndarray:
-    """The highest ACK (peer-unwrapped) of each direction up to each row, ACK rows only."""
-    has_ack = rows.has(ACK)
-    return rows.direction.cummax(np.where(has_ack, rows.ack_u, NOTHING))
-
-
-def _valid(rows: Rows, lost: np.ndarray) -> np.ndarray:
-    """Wireshark's ``valid_bif``: set by an ACK from the peer, cleared by a lost segment
-    of this direction (this row's included), set at the start."""
-    has_ack = rows.has(ACK)
-    client, server = rows.from_client, ~rows.from_client
-    for_client = rows.connection.last_where(
-        server & has_ack, (server & has_ack) | (client & lost), fill=True
-    )
-    for_server = rows.connection.last_where(
-        client & has_ack, (client & has_ack) | (server & lost), fill=True
-    )
-    return np.where(client, for_client, for_server)
+@njit(cache=True, nogil=True)
+def _bytes_in_flight(
+    direction: np.ndarray,
+    directions: int,
+    flags: np.ndarray,
+    seglen: np.ndarray,
+    seq_u: np.ndarray,
+    ack_u: np.ndarray,
+    nextseq: np.ndarray,
+    lost: np.ndarray,
+) -> np.ndarray:
+    """The pass: per direction the highest ACK sent, the lowest sequence number sent and
+    ``valid_bif`` (set by an ACK from the peer, cleared by a lost segment, set at first)."""
+    rows = len(direction)
+    result = np.zeros(rows, dtype=np.int64)
+    highest_ack = np.full(directions, NOTHING, dtype=np.int64)
+    lowest_sent = np.full(directions, -NOTHING, dtype=np.int64)
+    valid = np.ones(directions, dtype=np.bool_)
+    for row in range(rows):
+        fwd = direction[row]
+        rev = fwd ^ 1
+        length = np.int64(seglen[row])
+        syn_or_fin = (flags[row] & (SYN | FIN)) != 0
+        if flags[row] & ACK:
+            highest_ack[fwd] = max(highest_ack[fwd], ack_u[row])
+            valid[rev] = True
+        if lost[row]:
+            valid[fwd] = False
+        if length > 0 or syn_or_fin:
+            lowest_sent[fwd] = min(lowest_sent[fwd], seq_u[row])
+        acked = highest_ack[rev]
+        end = seq_u[row] + length + syn_or_fin
+        if acked < nextseq[row]:
+            in_flight = nextseq[row] - max(acked, lowest_sent[fwd])
+        else:  # everything was acknowledged: a resent segment counts alone
+            in_flight = end - seq_u[row]
+        if syn_or_fin and end == nextseq[row]:  # its sequence number is not a byte
+            in_flight -= 1
+        if length > 0 and valid[fwd] and 0 < in_flight < MAX_IN_FLIGHT:
+            result[row] = in_flight
+    return result

@@ -1,119 +1,145 @@
 """The per-row facts Wireshark's TCP analysis reads, gathered once as NumPy arrays.
 
-:class:`Rows` holds, for every segment in capture order, its header fields, its
-direction's grouping and the sequence numbers made comparable (unwrapped) inside a
-direction, plus the two group views the analysis needs: rows of one direction of a
-connection (Wireshark's ``fwd``), and rows of one connection (to read the ``rev``
-direction's latest state).
+:class:`Rows` holds, for every segment in capture order, the header fields the analysis
+reads (in the segments schema's dtypes, so gathering them copies nothing and each
+compiled pass has one signature) and the small integer ids its state arrays are indexed
+by: the direction ``conn * 2 + from_client`` (``conn`` a connection id), whose peer is
+``direction ^ 1`` (Wireshark's ``fwd`` and ``rev``). :class:`Firsts` are the rows the
+analysis needs to know before its pass: each direction's first segment (its first
+sequence number anchors the peer's acknowledgement numbers) and each connection's first
+SYN and SYN-ACK (their window-scale options decide the scaling).
 
 >>> rows = Rows.of(hskit.load(hskit.samples.path("refused")).segments)  # doctest: +SKIP
+>>> rows.direction.tolist()  # doctest: +SKIP
+[1, 0]
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
-from hskit.analysis.groups import Groups, take
-from hskit.schema import ACK, FIN, RST, SYN
+from hskit.schema import ACK, FIN, SEGMENT_DTYPES, SYN
 
 #: a sequence number below every unwrapped one: "nothing seen yet".
 NOTHING = np.iinfo(np.int64).min // 4
+#: stream numbers up to this many times the rows are used as connection ids directly
+#: (state arrays that large cost less than renumbering); sparser ones are renumbered.
+DENSE_STREAMS = 4
+
+
+@dataclass(frozen=True)
+class Firsts:
+    """Row positions (-1 for none) of the first segment of each direction, and of the
+    first SYN (without ACK) and SYN-ACK of each connection."""
+
+    of_direction: np.ndarray
+    syn: np.ndarray
+    synack: np.ndarray
 
 
 @dataclass(frozen=True)
 class Rows:
-    """Every segment's fields the analysis reads, and its groupings."""
+    """Every segment's fields the analysis reads, and its connection and direction ids."""
 
     frame: np.ndarray
     #: capture time, integer nanoseconds (Wireshark compares times in ns).
     ns: np.ndarray
-    stream: np.ndarray
-    from_client: np.ndarray
+    #: direction id, ``conn * 2 + from_client`` where ``conn`` is the connection id (the
+    #: stream number where streams are dense, 0 ≤ conn < ``connections``).
+    direction: np.ndarray
     flags: np.ndarray
-    seq: np.ndarray  # raw, int64
-    ack: np.ndarray  # raw, int64
-    seglen: np.ndarray  # int64
-    win: np.ndarray  # raw window field, int64
-    wscale: np.ndarray  # window-scale option shift, -1 where absent
-    #: rows of one direction of one connection.
-    direction: Groups
-    #: rows of one connection.
-    connection: Groups
-    #: sequence number, unwrapped inside the direction (int64).
-    seq_u: np.ndarray
-    #: acknowledgement number in the peer direction's unwrapped sequence space; only
-    #: meaningful where the ACK flag is set.
-    ack_u: np.ndarray
+    seq: np.ndarray  # raw
+    ack: np.ndarray  # raw
+    seglen: np.ndarray
+    win: np.ndarray  # raw window field
+    #: window-scale option shift (a pandas masked array: NA where absent).
+    wscale: pd.api.extensions.ExtensionArray
+    #: number of connection ids (state arrays per connection have this length).
+    connections: int
+    firsts: Firsts
 
     @classmethod
     def of(cls, segments: pd.DataFrame) -> Rows:
         """Gather the arrays of a segments table."""
-        stream = segments["stream"].to_numpy(np.int64)
-        from_client = segments["from_client"].to_numpy(bool)
-        flags = segments["flags"].to_numpy(np.int64)
-        seq = segments["seq"].to_numpy(np.int64)
-        ack = segments["ack"].to_numpy(np.int64)
-        direction_key = stream * 2 + from_client
-        direction = Groups.of(direction_key)
-        seq_u = direction.unwrap(seq, anchor=seq)
-        has_ack = (flags & ACK) != 0
-        # acks are unwrapped over a direction's ACK rows only, next to the peer's first seq
-        peer_first_seq = _peer_first(direction_key, direction, seq, fallback=ack)
-        ack_groups = Groups.of(direction_key * 2 + ~has_ack)
-        ack_u = ack_groups.unwrap(ack, anchor=peer_first_seq)
+
+        def column(name: str) -> np.ndarray:
+            return _readonly(segments[name].to_numpy(SEGMENT_DTYPES[name]))
+
+        conn, connections = _connection_ids(column("stream"))
+        direction = _readonly(conn * 2 + column("from_client"))
+        flags = column("flags")
         return cls(
-            frame=segments["frame"].to_numpy(np.int64),
-            ns=segments["ts"].astype("int64").to_numpy(),
-            stream=stream,
-            from_client=from_client,
-            flags=flags,
-            seq=seq,
-            ack=ack,
-            seglen=segments["payload_len"].to_numpy(np.int64),
-            win=segments["win"].to_numpy(np.int64),
-            wscale=segments["wscale"].astype("Int64").fillna(-1).to_numpy(np.int64),
+            frame=column("frame"),
+            ns=_readonly(segments["ts"].astype("int64").to_numpy()),
             direction=direction,
-            connection=Groups.of(stream),
-            seq_u=seq_u,
-            ack_u=ack_u,
+            flags=flags,
+            seq=column("seq"),
+            ack=column("ack"),
+            seglen=column("payload_len"),
+            win=column("win"),
+            wscale=segments["wscale"].astype(SEGMENT_DTYPES["wscale"]).array,
+            connections=connections,
+            firsts=Firsts(*_firsts(direction, flags, connections * 2)),
         )
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    @property
+    def directions(self) -> int:
+        """Number of direction ids."""
+        return self.connections * 2
 
     def has(self, bits: int) -> np.ndarray:
         """True where any of the flag ``bits`` is set."""
         return (self.flags & bits) != 0
 
     @property
-    def plain(self) -> np.ndarray:
-        """True where none of SYN, FIN, RST is set (Wireshark's window and ACK checks)."""
-        return ~self.has(SYN | FIN | RST)
-
-    def peer_last(self, values: np.ndarray, fill: object) -> np.ndarray:
-        """For each row, ``values`` at the latest earlier row of the other direction of
-        its connection (Wireshark's ``rev`` state), ``fill`` where there is none."""
-        return take(values, self.peer_row, fill)
-
-    @cached_property
-    def peer_row(self) -> np.ndarray:
-        """Each row's latest earlier row of the other direction (a row position), -1
-        where there is none."""
-        client = self.from_client
-        of_client = self.connection.latest_row(client)
-        of_server = self.connection.latest_row(~client)
-        return np.where(client, of_server, of_client)
+    def seq_space(self) -> np.ndarray:
+        """Sequence space each segment takes: payload, plus one for a SYN or a FIN."""
+        return self.seglen + self.has(SYN | FIN)
 
 
-def _peer_first(
-    key: np.ndarray, direction: Groups, seq: np.ndarray, fallback: np.ndarray
-) -> np.ndarray:
-    """Each row's peer direction's first raw sequence number (``fallback`` without one)."""
-    firsts = direction.order[direction.first == np.arange(len(key))]
-    first_seq = pd.Series(seq[firsts], index=key[firsts])
-    peer = first_seq.reindex(key ^ 1).to_numpy()
-    return np.where(np.isnan(peer), fallback, peer).astype(np.int64)
+def _readonly(values: np.ndarray) -> np.ndarray:
+    """A read-only view of ``values``: pandas gives read-only or writable arrays depending
+    on how a table was made, and numba compiles a pass once for each kind."""
+    view = values.view()
+    view.flags.writeable = False
+    return view
+
+
+def _connection_ids(stream: np.ndarray) -> tuple[np.ndarray, int]:
+    """Stream numbers as ids for state arrays: themselves when dense enough, else their
+    rank among the distinct streams; and how many ids there are."""
+    stream = stream.astype(np.int64)
+    if not len(stream):
+        return stream, 0
+    highest = int(stream.max())
+    if highest < DENSE_STREAMS * len(stream):
+        return stream, highest + 1
+    distinct, conn = np.unique(stream, return_inverse=True)
+    return conn.astype(np.int64), len(distinct)
+
+
+@njit(cache=True, nogil=True)
+def _firsts(
+    direction: np.ndarray, flags: np.ndarray, directions: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fields of :class:`Firsts`, in one pass."""
+    of_direction = np.full(directions, -1, dtype=np.int64)
+    syn = np.full(directions // 2, -1, dtype=np.int64)
+    synack = np.full(directions // 2, -1, dtype=np.int64)
+    for row in range(len(direction)):
+        own, conn = direction[row], direction[row] >> 1
+        if of_direction[own] < 0:
+            of_direction[own] = row
+        opening = flags[row] & (SYN | ACK)
+        if opening == SYN and syn[conn] < 0:
+            syn[conn] = row
+        if opening == SYN | ACK and synack[conn] < 0:
+            synack[conn] = row
+    return of_direction, syn, synack

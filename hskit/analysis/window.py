@@ -7,16 +7,16 @@ Wireshark's ``-2``). With only one SYN in the capture the other direction's scal
 unknown (``-1``): its windows are shown raw, and "window full" is not checked against
 it. SYN segments are never scaled.
 
->>> scaled_window(np.array([63]), np.array([7]), np.array([False])).tolist()
-[8064]
+>>> calculated_window(63, 7, False)
+8064
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from hskit.analysis.rows import Rows
-from hskit.schema import ACK, SYN
 
 #: Wireshark's ``win_scale`` values besides a shift.
 UNKNOWN_SCALE = -1  # no SYN of this direction seen, nor anything ruling scaling out
@@ -27,17 +27,14 @@ MAX_SHIFT = 14
 
 
 def window_scales(rows: Rows) -> np.ndarray:
-    """Each row's sender's Wireshark ``win_scale``: a shift, ``-1`` or ``-2``.
+    """Each direction's Wireshark ``win_scale`` (by direction id): a shift, ``-1`` or ``-2``.
 
     >>> window_scales(rows)  # doctest: +SKIP
     """
-    syn = rows.has(SYN) & ~rows.has(ACK)
-    synack = rows.has(SYN) & rows.has(ACK)
-    streams = int(rows.stream.max()) + 1 if len(rows) else 0
-    syn_seen = _first_option(rows, syn, streams)
-    synack_seen = _first_option(rows, synack, streams)
-    client = np.full(streams, UNKNOWN_SCALE)
-    server = np.full(streams, UNKNOWN_SCALE)
+    syn_seen = _option(rows, rows.firsts.syn)
+    synack_seen = _option(rows, rows.firsts.synack)
+    client = np.full(rows.connections, UNKNOWN_SCALE)
+    server = np.full(rows.connections, UNKNOWN_SCALE)
     has_syn, has_synack = syn_seen >= -1, synack_seen >= -1
     syn_ws, synack_ws = syn_seen >= 0, synack_seen >= 0
     rules = [  # first match wins
@@ -47,26 +44,26 @@ def window_scales(rows: Rows) -> np.ndarray:
         ("only the SYN seen", has_syn, syn_seen, UNKNOWN_SCALE),
         ("only the SYN-ACK seen", has_synack, UNKNOWN_SCALE, synack_seen),
     ]
-    decided = np.zeros(streams, dtype=bool)
+    decided = np.zeros(rows.connections, dtype=bool)
     for _, condition, client_scale, server_scale in rules:
         pick = condition & ~decided
         client = np.where(pick, client_scale, client)
         server = np.where(pick, server_scale, server)
         decided |= pick
-    client, server = np.minimum(client, MAX_SHIFT), np.minimum(server, MAX_SHIFT)
-    return np.where(rows.from_client, client[rows.stream], server[rows.stream])
+    scales = np.empty(rows.directions, dtype=np.int64)
+    scales[1::2] = np.minimum(client, MAX_SHIFT)  # direction conn * 2 + from_client
+    scales[0::2] = np.minimum(server, MAX_SHIFT)
+    return scales
 
 
-def _first_option(rows: Rows, mask: np.ndarray, streams: int) -> np.ndarray:
-    """Per stream, the window-scale shift of the first ``mask`` row: -1 when it had no
-    option, -2 when the stream has no such row."""
-    result = np.full(streams, -2, dtype=np.int64)
-    positions = np.flatnonzero(mask)[::-1]  # reversed, so the first row is written last
-    result[rows.stream[positions]] = rows.wscale[positions]
-    return result
+def _option(rows: Rows, first: np.ndarray) -> np.ndarray:
+    """Per connection, the window-scale shift of the row at ``first``: -1 when it had no
+    option, -2 when there is no such row (``first`` -1)."""
+    shift = rows.wscale[np.maximum(first, 0)].to_numpy(dtype=np.int64, na_value=-1)
+    return np.where(first >= 0, shift, -2)
 
 
-def scaled_window(raw: np.ndarray, scale: np.ndarray, syn: np.ndarray) -> np.ndarray:
+@njit(cache=True, nogil=True)
+def calculated_window(raw: int, scale: int, syn: bool) -> int:
     """``raw << scale`` where the scale is a shift and the segment is not a SYN."""
-    shift = np.where((scale >= 0) & ~syn, scale, 0)
-    return raw.astype(np.int64) << shift
+    return raw << scale if scale >= 0 and not syn else raw

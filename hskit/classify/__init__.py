@@ -20,6 +20,7 @@ import sys
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -43,12 +44,15 @@ __all__ = ["classify"]
 #: Tables at least this long get the Zeek fields computed on a second thread.
 PARALLEL_MIN_SEGMENTS = 50_000
 
+T = TypeVar("T")
+
 
 def classify(
     segments: pd.DataFrame,
     *,
     time_wait: float = schema.DEFAULT_TIME_WAIT,
     likely_server_ports: frozenset[int] | None = None,
+    analysis: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Classify every connection of ``segments``: ``(connections, states)``.
 
@@ -59,10 +63,14 @@ def classify(
     the client with Zeek's port heuristic (:func:`hskit.direction.from_client`);
     ``conn_state`` and ``history`` are what :func:`hskit.classify.zeek.zeek_conn_fields`
     gives with the same ports (computed from this function's own sorted rows).
+    ``analysis``, when given, is ``segments``' Wireshark analysis (:func:`hskit.analyze`,
+    row for row, as ``Capture.analysis`` holds it): its flags give the per-direction
+    counts (``retrans_c2s`` …) instead of analysing ``segments`` again.
 
     On a table of at least :data:`PARALLEL_MIN_SEGMENTS` rows, and with more than one
-    CPU, the Zeek fields are computed on a second thread while this one does the rest
-    (NumPy releases the GIL inside its array operations).
+    CPU, the Zeek fields (and the analysis, when not given) are computed on a second
+    thread while this one does the rest (NumPy and the analysis' compiled passes release
+    the GIL).
 
     >>> cap = hskit.load("sample_pcaps/refused.pcap")  # doctest: +SKIP
     >>> classify(cap.segments)[0]["handshake"].tolist()  # doctest: +SKIP
@@ -72,6 +80,8 @@ def classify(
         schema.check(segments, schema.SEGMENT_DTYPES, "segments")
     except SchemaError:  # other column order, extra columns or dtypes: cast (or say what's missing)
         segments = schema.conform(segments, schema.SEGMENT_DTYPES)
+    if analysis is not None and len(analysis) != len(segments):
+        raise SchemaError(f"analysis: {len(analysis)} rows for {len(segments)} segments")
     direction = (
         None
         if likely_server_ports is None
@@ -81,10 +91,13 @@ def classify(
     rows = Rows.from_segments(segments, index, direction)
     zeek_arguments = (*_zeek_rows(segments, rows, index), likely_server_ports)
     if len(rows.time) < PARALLEL_MIN_SEGMENTS or _cpus() < 2:
-        return _tables(segments, rows, index, time_wait, sorted_conn_fields(*zeek_arguments))
+        zeek = sorted_conn_fields(*zeek_arguments)
+        analysed = analyze(segments) if analysis is None else analysis
+        return _tables(segments, rows, index, time_wait, zeek, analysed)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hskit-zeek") as worker:
         zeek = worker.submit(sorted_conn_fields, *zeek_arguments)
-        return _tables(segments, rows, index, time_wait, zeek)
+        analysed = worker.submit(analyze, segments) if analysis is None else analysis
+        return _tables(segments, rows, index, time_wait, zeek, analysed)
 
 
 def _zeek_rows(
@@ -119,9 +132,10 @@ def _tables(
     time_wait: float,
     zeek: tuple[pd.Categorical, pd.api.extensions.ExtensionArray]
     | Future[tuple[pd.Categorical, pd.api.extensions.ExtensionArray]],
+    analysis: pd.DataFrame | Future[pd.DataFrame],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The connections and states tables; ``zeek`` (``conn_state``, ``history``), or
-    the future of them, is waited for last."""
+    """The connections and states tables; ``zeek`` (``conn_state``, ``history``) and
+    ``analysis``, or the futures of them, are waited for last."""
     opened = handshake.analyse(rows, index)
     closed = termination.analyse(rows, index, opened, time_wait)
     capture_end = float(rows.time.max()) if len(rows.time) else 0.0
@@ -154,10 +168,15 @@ def _tables(
     states_table = _table(
         {name: states[name] for name in states.columns}, schema.STATE_DTYPES, "states"
     )
-    columns.update(loss_counts(analyze(segments), rows, index))
-    conn_state, history = zeek.result() if isinstance(zeek, Future) else zeek
+    columns.update(loss_counts(_result(analysis), rows, index))
+    conn_state, history = _result(zeek)
     columns.update(conn_state=conn_state, history=history)
     return _table(columns, schema.CONNECTION_DTYPES, "connections"), states_table
+
+
+def _result(value: T | Future[T]) -> T:
+    """``value``, or what its future gives."""
+    return value.result() if isinstance(value, Future) else value
 
 
 def _table(columns: Mapping[str, object], dtypes: Mapping[str, object], name: str) -> pd.DataFrame:

@@ -249,6 +249,7 @@ class LadderWidget(Quiet, widgets.VBox):
             self.cap.connections,
             self._stream,
             states=self.cap.states,
+            analysis=self.cap.analysis,  # the whole capture's: it knows the reused ports
             numbers=self.numbers.value,
             spacing=self.spacing.value,
             frames=None if self.handshake_only.value else slice(low - 1, high),
