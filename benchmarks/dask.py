@@ -6,6 +6,7 @@ worker processes, on a capture set of >= 4M packets.
     python benchmarks/dask.py --base some.pcap --workers 1 2
     python benchmarks/dask.py --copies 1 --workers 2 --no-in-memory   # peak RSS per worker at
     python benchmarks/dask.py --copies 3 --workers 2 --no-in-memory   # two capture sizes
+    python benchmarks/dask.py --copies 3 --workers 2 --no-in-memory --diagnose
 
 The ring is ``--copies`` copies of the benchmark capture (``benchmarks/make_capture.py``),
 each shifted in time after the previous one with ``editcap -t`` (as ``dumpcap -b`` would
@@ -128,6 +129,35 @@ def on_dask(files: list[Path], workers: int) -> dict[str, object]:
     }
 
 
+def diagnose_on_dask(files: list[Path], workers: int) -> dict[str, float]:
+    """``hd.diagnose`` of the set on a LocalCluster of ``workers`` processes, from a fresh
+    driver process: wall time and the driver's peak RSS before and after (the driver
+    gathers connections, states and per-stream evidence, no segments)."""
+    code = (
+        "import resource, sys, time\n"
+        "from dask.distributed import Client, LocalCluster\n"
+        "import hskit.dask as hd\n"
+        "def mb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "if __name__ == '__main__':\n"
+        "    with LocalCluster(n_workers=int(sys.argv[1]), processes=True,\n"
+        "                      threads_per_worker=1) as cluster, Client(cluster):\n"
+        "        before = mb(); start = time.perf_counter()\n"
+        "        findings = hd.diagnose(hd.read_segments(sys.argv[2:]))\n"
+        "        print(time.perf_counter() - start, before, mb(), len(findings))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(workers), *map(str, files)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    seconds, before, after, findings = done.stdout.split()
+    return {
+        "seconds": float(seconds),
+        "driver_before_mb": float(before),
+        "driver_peak_mb": float(after),
+        "findings": int(findings),
+    }
+
+
 def stage_shares(tasks: list[dict]) -> dict[str, float]:
     """Share of the workers' compute time per stage (the rest as ``other``)."""
     from dask.utils import key_split
@@ -152,6 +182,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument(
         "--no-in-memory", action="store_true", help="Dask runs only (peak RSS per worker)"
+    )
+    parser.add_argument(
+        "--diagnose", action="store_true", help="also hd.diagnose on the most workers"
     )
     args = parser.parse_args()
     files = ring(base_capture(args.base), args.copies)
@@ -180,6 +213,15 @@ def main() -> None:
         print(
             f"dask {workers} worker{'s' if workers > 1 else ' '}  {run['seconds']:7.1f} s  "
             f"peak RSS per worker {peaks} MB  task time: {shares}"
+        )
+
+    if args.diagnose:
+        workers = max(args.workers)
+        found = diagnose_on_dask(files, workers)
+        print(
+            f"dask diagnose, {workers} worker(s): {found['seconds']:.1f} s, "
+            f"{found['findings']} findings; driver peak RSS {found['driver_before_mb']:.0f} MB "
+            f"before, {found['driver_peak_mb']:.0f} MB after (no segments gathered)"
         )
 
     table = pd.Series(
