@@ -151,6 +151,54 @@ def test_parquet_dataset_on_the_cluster_equals_in_memory(client: Client, tmp_pat
     assert_same_tables(segments, hskit.load(files))
 
 
+def assert_same_dataset(on_dask: Path, in_memory: Path) -> None:
+    """Two dataset folders read back to the same tables, report and stream buckets."""
+    disk, memory = hskit.load_dataset(on_dask), hskit.load_dataset(in_memory)
+    for table in ("segments", "connections", "states"):
+        pd.testing.assert_frame_equal(
+            getattr(disk, table), getattr(memory, table), check_exact=True
+        )
+    assert disk.meta == memory.meta  # load report, buckets, categories, capture end
+    streams = [pd.read_parquet(folder / "streams.parquet") for folder in (on_dask, in_memory)]
+    pd.testing.assert_frame_equal(*streams)
+    folders = [sorted(p.name for p in (f / "segments").iterdir()) for f in (on_dask, in_memory)]
+    assert folders[0] == folders[1]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [CAPTURE_SETS / "dumpcap_ring", CAPTURE_SETS / "tcpdump_rotated", "busy_server"],
+    ids=lambda source: getattr(source, "name", source),
+)
+def test_dataset_converted_on_the_cluster_equals_the_in_memory_convert(
+    client: Client, tmp_path: Path, source: Path | str
+) -> None:
+    if isinstance(source, str):
+        source = hskit.samples.path(source)
+    hskit.convert(source, tmp_path / "memory", buckets=5, progress=False)
+    hd.convert(source, tmp_path / "dask", buckets=5)
+    assert_same_dataset(tmp_path / "dask", tmp_path / "memory")
+    memory = hskit.load(source, backend="native", progress=False)
+    stream = int(memory.connections["stream"].iloc[-1])
+    expected = memory.segments[memory.segments["stream"] == stream].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        hskit.load_dataset(tmp_path / "dask").stream_segments(stream), expected
+    )
+
+
+def test_cli_convert_with_two_workers_writes_the_in_memory_dataset(tmp_path: Path) -> None:
+    ring = sorted(str(p) for p in (CAPTURE_SETS / "dumpcap_ring").iterdir() if p.name[0] != ".")
+    runner = CliRunner()
+    in_memory = runner.invoke(main, ["convert", *ring, "-o", str(tmp_path / "memory")])
+    on_dask = runner.invoke(
+        main, ["convert", *ring, "-o", str(tmp_path / "dask"), "--workers", "2"]
+    )
+    assert in_memory.exit_code == on_dask.exit_code == 0, on_dask.output
+    assert on_dask.stdout == in_memory.stdout.replace("memory", "dask")
+    assert "dask: 2 worker(s); progress on the dashboard http" in on_dask.stderr
+    assert_same_dataset(tmp_path / "dask", tmp_path / "memory")
+
+
 @pytest.mark.parametrize("command", ["summary", "diagnose"])
 def test_cli_on_the_cluster_prints_what_it_prints_in_memory(client: Client, command: str) -> None:
     capture = str(hskit.samples.path("syn_flood"))

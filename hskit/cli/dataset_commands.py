@@ -13,6 +13,7 @@ import click
 
 import hskit
 from hskit.cli import main
+from hskit.cli.dask_options import dask_client, dask_options, on_dask
 from hskit.native.chunks import DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE
 from hskit.wording import counted
 
@@ -29,16 +30,31 @@ from hskit.wording import counted
 )  # fmt: skip
 @click.option(
     "--chunk-size", type=click.IntRange(min=MIN_CHUNK_SIZE), default=DEFAULT_CHUNK_SIZE,
-    show_default=True, help="Capture bytes decoded at a time.",
+    show_default=True, help="Capture bytes decoded at a time (not on Dask: a file a task).",
 )  # fmt: skip
-def convert(captures: tuple[str, ...], output: Path, buckets: int | None, chunk_size: int) -> None:
+@dask_options
+def convert(
+    captures: tuple[str, ...],
+    output: Path,
+    buckets: int | None,
+    chunk_size: int,
+    scheduler: str | None,
+    workers: int | None,
+) -> None:
     """Convert CAPTURES (files of one capture set, a folder or a glob) to a Parquet dataset.
 
-    Read it back with hskit.load_dataset(OUTPUT).
+    Read it back with hskit.load_dataset(OUTPUT). On Dask (--scheduler, --workers) the
+    workers write the segments: OUTPUT must be on a file system they all see.
     """
     source: str | list[str] = captures[0] if len(captures) == 1 else list(captures)
     try:
-        hskit.convert(source, output, buckets=buckets, chunk_size=chunk_size)
+        if on_dask(scheduler, workers):
+            import hskit.dask as hd
+
+            with dask_client(scheduler, workers):
+                hd.convert(source, output, buckets=buckets)
+        else:
+            hskit.convert(source, output, buckets=buckets, chunk_size=chunk_size)
     except FileExistsError as error:
         raise click.ClickException(str(error)) from None
     cap = hskit.load_dataset(output)

@@ -3,7 +3,8 @@
 Segments are read one partition per file (:func:`read_segments`), shuffled so each
 connection is whole in one partition (:func:`by_connection`), and classified by
 hskit's own classifier per partition (:func:`classify`); the tables equal the
-in-memory ones. Findings and the summary counts are computed from per-partition
+in-memory ones; :func:`convert` writes the Parquet dataset of :func:`hskit.convert` on
+the cluster. Findings and the summary counts are computed from per-partition
 reductions (:func:`diagnose`, :func:`summary`). Any Dask scheduler runs it: a
 ``dask.distributed.Client`` on a ``LocalCluster`` or on ``tcp://scheduler:8786``.
 
@@ -15,6 +16,7 @@ reductions (:func:`diagnose`, :func:`summary`). Any Dask scheduler runs it: a
 from __future__ import annotations
 
 from hskit.dask.classify import classify, compute, in_stream_order
+from hskit.dask.convert import convert
 from hskit.dask.diagnose import Summary, diagnose, summary
 from hskit.dask.read import read_segments
 from hskit.dask.regroup import by_connection
@@ -24,6 +26,7 @@ __all__ = [
     "by_connection",
     "classify",
     "compute",
+    "convert",
     "diagnose",
     "in_stream_order",
     "read_segments",

@@ -1,12 +1,14 @@
 """``diagnose`` and ``summary`` of a capture on Dask: the in-memory findings and counts.
 
-Findings read the connections and states tables and every segment: Wireshark's
-analysis (:func:`hskit.analyze`), which the ``loss`` and ``retransmissions`` findings
-count, needs each connection whole (a connection without its middle rows would show
-"previous segment not captured"). The segments are regrouped by connection and
-classified on the cluster; hskit's :func:`hskit.diagnose.diagnose` then runs on the
-gathered tables, so the findings are exactly the in-memory ones, and the driver holds
-the segments table.
+The findings read the connections and states tables and, of the segments, only their
+evidence reduced per stream (:mod:`hskit.diagnose.evidence`: counts per stream and
+direction, the SYN-ACKs' options, repeated SYNs, stall candidates). The segments are
+regrouped so that every connection is whole in one partition
+(:func:`hskit.dask.by_connection`); each worker runs Wireshark's analysis
+(:func:`hskit.analyze`, which needs each connection whole) and reduces its partition
+to evidence, and classifies it. The driver gathers the connections, the states and the
+evidence, a few rows per connection, never a segment, and runs the findings on them
+(:func:`hskit.diagnose.diagnose_evidence`): they equal the in-memory ones.
 
 The summary's label counts are Dask aggregations (count and first stream per label);
 the handshake-time percentiles read one float per complete handshake.
@@ -25,10 +27,11 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 
-from hskit.dask.classify import classify, in_stream_order
-from hskit.dask.regroup import by_connection
-from hskit.diagnose import Thresholds
-from hskit.diagnose import diagnose as diagnose_tables
+import hskit
+from hskit.dask.classify import classify, in_stream_order, open_until
+from hskit.dask.regroup import Catalog, conversations, numbered
+from hskit.diagnose import Evidence, Thresholds, diagnose_evidence
+from hskit.diagnose.evidence import concat_evidence, stream_evidence
 from hskit.label_counts import COUNTED, MISSING
 
 
@@ -44,16 +47,31 @@ def diagnose(
 
     >>> hd.diagnose(hd.read_segments("ring/"), stall_time=5.0)  # doctest: +SKIP
     """
-    whole = by_connection(segments, npartitions)
-    connections, states = classify(segments, npartitions=npartitions)
-    evidence, connections, states = dask.compute(whole, connections, states)
-    return diagnose_tables(
-        evidence.sort_values("frame", kind="stable", ignore_index=True),
-        in_stream_order(connections),
-        in_stream_order(states),
-        thresholds,
-        **overrides,
+    local, catalog = conversations(segments, npartitions)
+    parts = [
+        dask.delayed(reduced, pure=True)(part, catalog)
+        for part in local.to_delayed(optimize_graph=False)
+    ]
+    (parts,) = dask.compute(parts)
+    connections, states = (
+        in_stream_order(pd.concat([part[index] for part in parts], ignore_index=True))
+        for index in range(2)
     )
+    return diagnose_evidence(
+        concat_evidence([part[2] for part in parts]), connections, states, thresholds, **overrides
+    )
+
+
+def reduced(part: pd.DataFrame, catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame, Evidence]:
+    """One shuffled partition numbered, classified, analysed and reduced to evidence:
+    its ``(connections, states, evidence)``.
+
+    >>> reduced(shuffled_partition, catalog)[2].directions  # doctest: +SKIP
+    """
+    segments = numbered(part, catalog)
+    connections, states = hskit.classify(segments)
+    evidence = stream_evidence(segments, hskit.analyze(segments))
+    return connections, open_until(states, catalog.capture_end), evidence
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ import pandas as pd
 
 import hskit
 from hskit import schema
+from hskit.capture import LoadReport
 from hskit.dataset.convert import read_segments as read_bucket
 from hskit.dataset.layout import META, SEGMENTS, Meta
 from hskit.loader import capture_set
@@ -76,14 +77,27 @@ def read_segments(paths: Paths, *, backend: str = "auto") -> dd.DataFrame:
     if isinstance(paths, str | os.PathLike) and (Path(paths) / META).is_file():
         return _read_dataset(Path(paths))
     files, _, _ = capture_set(paths)
-    if len(files) == 1:
-        parts = [FilePart(files[0], frame_offset=0, set_first_ns=NO_TIMESTAMP, names=())]
-    else:
-        parts = _set_parts(files)
-    meta = _meta(parts[0].names)
+    parts = file_parts(files)
     return dd.from_map(
-        _read_part, parts, backend=backend, meta=meta, label="hskit-read", enforce_metadata=False
+        _read_part,
+        parts,
+        backend=backend,
+        meta=segments_meta(parts[0].names),
+        label="hskit-read",
+        enforce_metadata=False,
     )
+
+
+def file_parts(files: list[Path]) -> list[FilePart]:
+    """The files of a capture set in reading order (as :func:`hskit.loader.capture_set`
+    gives them), each with its place in the set; one file is a set of its own.
+
+    >>> file_parts([Path("sample_pcaps/refused.pcap")])[0].frame_offset  # doctest: +SKIP
+    0
+    """
+    if len(files) == 1:
+        return [FilePart(files[0], frame_offset=0, set_first_ns=NO_TIMESTAMP, names=())]
+    return _set_parts(files)
 
 
 def _read_dataset(dataset: Path) -> dd.DataFrame:
@@ -122,9 +136,19 @@ def _set_parts(files: list[Path]) -> list[FilePart]:
 
 def _read_part(part: FilePart, backend: str) -> pd.DataFrame:
     """One file's segments, numbered within the capture set ``part`` belongs to."""
-    segments = hskit.load(part.path, backend=backend, progress=False).segments  # type: ignore[arg-type]
+    return load_part(part, backend)[0]
+
+
+def load_part(part: FilePart, backend: str) -> tuple[pd.DataFrame, LoadReport]:
+    """One file's segments, numbered within the capture set ``part`` belongs to, and the
+    file's own load report.
+
+    >>> segments, report = load_part(file_parts([Path("a.pcap")])[0], "native")  # doctest: +SKIP
+    """
+    cap = hskit.load(part.path, backend=backend, progress=False)  # type: ignore[arg-type]
+    segments = cap.segments
     if not part.names:
-        return segments
+        return segments, cap.load_report
     ts_ns = segments["ts"].array.asi8
     unknown = segments["time"].isna().to_numpy() | (part.set_first_ns == NO_TIMESTAMP)
     segments["frame"] = (segments["frame"].to_numpy(np.int64) + part.frame_offset).astype(np.uint32)
@@ -132,11 +156,12 @@ def _read_part(part: FilePart, backend: str) -> pd.DataFrame:
     segments[SOURCE] = pd.Categorical.from_codes(
         np.full(len(segments), part.names.index(part.name), dtype=np.int32), categories=part.names
     )
-    return segments
+    return segments, cap.load_report
 
 
-def _meta(names: tuple[str, ...]) -> pd.DataFrame:
-    """The empty table a partition looks like: addresses' categories unknown until read."""
+def segments_meta(names: tuple[str, ...]) -> pd.DataFrame:
+    """The empty table a partition looks like: addresses' categories unknown until read,
+    ``source`` with the set's file ``names`` (none for a single file)."""
     meta = schema.empty_segments()
     if names:
         meta[SOURCE] = pd.Categorical([], categories=names)

@@ -22,6 +22,7 @@ The recipe, each step a Dask task per partition:
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dask
@@ -77,11 +78,18 @@ def by_connection(segments: dd.DataFrame, npartitions: int | None = None) -> dd.
 
 
 def conversations(
-    segments: dd.DataFrame, npartitions: int | None = None
+    segments: dd.DataFrame,
+    npartitions: int | None = None,
+    *,
+    key: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> tuple[dd.DataFrame, dask.delayed]:
     """Steps 1–3 (rows with local conversation numbers in :data:`LOCAL`) and the delayed
-    :class:`Catalog` for step 4."""
-    keyed = segments.map_partitions(_with_pair)
+    :class:`Catalog` for step 4. ``key`` puts the shuffle key in :data:`PAIR` (default:
+    :func:`with_pair`); any key equal for every row of a 4-tuple keeps connections whole,
+    e.g. a dataset's connection bucket (:func:`hskit.dask.convert`)."""
+    key = key or with_pair
+    # meta from the empty table: Dask's made-up sample rows are no addresses
+    keyed = segments.map_partitions(key, meta=key(segments._meta))
     shuffled = keyed.shuffle(PAIR, npartitions=npartitions or segments.npartitions)
     local = shuffled.map_partitions(split_conversations)
     summaries = [
@@ -90,9 +98,11 @@ def conversations(
     return local, dask.delayed(catalog_of, pure=True)(summaries)
 
 
-def _with_pair(part: pd.DataFrame) -> pd.DataFrame:
+def with_pair(part: pd.DataFrame) -> pd.DataFrame:
     """Step 1: the direction-independent pair key of each row (a hash; equal keys of
     different pairs only share a partition, the split in step 3 uses exact endpoints).
+
+    >>> with_pair(segments_of_one_file)[PAIR].nunique()  # doctest: +SKIP
 
     The addresses travel as text: each file has its own categories, which Arrow (Dask's
     shuffle format) cannot always unify into one dictionary; step 4 gives them the set's.

@@ -69,15 +69,9 @@ def convert(
     >>> convert("big.pcapng", "big-dataset/")  # doctest: +SKIP
     PosixPath('big-dataset')
     """
-    folder = Path(dataset)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise FileExistsError(f"{folder} exists and is not an empty folder: choose a new one")
+    folder = new_dataset_folder(dataset)
     paths, label, notes = capture_set(path)
-    if buckets is None:
-        total = sum(p.stat().st_size for p in paths)
-        buckets = max(MIN_BUCKETS, math.ceil(total / BUCKET_BYTES))
-    if buckets < 1:
-        raise ValueError(f"buckets must be at least 1, not {buckets}")
+    buckets = bucket_count(paths, buckets)
     folder.mkdir(parents=True, exist_ok=True)
     load = ChunkedLoad(paths, chunk_size=chunk_size, label=label)
     staging = _Staging(folder / STAGING, buckets)
@@ -103,6 +97,33 @@ def convert(
     finally:
         shutil.rmtree(folder / STAGING, ignore_errors=True)
     return folder
+
+
+def new_dataset_folder(dataset: str | os.PathLike[str]) -> Path:
+    """``dataset`` as a path, if it is new or an empty folder (else ``FileExistsError``).
+
+    >>> new_dataset_folder("fresh-dataset/")  # doctest: +SKIP
+    PosixPath('fresh-dataset')
+    """
+    folder = Path(dataset)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise FileExistsError(f"{folder} exists and is not an empty folder: choose a new one")
+    return folder
+
+
+def bucket_count(paths: Sequence[Path], buckets: int | None) -> int:
+    """``buckets``, checked; or, if ``None``, one per ``BUCKET_BYTES`` of the files (at
+    least ``MIN_BUCKETS``).
+
+    >>> bucket_count([], None), bucket_count([], 3)
+    (8, 3)
+    """
+    if buckets is None:
+        total = sum(p.stat().st_size for p in paths)
+        buckets = max(MIN_BUCKETS, math.ceil(total / BUCKET_BYTES))
+    if buckets < 1:
+        raise ValueError(f"buckets must be at least 1, not {buckets}")
+    return buckets
 
 
 class _Staging:

@@ -4,6 +4,9 @@ One row per problem and endpoint, most severe first. The kinds (``FINDING_KINDS`
 ``no_answer``, ``refused``, ``syn_flood``, ``slow_handshake``, ``time_wait_pressure``,
 ``resets``, ``zero_window``, ``stalled``, ``loss``, ``retransmissions``; each module of
 this package finds one family of them, and :class:`Thresholds` documents every knob.
+The finders read the connections and states tables and, of the segments, only their
+evidence reduced per stream (:mod:`hskit.diagnose.evidence`), which a cluster computes
+partition by partition (:func:`diagnose_evidence`, :func:`hskit.dask.diagnose`).
 
 >>> from hskit.diagnose import diagnose
 >>> findings = diagnose(cap.segments, cap.connections, cap.states)  # doctest: +SKIP
@@ -19,11 +22,12 @@ from typing import Any
 import pandas as pd
 
 from hskit.diagnose.display import findings_table
+from hskit.diagnose.evidence import Evidence, build_context, context_of
 from hskit.diagnose.flood import find_syn_flood
 from hskit.diagnose.handshake import find_no_answer, find_refused, find_slow_handshake
 from hskit.diagnose.loss import find_loss, find_retransmissions
 from hskit.diagnose.resets import find_resets
-from hskit.diagnose.table import Context, Thresholds, build_context, empty_findings
+from hskit.diagnose.table import Context, Thresholds, empty_findings
 from hskit.diagnose.time_wait import find_time_wait_pressure
 from hskit.diagnose.window import find_stalled, find_zero_window
 from hskit.schema import FINDING_COLUMNS, FINDING_DTYPES, FINDING_KINDS, SEVERITIES
@@ -59,16 +63,43 @@ def diagnose(
 
     >>> diagnose(segments, connections, states, flood_min_half_open=50)  # doctest: +SKIP
     """
+    settings = _settings(thresholds, overrides)
+    if connections.empty:
+        return empty_findings()
+    return _findings(build_context(segments, connections, states), settings)
+
+
+def diagnose_evidence(
+    evidence: Evidence,
+    connections: pd.DataFrame,
+    states: pd.DataFrame,
+    thresholds: Thresholds | None = None,
+    **overrides: Any,
+) -> pd.DataFrame:
+    """:func:`diagnose` from the segments' evidence (:mod:`hskit.diagnose.evidence`, e.g.
+    concatenated from the partitions of a cluster) instead of the segments.
+
+    >>> diagnose_evidence(evidence, connections, states, stall_time=5.0)  # doctest: +SKIP
+    """
+    settings = _settings(thresholds, overrides)
+    if connections.empty:
+        return empty_findings()
+    return _findings(context_of(evidence, connections, states), settings)
+
+
+def _settings(thresholds: Thresholds | None, overrides: dict[str, Any]) -> Thresholds:
+    """``thresholds`` (default :class:`Thresholds`) with ``overrides``, each a known field."""
     known = {field.name for field in fields(Thresholds)}
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise TypeError(
             f"unknown threshold(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    settings = replace(thresholds or Thresholds(), **overrides)
-    if connections.empty:
-        return empty_findings()
-    context = build_context(segments, connections, states)
+    return replace(thresholds or Thresholds(), **overrides)
+
+
+def _findings(context: Context, settings: Thresholds) -> pd.DataFrame:
+    """Every finder's rows, most severe and earliest first."""
     found = [finder(context, settings) for finder in FINDERS.values()]
     found = [table for table in found if not table.empty]
     if not found:
@@ -86,8 +117,10 @@ __all__ = [
     "FINDING_DTYPES",
     "FINDING_KINDS",
     "SEVERITIES",
+    "Evidence",
     "Thresholds",
     "diagnose",
+    "diagnose_evidence",
     "empty_findings",
     "findings_table",
 ]

@@ -25,7 +25,6 @@ from hskit.diagnose.table import (
     peak_concurrent,
     per_endpoint,
 )
-from hskit.schema import ACK, SYN
 
 
 def cookie_synacks(context: Context) -> pd.Series:
@@ -37,34 +36,15 @@ def cookie_synacks(context: Context) -> pd.Series:
 
     >>> cookie_synacks(context)  # doctest: +SKIP
     """
-    segments = context.segments
-    flags = segments["flags"].to_numpy(dtype=np.int64)
-    handshake = segments[(flags & SYN) != 0]
-    is_synack = (handshake["flags"].to_numpy(dtype=np.int64) & ACK) != 0
-    syns = handshake[~is_synack & handshake["from_client"].to_numpy()]
-    offered = (
-        syns.assign(no_ts=syns["ts_val"].isna().to_numpy())
-        .groupby("stream")
-        .agg(
-            syn_sack=("sack_perm", "first"),
-            syn_wscale=("wscale", "first"),
-            no_ts=("no_ts", "first"),
-        )
-    )
-    offered["syn_wscale"] = offered["syn_wscale"].notna()
-    offered = offered.loc[offered["no_ts"]]
-    synacks = handshake[is_synack & ~handshake["from_client"].to_numpy()]
+    synacks = context.evidence.synacks
     servers = context.connections.set_index("stream")["server"]
-    synacks = synacks.assign(
-        server=servers.reindex(synacks["stream"].to_numpy()).to_numpy(),
-        has_wscale=synacks["wscale"].notna().to_numpy(),
-    ).join(offered, on="stream")
+    synacks = synacks.assign(server=servers.reindex(synacks["stream"].to_numpy()).to_numpy())
     server_sends = synacks.groupby("server")[["sack_perm", "has_wscale"]].transform("any")
     dropped_sack = synacks["syn_sack"].eq(True) & ~synacks["sack_perm"] & server_sends["sack_perm"]
     dropped_wscale = (
         synacks["syn_wscale"].eq(True) & ~synacks["has_wscale"] & server_sends["has_wscale"]
     )
-    no_timestamps = synacks["ts_val"].isna().to_numpy()
+    no_timestamps = synacks["no_ts"].to_numpy()
     return ((dropped_sack | dropped_wscale) & no_timestamps).groupby(synacks["server"]).sum()
 
 

@@ -16,8 +16,6 @@ from hskit.diagnose.table import (
     num,
     per_endpoint,
 )
-from hskit.schema import SYN
-from hskit.timing import syn_retransmissions
 from hskit.wording import counted_each
 
 
@@ -51,7 +49,7 @@ def find_no_answer(context: Context, thresholds: Thresholds) -> pd.DataFrame:
         return empty_findings()
     syns = attempts.groupby("server")["syn_count"].sum()
     resent = _retransmitted_syns(context, attempts).reindex(table.index, fill_value=0)
-    retries = syn_retransmissions(context.segments)
+    retries = context.evidence.syn_retries
     retries = retries.merge(attempts[["stream", "server"]], on="stream")
     backoff = retries.groupby(["server", "attempt"])["delay"].median()
     intervals = (num(backoff, ".1f") + " s").groupby(level="server").agg(", ".join)
@@ -91,10 +89,7 @@ def find_no_answer(context: Context, thresholds: Thresholds) -> pd.DataFrame:
 def _retransmitted_syns(context: Context, conns: pd.DataFrame) -> pd.Series:
     """Per server of ``conns``: SYNs and SYN-ACKs Wireshark's analysis marks as
     retransmissions (``tcp.analysis.retransmission`` on a SYN)."""
-    segments = context.segments
-    syn = (segments["flags"].to_numpy(np.int64) & SYN) != 0
-    resent = syn & context.analysis["retransmission"].to_numpy()
-    per_stream = pd.Series(resent).groupby(segments["stream"].to_numpy(np.int64)).sum()
+    per_stream = context.evidence.streams["resent_syns"]
     counts = per_stream.reindex(conns["stream"].to_numpy(np.int64), fill_value=0)
     return pd.Series(counts.to_numpy(), index=conns["server"].to_numpy()).groupby(level=0).sum()
 

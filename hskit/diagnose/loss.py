@@ -1,5 +1,6 @@
 """Transfer findings from Wireshark's analysis (:func:`hskit.analyze`): ``loss`` and
-``retransmissions``, per server, each direction counted apart.
+``retransmissions``, per server, each direction counted apart, from the per-direction
+counts of the evidence (:mod:`hskit.diagnose.evidence`).
 
 - *loss*: signs that the network dropped data: segments after a gap the capture missed
   (``lost_segment``), ACKs of data never seen (``ack_lost_segment``) and fast
@@ -16,24 +17,16 @@ import numpy as np
 import pandas as pd
 
 from hskit.diagnose.table import Context, Thresholds, empty_findings, finalize, per_endpoint
-from hskit.schema import SYN
 
 #: direction label -> the segments' ``from_client`` value.
 DIRECTIONS = {"client→server": True, "server→client": False}
 
 
-def _per_direction(context: Context, marked: np.ndarray) -> pd.DataFrame:
-    """Per stream and direction: marked segments and payload segments."""
-    segments = context.segments
-    table = pd.DataFrame(
-        {
-            "stream": segments["stream"].to_numpy(np.int64),
-            "from_client": segments["from_client"].to_numpy(bool),
-            "marked": marked,
-            "payload": segments["payload_len"].to_numpy() > 0,
-        }
-    )
-    return table.groupby(["stream", "from_client"], sort=True)[["marked", "payload"]].sum()
+def _per_direction(context: Context, column: str) -> pd.DataFrame:
+    """Per stream and direction: segments counted in the evidence's ``column``
+    (``marked``) and payload segments."""
+    directions = context.evidence.directions
+    return directions[[column, "payload"]].rename(columns={column: "marked"})
 
 
 def _evidence(
@@ -70,9 +63,7 @@ def _servers(context: Context, counts: pd.DataFrame, keep: pd.Series) -> pd.Data
 def find_retransmissions(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     """Servers whose connections resent payload or FINs: at least ``retransmission_min``
     segments in a direction, and ``retransmission_rate`` of its payload segments."""
-    analysis = context.analysis
-    not_syn = (context.segments["flags"].to_numpy(np.int64) & SYN) == 0
-    counts = _per_direction(context, analysis["retransmission"].to_numpy() & not_syn)
+    counts = _per_direction(context, "retransmitted")
     server = context.connections.set_index("stream")["server"]
     by_server = (
         counts.join(server, on="stream")
@@ -112,11 +103,9 @@ def find_retransmissions(context: Context, thresholds: Thresholds) -> pd.DataFra
 
 def find_loss(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     """Servers with at least ``loss_min_events`` signs of lost packets in a direction."""
-    analysis = context.analysis
     # ACKed-unseen is counted for the direction of the data it acknowledges
-    lost_data = (analysis["lost_segment"] | analysis["fast_retransmission"]).to_numpy()
-    counts = _per_direction(context, lost_data)
-    acked_unseen = _per_direction(context, analysis["ack_lost_segment"].to_numpy())["marked"]
+    counts = _per_direction(context, "lost_data")
+    acked_unseen = _per_direction(context, "acked_unseen")["marked"]
     flipped = acked_unseen.rename(index=lambda side: not side, level="from_client")
     counts["marked"] = counts["marked"].add(flipped, fill_value=0).astype(int)
     server = context.connections.set_index("stream")["server"]

@@ -11,13 +11,15 @@ to run next.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from hskit.analysis import analyze
 from hskit.schema import FINDING_DTYPES
-from hskit.timing import endpoint_text
+
+if TYPE_CHECKING:
+    from hskit.diagnose.evidence import Evidence
 
 
 @dataclass(frozen=True)
@@ -64,31 +66,16 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Context:
-    """The three tables, with the columns every finding kind needs added once."""
+    """What the finders read: the connections and states tables, with the columns every
+    finding kind needs added once, and the segments' evidence reduced per stream."""
 
-    segments: pd.DataFrame
     #: connections plus ``server`` (``ip:port`` text), ``start`` and ``end`` (capture
     #: times of the stream's first and last segment).
     connections: pd.DataFrame
     states: pd.DataFrame
     capture_end: float
-    #: Wireshark's analysis of ``segments`` (:func:`hskit.analyze`), aligned with it.
-    analysis: pd.DataFrame
-
-
-def build_context(
-    segments: pd.DataFrame, connections: pd.DataFrame, states: pd.DataFrame
-) -> Context:
-    """Add the shared columns: each connection's server text and its first/last time."""
-    span = segments.groupby("stream", sort=False)["time"].agg(start="min", end="max")
-    streams = connections["stream"].to_numpy()
-    conns = connections.assign(
-        server=endpoint_text(connections["server_ip"], connections["server_port"]).to_numpy(),
-        start=span["start"].reindex(streams).to_numpy(),
-        end=span["end"].reindex(streams).to_numpy(),
-    )
-    capture_end = float(segments["time"].max()) if len(segments) else 0.0
-    return Context(segments, conns, states, capture_end, analyze(segments))
+    #: the segments' evidence (:mod:`hskit.diagnose.evidence`), per stream.
+    evidence: Evidence
 
 
 def per_endpoint(rows: pd.DataFrame, endpoint: str) -> pd.DataFrame:

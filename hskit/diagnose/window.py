@@ -81,24 +81,24 @@ def _with_server(context: Context, rows: pd.DataFrame) -> pd.DataFrame:
 
 def find_zero_window(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     """Per server and per advertising side: zero-window advertisements and window probes."""
-    segments = context.segments
-    signs = segment_signs(segments)
+    directions = context.evidence.directions.reset_index()
     findings = []
     for side, is_client in (("client", True), ("server", False)):
-        mine = segments["from_client"].to_numpy() == is_client
-        advertised = _with_server(context, segments[signs["zero_window"].to_numpy() & mine])
+        mine = directions["from_client"].to_numpy() == is_client
+        advertised = directions[mine & (directions["zero_windows"].to_numpy() > 0)]
         if advertised.empty:
             continue
-        advertised = advertised.assign(start=advertised["time"], end=advertised["time"])
-        table = per_endpoint(advertised.drop_duplicates("stream"), "server")
+        advertised = _with_server(context, advertised).assign(
+            start=advertised["zero_window_first"], end=advertised["zero_window_last"]
+        )
+        table = per_endpoint(advertised, "server")
         grouped = advertised.groupby("server")
-        table["first_time"] = grouped["time"].min()
-        table["last_time"] = grouped["time"].max()
-        probes = _with_server(context, segments[signs["probe"].to_numpy() & ~mine])
-        probe_count = probes.groupby("server").size().reindex(table.index, fill_value=0)
+        probes = _with_server(context, directions[~mine])
+        probe_count = probes.groupby("server")["probes"].sum().reindex(table.index, fill_value=0)
         other = "server" if is_client else "client"
         evidence = (
-            num(grouped.size().reindex(table.index), "d") + " zero-window advertisements by the "
+            num(grouped["zero_windows"].sum().reindex(table.index), "d")
+            + " zero-window advertisements by the "
             + side + " in " + counted_each(table["count"], "connection") + " over "
             + num(table["last_time"] - table["first_time"], ".1f") + " s; "
             + num(probe_count, "d") + " window probes from the " + other
@@ -150,7 +150,7 @@ def stall_gaps(segments: pd.DataFrame) -> pd.DataFrame:
 
 def find_stalled(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     """Connections with no payload progress for ``stall_time`` while a side kept trying."""
-    gaps = stall_gaps(context.segments)
+    gaps = context.evidence.gaps
     stalls = gaps[(gaps["end"] - gaps["start"] > thresholds.stall_time) & (gaps["trying"] > 0)]
     if stalls.empty:
         return empty_findings()

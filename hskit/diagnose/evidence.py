@@ -1,0 +1,204 @@
+"""What the findings need from the segments, reduced per stream: :class:`Evidence`.
+
+The findings read the connections and states tables whole, and the segments only
+through these small tables (one row per stream, per stream and direction, per SYN-ACK,
+per repeated SYN, per stall candidate). Each is computed stream by stream, so the
+evidence of a whole capture is the concatenation of the evidence of any split of its
+segments that keeps each connection whole (:func:`concat_evidence`): in memory
+:func:`stream_evidence` runs on the whole table, on Dask on every partition of
+:func:`hskit.dask.by_connection`, and the driver never holds a segment.
+
+>>> from hskit.diagnose.evidence import stream_evidence
+>>> evidence = stream_evidence(cap.segments, hskit.analyze(cap.segments))  # doctest: +SKIP
+>>> evidence.directions.loc[(0, True), "payload"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hskit.analysis import analyze
+from hskit.diagnose.table import Context
+from hskit.diagnose.window import segment_signs, stall_gaps
+from hskit.schema import ACK, SYN
+from hskit.timing import endpoint_text, syn_retransmissions
+
+#: per direction: the column of ``Evidence.directions`` and what it counts.
+DIRECTION_COUNTS = {
+    "payload": "segments carrying payload",
+    "retransmitted": "payload or FIN segments Wireshark marks as retransmissions (no SYNs)",
+    "lost_data": "segments after a gap (lost_segment) and fast retransmissions",
+    "acked_unseen": "ACKs of data the capture never saw (ack_lost_segment)",
+    "zero_windows": "zero-window advertisements",
+    "probes": "window probes",
+}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The segments' share of a diagnosis, per stream; a few rows per connection.
+
+    >>> stream_evidence(hskit.schema.empty_segments(), hskit.analyze(
+    ...     hskit.schema.empty_segments())).capture_end is None
+    True
+    """
+
+    #: indexed by stream: ``start``, ``end`` (first and last segment's time) and
+    #: ``resent_syns`` (SYNs and SYN-ACKs Wireshark marks as retransmissions).
+    streams: pd.DataFrame
+    #: indexed by ``(stream, from_client)``, sorted: the :data:`DIRECTION_COUNTS`, and
+    #: ``zero_window_first`` / ``zero_window_last`` (times of the first and last
+    #: zero-window advertisement, NaN without one).
+    directions: pd.DataFrame
+    #: every repeated SYN (:func:`hskit.timing.syn_retransmissions`), in capture order.
+    syn_retries: pd.DataFrame
+    #: per SYN-ACK from the server: ``stream``, its ``sack_perm``, ``has_wscale`` and
+    #: ``no_ts`` (no timestamp option), and, where the stream's SYN had no timestamp
+    #: option, what the SYN offered (``syn_sack``, ``syn_wscale``; else missing).
+    synacks: pd.DataFrame
+    #: gaps between payload-progress segments in which a side kept trying
+    #: (:func:`hskit.diagnose.window.stall_gaps` with ``trying > 0``): the stall candidates.
+    gaps: pd.DataFrame
+    #: the last segment's time (``None`` without segments).
+    capture_end: float | None
+
+
+def stream_evidence(segments: pd.DataFrame, analysis: pd.DataFrame) -> Evidence:
+    """The evidence of ``segments`` (whole connections, capture order) and their Wireshark
+    analysis (:func:`hskit.analyze`, aligned with them).
+
+    >>> stream_evidence(cap.segments, hskit.analyze(cap.segments)).gaps  # doctest: +SKIP
+    """
+    stream = segments["stream"].to_numpy(np.int64)
+    syn = (segments["flags"].to_numpy(np.int64) & SYN) != 0
+    retransmission = analysis["retransmission"].to_numpy(bool)
+    streams = pd.DataFrame(
+        {"time": segments["time"].to_numpy(), "resent_syns": syn & retransmission}
+    ).groupby(stream, sort=True)
+    gaps = stall_gaps(segments)
+    return Evidence(
+        streams=streams.agg(
+            start=("time", "min"), end=("time", "max"), resent_syns=("resent_syns", "sum")
+        ).rename_axis("stream"),
+        directions=_directions(segments, analysis, syn),
+        syn_retries=syn_retransmissions(segments),
+        synacks=_synacks(segments),
+        gaps=gaps[gaps["trying"] > 0].reset_index(drop=True),
+        capture_end=float(segments["time"].max()) if len(segments) else None,
+    )
+
+
+def build_context(
+    segments: pd.DataFrame, connections: pd.DataFrame, states: pd.DataFrame
+) -> Context:
+    """The context of a whole capture in memory: the evidence of its segments
+    (:func:`stream_evidence` of them and their :func:`hskit.analyze`).
+
+    >>> build_context(cap.segments, cap.connections, cap.states).capture_end  # doctest: +SKIP
+    """
+    return context_of(stream_evidence(segments, analyze(segments)), connections, states)
+
+
+def context_of(evidence: Evidence, connections: pd.DataFrame, states: pd.DataFrame) -> Context:
+    """The tables with the columns every finding kind needs: each connection's server
+    text and its first/last time (from ``evidence``).
+
+    >>> context_of(evidence, cap.connections, cap.states).connections["server"]  # doctest: +SKIP
+    """
+    streams = connections["stream"].to_numpy()
+    conns = connections.assign(
+        server=endpoint_text(connections["server_ip"], connections["server_port"]).to_numpy(),
+        start=evidence.streams["start"].reindex(streams).to_numpy(),
+        end=evidence.streams["end"].reindex(streams).to_numpy(),
+    )
+    capture_end = 0.0 if evidence.capture_end is None else evidence.capture_end
+    return Context(conns, states, capture_end, evidence)
+
+
+def _directions(segments: pd.DataFrame, analysis: pd.DataFrame, syn: np.ndarray) -> pd.DataFrame:
+    """Per ``(stream, from_client)``: the :data:`DIRECTION_COUNTS` and the zero-window times."""
+    signs = segment_signs(segments)
+    zero_window = signs["zero_window"].to_numpy()
+    time = segments["time"].to_numpy()
+    table = pd.DataFrame(
+        {
+            "stream": segments["stream"].to_numpy(np.int64),
+            "from_client": segments["from_client"].to_numpy(bool),
+            "payload": segments["payload_len"].to_numpy() > 0,
+            "retransmitted": analysis["retransmission"].to_numpy(bool) & ~syn,
+            "lost_data": (analysis["lost_segment"] | analysis["fast_retransmission"]).to_numpy(),
+            "acked_unseen": analysis["ack_lost_segment"].to_numpy(bool),
+            "zero_windows": zero_window,
+            "probes": signs["probe"].to_numpy(),
+            "zero_window_first": np.where(zero_window, time, np.nan),
+            "zero_window_last": np.where(zero_window, time, np.nan),
+        }
+    )
+    grouped = table.groupby(["stream", "from_client"], sort=True)
+    counts = grouped[list(DIRECTION_COUNTS)].sum()
+    return counts.assign(
+        zero_window_first=grouped["zero_window_first"].min(),
+        zero_window_last=grouped["zero_window_last"].max(),
+    )
+
+
+def _synacks(segments: pd.DataFrame) -> pd.DataFrame:
+    """Per SYN-ACK from the server: its options, and the options its stream's SYN offered
+    when that SYN carried no timestamp option."""
+    flags = segments["flags"].to_numpy(dtype=np.int64)
+    handshake = segments[(flags & SYN) != 0]
+    is_synack = (handshake["flags"].to_numpy(dtype=np.int64) & ACK) != 0
+    syns = handshake[~is_synack & handshake["from_client"].to_numpy()]
+    offered = (
+        syns.assign(no_ts=syns["ts_val"].isna().to_numpy())
+        .groupby("stream")
+        .agg(
+            syn_sack=("sack_perm", "first"),
+            syn_wscale=("wscale", "first"),
+            no_ts=("no_ts", "first"),
+        )
+    )
+    offered["syn_wscale"] = offered["syn_wscale"].notna()
+    offered = offered.loc[offered["no_ts"], ["syn_sack", "syn_wscale"]]
+    synacks = handshake[is_synack & ~handshake["from_client"].to_numpy()]
+    return (
+        pd.DataFrame(
+            {
+                "stream": synacks["stream"].to_numpy(np.int64),
+                "sack_perm": synacks["sack_perm"].to_numpy(bool),
+                "has_wscale": synacks["wscale"].notna().to_numpy(),
+                "no_ts": synacks["ts_val"].isna().to_numpy(),
+            }
+        )
+        .join(offered, on="stream")
+        .astype({"syn_sack": object, "syn_wscale": object})
+    )
+
+
+def concat_evidence(parts: Sequence[Evidence]) -> Evidence:
+    """The evidence of the segments of ``parts`` together (each part whole connections,
+    no connection in two parts), as :func:`stream_evidence` of them all gives it.
+
+    >>> concat_evidence([evidence_of_bucket_1, evidence_of_bucket_2])  # doctest: +SKIP
+    """
+    ends = [part.capture_end for part in parts if part.capture_end is not None]
+    return Evidence(
+        streams=pd.concat([part.streams for part in parts]).sort_index(kind="stable"),
+        directions=pd.concat([part.directions for part in parts]).sort_index(kind="stable"),
+        syn_retries=pd.concat([part.syn_retries for part in parts], ignore_index=True).sort_values(
+            "frame", kind="stable", ignore_index=True
+        ),
+        synacks=_by_stream([part.synacks for part in parts]),
+        gaps=_by_stream([part.gaps for part in parts]),
+        capture_end=float(pd.Series(ends, dtype="float64").max()) if ends else None,
+    )
+
+
+def _by_stream(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Tables of per-stream rows put together, each stream's rows in their order."""
+    table = pd.concat(tables, ignore_index=True)
+    return table.sort_values("stream", kind="stable", ignore_index=True)

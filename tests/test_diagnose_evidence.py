@@ -1,0 +1,77 @@
+"""The findings read the segments only through per-stream evidence, so evidence of any
+split that keeps connections whole, put together, is the evidence of the whole capture,
+and gives the same findings; and it is small: a few rows per connection, not per segment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pandas as pd
+import pytest
+
+import hskit
+from hskit.diagnose import diagnose, diagnose_evidence
+from hskit.diagnose.evidence import concat_evidence, stream_evidence
+
+#: samples whose findings use every evidence table: loss, retransmissions, zero window,
+#: stalls, SYN floods with cookie signs, unanswered SYNs with backoff, slow handshakes.
+SAMPLES = [
+    "loss", "loss_unseen", "zero_window", "syn_flood", "no_answer", "slow_handshake",
+    "busy_server", "port_reuse",
+]  # fmt: skip
+
+
+def evidence_in_parts(segments: pd.DataFrame, parts: int) -> list:
+    """The evidence of ``segments`` split by ``stream % parts`` (each connection whole)."""
+    pieces = []
+    for rest in range(parts):
+        part = segments[segments["stream"].to_numpy() % parts == rest].reset_index(drop=True)
+        pieces.append(stream_evidence(part, hskit.analyze(part)))
+    return pieces
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_evidence_of_parts_put_together_is_the_evidence_of_the_whole(name: str) -> None:
+    cap = hskit.load(hskit.samples.path(name), progress=False)
+    whole = stream_evidence(cap.segments, hskit.analyze(cap.segments))
+    joined = concat_evidence(evidence_in_parts(cap.segments, 3))
+    for field in fields(whole):
+        expected, got = getattr(whole, field.name), getattr(joined, field.name)
+        if field.name == "capture_end":
+            assert got == expected
+        elif field.name == "synacks":  # capture order in the whole, stream order joined
+            expected = expected.sort_values("stream", kind="stable", ignore_index=True)
+            pd.testing.assert_frame_equal(got, expected)
+        else:
+            pd.testing.assert_frame_equal(got, expected)
+    findings = diagnose_evidence(joined, cap.connections, cap.states)
+    pd.testing.assert_frame_equal(findings, diagnose(cap.segments, cap.connections, cap.states))
+
+
+@pytest.mark.parametrize("name", ["busy_server", "loss", "zero_window"])
+def test_evidence_has_a_few_rows_per_connection_not_one_per_segment(name: str) -> None:
+    cap = hskit.load(hskit.samples.path(name), progress=False)
+    evidence = stream_evidence(cap.segments, hskit.analyze(cap.segments))
+    connections = len(cap.connections)
+    assert len(evidence.streams) == connections
+    assert len(evidence.directions) <= 2 * connections
+    assert len(evidence.synacks) <= cap.connections["synack_count"].sum()
+    assert len(evidence.syn_retries) < cap.connections["syn_count"].sum()
+    rows = sum(
+        len(table)
+        for table in (
+            evidence.streams,
+            evidence.directions,
+            evidence.synacks,
+            evidence.syn_retries,
+            evidence.gaps,
+        )
+    )
+    assert rows < len(cap.segments) / 2  # fmt: skip
+
+
+def test_evidence_of_no_segments_has_no_capture_end() -> None:
+    empty = hskit.schema.empty_segments()
+    evidence = stream_evidence(empty, hskit.analyze(empty))
+    assert evidence.capture_end is None and evidence.directions.empty
