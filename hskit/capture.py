@@ -152,7 +152,14 @@ class Capture:
         """
         from hskit.diagnose import diagnose
 
-        return diagnose(self.segments, self.connections, self.states, thresholds, **overrides)
+        return diagnose(
+            self.segments,
+            self.connections,
+            self.states,
+            thresholds,
+            analysis=self.analysis,
+            **overrides,
+        )
 
     def to_pcap(self, streams: Iterable[int], path: str | os.PathLike[str]) -> Path:
         """Write the frames of connections ``streams`` to a new capture at ``path``."""

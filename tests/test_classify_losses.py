@@ -68,9 +68,12 @@ def test_a_capture_analyses_its_segments_once(monkeypatch) -> None:
 
     monkeypatch.setattr(hskit.analysis, "analyze", counted)
     monkeypatch.setattr(sys.modules["hskit.classify"], "analyze", counted)
+    monkeypatch.setattr(sys.modules["hskit.diagnose.evidence"], "analyze", counted)
     cap = hskit.load(hskit.samples.path("loss"))
     _ = cap.connections, cap.analysis, cap.states
+    findings = cap.diagnose()
     assert calls == [len(cap.segments)]
+    assert "loss" in set(findings["kind"])  # the findings did read that analysis
 
 
 def test_an_analysis_of_other_segments_is_refused() -> None:

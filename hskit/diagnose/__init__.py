@@ -54,19 +54,23 @@ def diagnose(
     connections: pd.DataFrame,
     states: pd.DataFrame,
     thresholds: Thresholds | None = None,
+    *,
+    analysis: pd.DataFrame | None = None,
     **overrides: Any,
 ) -> pd.DataFrame:
     """Findings of a capture: columns ``FINDING_COLUMNS``, most severe and earliest first.
 
     ``overrides`` are :class:`Thresholds` fields (``stall_time=5.0``,
-    ``ephemeral_ports=(1024, 65535)`` …) applied on top of ``thresholds``.
+    ``ephemeral_ports=(1024, 65535)`` …) applied on top of ``thresholds``;
+    ``analysis`` is the segments' :func:`hskit.analyze` when it is at hand (a
+    :class:`~hskit.Capture` passes its own), else computed here.
 
     >>> diagnose(segments, connections, states, flood_min_half_open=50)  # doctest: +SKIP
     """
     settings = _settings(thresholds, overrides)
     if connections.empty:
         return empty_findings()
-    return _findings(build_context(segments, connections, states), settings)
+    return _findings(build_context(segments, connections, states, analysis), settings)
 
 
 def diagnose_evidence(

@@ -93,14 +93,20 @@ def stream_evidence(segments: pd.DataFrame, analysis: pd.DataFrame) -> Evidence:
 
 
 def build_context(
-    segments: pd.DataFrame, connections: pd.DataFrame, states: pd.DataFrame
+    segments: pd.DataFrame,
+    connections: pd.DataFrame,
+    states: pd.DataFrame,
+    analysis: pd.DataFrame | None = None,
 ) -> Context:
     """The context of a whole capture in memory: the evidence of its segments
-    (:func:`stream_evidence` of them and their :func:`hskit.analyze`).
+    (:func:`stream_evidence` of them and their :func:`hskit.analyze`, computed here
+    unless ``analysis`` gives it).
 
     >>> build_context(cap.segments, cap.connections, cap.states).capture_end  # doctest: +SKIP
     """
-    return context_of(stream_evidence(segments, analyze(segments)), connections, states)
+    if analysis is None:
+        analysis = analyze(segments)
+    return context_of(stream_evidence(segments, analysis), connections, states)
 
 
 def context_of(evidence: Evidence, connections: pd.DataFrame, states: pd.DataFrame) -> Context:
