@@ -22,7 +22,7 @@ import pandas as pd
 
 from hskit.capture import Capture
 from hskit.classify import classify
-from hskit.schema import TCP_STATES
+from hskit.schema import FIN, RST, SYN, TCP_STATES
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -32,34 +32,248 @@ if TYPE_CHECKING:
 _CLOSED = TCP_STATES.index("CLOSED")
 
 
-class Classified:
-    """``(connections, states)`` of a segments table that only grows at its end."""
+#: a stream with at least this many rows, established and open, is followed from a
+#: bounded window of its rows once it is (see :class:`Classified`).
+LONG = 20_000
+#: rows of a followed stream's start kept in its window: its handshake.
+HEAD = 32
+#: rows before the new ones kept in a followed stream's window.
+CONTEXT = 2_000
+#: connection columns that count rows (so grow by what the new rows add).
+COUNTED = (
+    "packets_c2s", "packets_s2c", "bytes_c2s", "bytes_s2c", "syn_count", "synack_count",
+    "retrans_c2s", "retrans_s2c", "lost_c2s", "lost_s2c", "dup_acks_c2s", "dup_acks_s2c",
+    "zero_windows_c2s", "zero_windows_s2c",
+)  # fmt: skip
+#: connection columns of the capture times (the first and last segment's).
+TIMES = ("first_ts", "last_ts", "duration")
+#: states columns a window must leave as they were (the ends move with the capture).
+STATE_KEYS = ("stream", "endpoint", "state", "start", "cause_frame")
+_ESTABLISHED = TCP_STATES.index("ESTABLISHED")
+_OPENING_OR_CLOSING = SYN | FIN | RST
 
-    def __init__(self) -> None:
+
+class Classified:
+    """``(connections, states)`` of a segments table that only grows at its end.
+
+    Streams with new rows are classified again, all their rows; every other stream's
+    rows are kept. A long connection (at least ``long`` rows, open, both endpoints
+    ESTABLISHED) would cost its whole history at every file, so it is *followed*
+    instead: ``hskit.classify`` runs on a window of its rows, its first ``head`` rows
+    (the handshake) and the ``context`` rows before the new ones, once without and
+    once with the new rows. When the new rows change nothing in that window but the
+    counted columns (:data:`COUNTED`) and the times (no SYN, FIN or RST among them;
+    handshake, termination, Zeek ``conn_state`` and every state the same; Zeek
+    ``history`` letters appended only where the stream's history has them), the
+    connection's row is its previous row with the counts grown by what the new rows
+    added to the window and the last time moved; otherwise the stream is classified
+    again, all its rows. Zeek writes T, W and C again at their 10th, 100th …
+    occurrence: such a repeat is not in a followed row's ``history`` until it is
+    classified whole again. The classifier's per-segment analysis looks back
+    (Wireshark's and Zeek's are one pass in capture order), so what the new rows add
+    is what they add after the context: the same as after the whole history unless
+    something before the context still matters to them (a segment retransmitted after
+    more than ``context`` rows). :meth:`exact` classifies the followed streams again,
+    all rows, which the live capture does once it has ended.
+
+    >>> tables = Classified()  # doctest: +SKIP
+    >>> connections, states = tables.update(segments, touched)  # doctest: +SKIP
+    """
+
+    def __init__(self, *, long: int = LONG, head: int = HEAD, context: int = CONTEXT) -> None:
         self.tables: tuple[pd.DataFrame, pd.DataFrame] | None = None
+        self.long, self.head, self.context = long, head, context
+        #: rows of the segments table at the last update, and of each stream.
+        self._rows = 0
+        self._counts = np.zeros(0, dtype=np.int64)
+        #: followed streams -> the positions of their window (head and context).
+        self._windows: dict[int, npt.NDArray[np.int64]] = {}
+        #: streams whose rows were grown from a window since they were classified whole.
+        self.followed: set[int] = set()
 
     def update(
         self, segments: pd.DataFrame, touched: npt.NDArray[np.int64] | None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The tables of ``segments``, which are the previous call's rows plus new rows of
         the streams ``touched`` (``None``: classify everything again)."""
+        stream = segments["stream"].to_numpy(np.int64)
+        before, self._rows = self._rows, len(segments)
+        counts = self._counts if self.tables is not None else np.zeros(0, np.int64)
+        self._counts = _counted(counts, stream[before:] if self.tables is not None else stream)
         if self.tables is None or touched is None:
+            self._windows, self.followed = {}, set()
             self.tables = classify(segments)
             return self.tables
         if len(touched) == 0:
             return self.tables
+        grown = self._grown(segments, self._quiet(segments, touched, counts, before), before)
+        again = np.setdiff1d(touched, grown.index.to_numpy(np.int64))
+        for number in again.tolist():
+            self._windows.pop(number, None)
+            self.followed.discard(number)
+        self.followed.update(grown.index.tolist())
+        return self._replaced(segments, again, grown)
+
+    def exact(self, segments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The tables with the followed streams classified again, all their rows (what
+        ``hskit.classify`` of ``segments`` gives, at the cost of those streams).
+
+        >>> connections, states = tables.exact(segments)  # doctest: +SKIP
+        """
+        if self.tables is None or not self.followed:
+            return self.update(segments, None) if self.tables is None else self.tables
+        again = np.array(sorted(self.followed), dtype=np.int64)
+        self.followed, self._windows = set(), {}
+        return self._replaced(segments, again, self.tables[0].iloc[:0].set_index("stream"))
+
+    def _replaced(
+        self, segments: pd.DataFrame, again: npt.NDArray[np.int64], grown: pd.DataFrame
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The tables with the streams ``again`` classified again and the rows of
+        ``grown`` (indexed by stream) put in place of their previous ones."""
+        assert self.tables is not None
         stream = segments["stream"].to_numpy(np.int64)
-        fresh_connections, fresh_states = classify(segments[np.isin(stream, touched)])
+        fresh_connections, fresh_states = classify(segments[np.isin(stream, again)])
         connections, states = self.tables
-        kept_connections = connections[~np.isin(connections["stream"].to_numpy(), touched)]
+        kept_connections = connections[~np.isin(connections["stream"].to_numpy(), again)]
+        if len(grown):
+            kept_connections = kept_connections.copy()
+            at = np.searchsorted(kept_connections["stream"].to_numpy(), grown.index.to_numpy())
+            for column in grown.columns:
+                values = kept_connections[column].array.copy()
+                values[at] = grown[column].array
+                kept_connections[column] = values
         kept_states = _open_ends_moved(
-            states[~np.isin(states["stream"].to_numpy(), touched)], float(segments["time"].max())
+            states[~np.isin(states["stream"].to_numpy(), again)], float(segments["time"].max())
         )
         self.tables = (
             _in_stream_order(kept_connections, fresh_connections),
             _in_stream_order(kept_states, fresh_states),
         )
         return self.tables
+
+    def _quiet(
+        self,
+        segments: pd.DataFrame,
+        touched: npt.NDArray[np.int64],
+        counts: npt.NDArray[np.int64],
+        before: int,
+    ) -> npt.NDArray[np.int64]:
+        """The touched streams that may be followed: with at least ``long`` rows before
+        the new ones (``counts`` per stream), open, both endpoints ESTABLISHED, and no
+        SYN, FIN or RST among the new rows."""
+        assert self.tables is not None
+        known = touched[touched < len(counts)]
+        long = known[counts[known] >= self.long]
+        if not len(long):
+            return long
+        connections, states = self.tables
+        rows = connections.set_index("stream").loc[long]
+        open_ = rows["termination"].to_numpy() == "open"
+        last = states[np.isin(states["stream"].to_numpy(), long)]
+        last = last.groupby(["stream", "endpoint"], observed=True, sort=True).tail(1)
+        established = last["state"].cat.codes.to_numpy() == _ESTABLISHED
+        both = pd.Series(established).groupby(last["stream"].to_numpy()).sum()
+        new = segments.iloc[before:]
+        busy = new["stream"].to_numpy(np.int64)[
+            (new["flags"].to_numpy(np.int64) & _OPENING_OR_CLOSING) != 0
+        ]
+        quiet = open_ & (both.reindex(long, fill_value=0).to_numpy() == 2) & ~np.isin(long, busy)
+        return long[quiet]
+
+    def _grown(
+        self, segments: pd.DataFrame, quiet: npt.NDArray[np.int64], before: int
+    ) -> pd.DataFrame:
+        """The rows of the ``quiet`` streams whose window shows that the new rows only
+        count on (indexed by stream, the counted and time columns)."""
+        assert self.tables is not None
+        if not len(quiet):
+            return self.tables[0].iloc[:0].set_index("stream")[list(COUNTED + TIMES)]
+        stream = segments["stream"].to_numpy(np.int64)
+        windows = [self._window(stream, number, before) for number in quiet.tolist()]
+        base = np.sort(np.concatenate(windows))
+        new = np.flatnonzero(np.isin(stream[before:], quiet)) + before
+        was_connections, was_states = classify(segments.iloc[base])
+        now_connections, now_states = classify(segments.iloc[np.concatenate([base, new])])
+        was, now = was_connections.set_index("stream"), now_connections.set_index("stream")
+        loose = [*COUNTED, *TIMES, "history"]
+        same = _same_rows(was.drop(columns=loose), now.drop(columns=loose))
+        same &= _same_states(was_states, now_states, was.index)
+        known = self.tables[0].set_index("stream")
+        same &= _letters_known(was["history"], now["history"], known["history"].loc[was.index])
+        previous = known.loc[was.index[same]]
+        followed = now.index[same]
+        grown = previous[list(COUNTED + TIMES)].copy()
+        for column in COUNTED:
+            added = now.loc[followed, column].to_numpy(np.int64) - was.loc[
+                followed, column
+            ].to_numpy(np.int64)
+            total = previous[column].to_numpy(np.int64) + added
+            grown[column] = total.astype(previous[column].dtype)
+        last_ns = np.maximum(
+            previous["last_ts"].array.asi8, now.loc[followed, "last_ts"].array.asi8
+        )
+        grown["last_ts"] = pd.to_datetime(last_ns, unit="ns", utc=True)
+        grown["duration"] = (last_ns - previous["first_ts"].array.asi8) / 1e9
+        for number in followed.tolist():
+            rows = np.concatenate([self._windows[number], new[stream[new] == number]])
+            self._windows[number] = np.concatenate(
+                [rows[: self.head], rows[self.head :][-self.context :]]
+            )
+        return grown
+
+    def _window(
+        self, stream: npt.NDArray[np.int64], number: int, before: int
+    ) -> npt.NDArray[np.int64]:
+        """A followed stream's window: its first ``head`` rows and last ``context`` rows
+        before row ``before`` (found once, then carried)."""
+        if number not in self._windows:
+            rows = np.flatnonzero(stream[:before] == number)
+            self._windows[number] = np.concatenate(
+                [rows[: self.head], rows[self.head :][-self.context :]]
+            )
+        return self._windows[number]
+
+
+def _counted(
+    counts: npt.NDArray[np.int64], streams: npt.NDArray[np.int64], size: int = 0
+) -> npt.NDArray[np.int64]:
+    """``counts`` (rows per stream) with the rows of ``streams`` added."""
+    added = np.bincount(streams, minlength=max(len(counts), size))
+    added[: len(counts)] += counts
+    return added
+
+
+def _same_rows(was: pd.DataFrame, now: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Per row (same index), whether every column is equal (NA equal to NA)."""
+    same = np.ones(len(was), dtype=bool)
+    for column in was.columns:
+        a, b = was[column], now[column]
+        same &= ((a == b).fillna(False) | (a.isna() & b.isna())).to_numpy(bool)
+    return same
+
+
+def _letters_known(was: pd.Series, now: pd.Series, known: pd.Series) -> npt.NDArray[np.bool_]:
+    """Per stream, whether the new rows only appended to the window's Zeek ``history``
+    letters that the whole stream's history has already (its D, A, or a T that Zeek
+    writes again only at the 10th, 100th … retransmission)."""
+    return np.array(
+        [
+            b.startswith(a) and set(b[len(a) :]) <= set(k)
+            for a, b, k in zip(was.astype(str), now.astype(str), known.astype(str), strict=True)
+        ],
+        dtype=bool,
+    )
+
+
+def _same_states(was: pd.DataFrame, now: pd.DataFrame, streams: pd.Index) -> npt.NDArray[np.bool_]:
+    """Per stream of ``streams``, whether its state rows are the same but for the ends."""
+
+    def rows(states: pd.DataFrame) -> pd.Series:
+        hashes = pd.util.hash_pandas_object(states[list(STATE_KEYS)], index=False)
+        return hashes.groupby(states["stream"].to_numpy()).agg(tuple).reindex(streams)
+
+    return (rows(was) == rows(now)).to_numpy(bool)
 
 
 def _open_ends_moved(states: pd.DataFrame, capture_end: float) -> pd.DataFrame:
