@@ -28,6 +28,7 @@ from hskit.cli import main
 from hskit.cli.classify_commands import format_counts, format_percentiles
 from hskit.label_counts import COUNTED
 from hskit.live import LiveCapture
+from hskit.live.capture import FINDINGS_EVERY
 from hskit.wording import counted
 
 #: rows of the latest-connections table.
@@ -81,7 +82,7 @@ def _left(started: float, duration: float | None) -> float:
 def display(live: LiveCapture, interface: str, bpf: str, elapsed: float) -> Group:
     """The live screen: a status line and four tables."""
     connections = live.connections
-    findings = live.diagnose()
+    findings, _ = live.findings(every=FINDINGS_EVERY)
     status = (
         f"[bold]hskit watch[/] {interface} {bpf!r}: {elapsed:.0f} s, "
         f"{counted(len(live.ring_files), 'ring file')}, "
