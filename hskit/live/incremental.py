@@ -22,7 +22,7 @@ import pandas as pd
 
 from hskit.capture import Capture
 from hskit.classify import classify
-from hskit.schema import FIN, RST, SYN, TCP_STATES
+from hskit.schema import SYN, TCP_STATES
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -47,34 +47,40 @@ COUNTED = (
 )  # fmt: skip
 #: connection columns of the capture times (the first and last segment's).
 TIMES = ("first_ts", "last_ts", "duration")
-#: states columns a window must leave as they were (the ends move with the capture).
+#: connection columns of the teardown, which the new rows may set (a FIN or RST).
+TEARDOWN = ("termination", "closer", "reset_by", "time_wait_end", "conn_state")
+#: Zeek ``history`` letters of the teardown, written once per side.
+TEARDOWN_LETTERS = "FfRr"
+#: states columns a window must reproduce (the ends move with the capture).
 STATE_KEYS = ("stream", "endpoint", "state", "start", "cause_frame")
-_ESTABLISHED = TCP_STATES.index("ESTABLISHED")
-_OPENING_OR_CLOSING = SYN | FIN | RST
 
 
 class Classified:
     """``(connections, states)`` of a segments table that only grows at its end.
 
     Streams with new rows are classified again, all their rows; every other stream's
-    rows are kept. A long connection (at least ``long`` rows, open, both endpoints
-    ESTABLISHED) would cost its whole history at every file, so it is *followed*
-    instead: ``hskit.classify`` runs on a window of its rows, its first ``head`` rows
-    (the handshake) and the ``context`` rows before the new ones, once without and
-    once with the new rows. When the new rows change nothing in that window but the
-    counted columns (:data:`COUNTED`) and the times (no SYN, FIN or RST among them;
-    handshake, termination, Zeek ``conn_state`` and every state the same; Zeek
-    ``history`` letters appended only where the stream's history has them), the
-    connection's row is its previous row with the counts grown by what the new rows
-    added to the window and the last time moved; otherwise the stream is classified
-    again, all its rows. Zeek writes T, W and C again at their 10th, 100th …
-    occurrence: such a repeat is not in a followed row's ``history`` until it is
-    classified whole again. The classifier's per-segment analysis looks back
-    (Wireshark's and Zeek's are one pass in capture order), so what the new rows add
-    is what they add after the context: the same as after the whole history unless
-    something before the context still matters to them (a segment retransmitted after
-    more than ``context`` rows). :meth:`exact` classifies the followed streams again,
-    all rows, which the live capture does once it has ended.
+    rows are kept. A long connection (at least ``long`` rows) would cost its whole
+    history at every file, so it is *followed* instead: ``hskit.classify`` runs on a
+    window of its rows, its first ``head`` rows (the handshake) and the ``context`` rows
+    before the new ones, once without and once with the new rows. It is followed when
+
+    - the window without the new rows gives the connection's row and states as they
+      are (but for the counted columns :data:`COUNTED`, the times and ``history``), so
+      nothing before the context still shows (a FIN long ago, say), and
+    - the new rows change in the window only the counted columns, the times, the
+      teardown (:data:`TEARDOWN`, the states) and ``history`` by letters the stream has
+      already or a first F or R of a side (no SYN among them);
+
+    then its row is its previous row with the counts grown by what the new rows added
+    to the window, the last time moved, and the teardown and states of the window with
+    them. Otherwise it is classified again, all its rows. The classifier's per-segment
+    analysis looks back (Wireshark's and Zeek's are one pass in capture order), so what
+    the new rows add after the context is what they add after the whole history unless
+    something older still matters to them (a segment retransmitted more than
+    ``context`` rows later). Zeek writes T, W and C again at their 10th, 100th …
+    occurrence: such a repeat is not in a followed row's ``history``. :meth:`exact`
+    classifies the followed streams again, all rows, which the live capture does once
+    it has ended.
 
     >>> tables = Classified()  # doctest: +SKIP
     >>> connections, states = tables.update(segments, touched)  # doctest: +SKIP
@@ -106,12 +112,12 @@ class Classified:
             return self.tables
         if len(touched) == 0:
             return self.tables
-        grown = self._grown(segments, self._quiet(segments, touched, counts, before), before)
-        again = np.setdiff1d(touched, grown.index.to_numpy(np.int64))
+        grown = self._grown(segments, self._long(segments, touched, counts, before), before)
+        again = np.setdiff1d(touched, grown[0].index.to_numpy(np.int64))
         for number in again.tolist():
             self._windows.pop(number, None)
             self.followed.discard(number)
-        self.followed.update(grown.index.tolist())
+        self.followed.update(grown[0].index.tolist())
         return self._replaced(segments, again, grown)
 
     def exact(self, segments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -124,35 +130,47 @@ class Classified:
             return self.update(segments, None) if self.tables is None else self.tables
         again = np.array(sorted(self.followed), dtype=np.int64)
         self.followed, self._windows = set(), {}
-        return self._replaced(segments, again, self.tables[0].iloc[:0].set_index("stream"))
+        return self._replaced(segments, again, self._nothing_grown())
+
+    def _nothing_grown(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        assert self.tables is not None
+        return self.tables[0].iloc[:0].set_index("stream"), self.tables[1].iloc[:0]
 
     def _replaced(
-        self, segments: pd.DataFrame, again: npt.NDArray[np.int64], grown: pd.DataFrame
+        self,
+        segments: pd.DataFrame,
+        again: npt.NDArray[np.int64],
+        grown: tuple[pd.DataFrame, pd.DataFrame],
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The tables with the streams ``again`` classified again and the rows of
-        ``grown`` (indexed by stream) put in place of their previous ones."""
+        """The tables with the streams ``again`` classified again and the followed
+        streams' ``grown`` columns (indexed by stream) and states put in place of their
+        previous ones."""
         assert self.tables is not None
         stream = segments["stream"].to_numpy(np.int64)
         fresh_connections, fresh_states = classify(segments[np.isin(stream, again)])
         connections, states = self.tables
         kept_connections = connections[~np.isin(connections["stream"].to_numpy(), again)]
-        if len(grown):
+        rows, grown_states = grown
+        if len(rows):
             kept_connections = kept_connections.copy()
-            at = np.searchsorted(kept_connections["stream"].to_numpy(), grown.index.to_numpy())
-            for column in grown.columns:
+            at = np.searchsorted(kept_connections["stream"].to_numpy(), rows.index.to_numpy())
+            for column in rows.columns:
                 values = kept_connections[column].array.copy()
-                values[at] = grown[column].array
+                values[at] = rows[column].array
                 kept_connections[column] = values
-        kept_states = _open_ends_moved(
-            states[~np.isin(states["stream"].to_numpy(), again)], float(segments["time"].max())
+        replaced = np.concatenate([again, rows.index.to_numpy(np.int64)])
+        kept_states = _in_stream_order(
+            states[~np.isin(states["stream"].to_numpy(), replaced)], grown_states
         )
         self.tables = (
             _in_stream_order(kept_connections, fresh_connections),
-            _in_stream_order(kept_states, fresh_states),
+            _in_stream_order(
+                _open_ends_moved(kept_states, float(segments["time"].max())), fresh_states
+            ),
         )
         return self.tables
 
-    def _quiet(
+    def _long(
         self,
         segments: pd.DataFrame,
         touched: npt.NDArray[np.int64],
@@ -160,67 +178,60 @@ class Classified:
         before: int,
     ) -> npt.NDArray[np.int64]:
         """The touched streams that may be followed: with at least ``long`` rows before
-        the new ones (``counts`` per stream), open, both endpoints ESTABLISHED, and no
-        SYN, FIN or RST among the new rows."""
-        assert self.tables is not None
+        the new ones (``counts`` per stream), and no SYN among the new rows (a SYN may
+        begin another connection on the same ports)."""
         known = touched[touched < len(counts)]
         long = known[counts[known] >= self.long]
-        if not len(long):
-            return long
-        connections, states = self.tables
-        rows = connections.set_index("stream").loc[long]
-        open_ = rows["termination"].to_numpy() == "open"
-        last = states[np.isin(states["stream"].to_numpy(), long)]
-        last = last.groupby(["stream", "endpoint"], observed=True, sort=True).tail(1)
-        established = last["state"].cat.codes.to_numpy() == _ESTABLISHED
-        both = pd.Series(established).groupby(last["stream"].to_numpy()).sum()
         new = segments.iloc[before:]
-        busy = new["stream"].to_numpy(np.int64)[
-            (new["flags"].to_numpy(np.int64) & _OPENING_OR_CLOSING) != 0
-        ]
-        quiet = open_ & (both.reindex(long, fill_value=0).to_numpy() == 2) & ~np.isin(long, busy)
-        return long[quiet]
+        opening = new["stream"].to_numpy(np.int64)[(new["flags"].to_numpy(np.int64) & SYN) != 0]
+        return long[~np.isin(long, opening)]
 
     def _grown(
-        self, segments: pd.DataFrame, quiet: npt.NDArray[np.int64], before: int
-    ) -> pd.DataFrame:
-        """The rows of the ``quiet`` streams whose window shows that the new rows only
-        count on (indexed by stream, the counted and time columns)."""
+        self, segments: pd.DataFrame, long: npt.NDArray[np.int64], before: int
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The followed columns (indexed by stream) and the states of the ``long``
+        streams whose window reproduces their classification and, with the new rows,
+        changes only what the new rows can change (see the class)."""
+        if not len(long):
+            return self._nothing_grown()
         assert self.tables is not None
-        if not len(quiet):
-            return self.tables[0].iloc[:0].set_index("stream")[list(COUNTED + TIMES)]
         stream = segments["stream"].to_numpy(np.int64)
-        windows = [self._window(stream, number, before) for number in quiet.tolist()]
-        base = np.sort(np.concatenate(windows))
-        new = np.flatnonzero(np.isin(stream[before:], quiet)) + before
+        base = np.sort(np.concatenate([self._window(stream, n, before) for n in long.tolist()]))
+        new = np.flatnonzero(np.isin(stream[before:], long)) + before
         was_connections, was_states = classify(segments.iloc[base])
         now_connections, now_states = classify(segments.iloc[np.concatenate([base, new])])
         was, now = was_connections.set_index("stream"), now_connections.set_index("stream")
-        loose = [*COUNTED, *TIMES, "history"]
-        same = _same_rows(was.drop(columns=loose), now.drop(columns=loose))
-        same &= _same_states(was_states, now_states, was.index)
-        known = self.tables[0].set_index("stream")
-        same &= _letters_known(was["history"], now["history"], known["history"].loc[was.index])
-        previous = known.loc[was.index[same]]
-        followed = now.index[same]
-        grown = previous[list(COUNTED + TIMES)].copy()
+        connections, states = self.tables
+        known = connections.set_index("stream").loc[was.index]
+        grows = [*COUNTED, *TIMES, "history"]
+        same = _same_rows(was.drop(columns=grows), known.drop(columns=grows))
+        same &= _same_states(was_states, states[np.isin(states["stream"], was.index)], was.index)
+        fixed = [*grows, *TEARDOWN]
+        same &= _same_rows(was.drop(columns=fixed), now.drop(columns=fixed))
+        history = _history(was["history"], now["history"], known["history"])
+        same &= history.notna().to_numpy()
+        followed = was.index[same]
+        previous = known.loc[followed]
+        rows = now.loc[followed, list(TEARDOWN)].copy()
         for column in COUNTED:
             added = now.loc[followed, column].to_numpy(np.int64) - was.loc[
                 followed, column
             ].to_numpy(np.int64)
             total = previous[column].to_numpy(np.int64) + added
-            grown[column] = total.astype(previous[column].dtype)
+            rows[column] = total.astype(previous[column].dtype)
         last_ns = np.maximum(
             previous["last_ts"].array.asi8, now.loc[followed, "last_ts"].array.asi8
         )
-        grown["last_ts"] = pd.to_datetime(last_ns, unit="ns", utc=True)
-        grown["duration"] = (last_ns - previous["first_ts"].array.asi8) / 1e9
+        rows["first_ts"] = previous["first_ts"]
+        rows["last_ts"] = pd.to_datetime(last_ns, unit="ns", utc=True)
+        rows["duration"] = (last_ns - previous["first_ts"].array.asi8) / 1e9
+        rows["history"] = history.loc[followed].astype(previous["history"].dtype)
         for number in followed.tolist():
-            rows = np.concatenate([self._windows[number], new[stream[new] == number]])
+            window = np.concatenate([self._windows[number], new[stream[new] == number]])
             self._windows[number] = np.concatenate(
-                [rows[: self.head], rows[self.head :][-self.context :]]
+                [window[: self.head], window[self.head :][-self.context :]]
             )
-        return grown
+        return rows, now_states[np.isin(now_states["stream"].to_numpy(), followed)]
 
     def _window(
         self, stream: npt.NDArray[np.int64], number: int, before: int
@@ -253,17 +264,17 @@ def _same_rows(was: pd.DataFrame, now: pd.DataFrame) -> npt.NDArray[np.bool_]:
     return same
 
 
-def _letters_known(was: pd.Series, now: pd.Series, known: pd.Series) -> npt.NDArray[np.bool_]:
-    """Per stream, whether the new rows only appended to the window's Zeek ``history``
-    letters that the whole stream's history has already (its D, A, or a T that Zeek
-    writes again only at the 10th, 100th … retransmission)."""
-    return np.array(
-        [
-            b.startswith(a) and set(b[len(a) :]) <= set(k)
-            for a, b, k in zip(was.astype(str), now.astype(str), known.astype(str), strict=True)
-        ],
-        dtype=bool,
-    )
+def _history(was: pd.Series, now: pd.Series, known: pd.Series) -> pd.Series:
+    """Per stream, the whole stream's Zeek ``history`` with what the new rows appended
+    to the window's (``was`` → ``now``): letters it has already are not written again
+    (D, A, or a T, which Zeek writes again only at the 10th, 100th … retransmission), a
+    first F or R of a side is; NA where the new rows did anything else."""
+    grown: list[object] = []
+    for a, b, k in zip(was.astype(str), now.astype(str), known.astype(str), strict=True):
+        added = [letter for letter in dict.fromkeys(b[len(a) :]) if letter not in k]
+        ok = b.startswith(a) and set(added) <= set(TEARDOWN_LETTERS)
+        grown.append(k + "".join(added) if ok else pd.NA)
+    return pd.Series(grown, index=was.index, dtype="string")
 
 
 def _same_states(was: pd.DataFrame, now: pd.DataFrame, streams: pd.Index) -> npt.NDArray[np.bool_]:
