@@ -95,7 +95,14 @@ def redraw(live: hskit.LiveCapture) -> Snapshot:
     return snapshot
 
 
-def measure(rate: float, seconds: float, connections: int, period: int, files: int | None) -> None:
+def measure(
+    rate: float,
+    seconds: float,
+    connections: int,
+    period: int,
+    files: int | None,
+    findings: bool,
+) -> None:
     load_before = os.getloadavg()
     live = hskit.live(
         "lo",
@@ -120,7 +127,8 @@ def measure(rate: float, seconds: float, connections: int, period: int, files: i
         while generator.poll() is None:
             drawn = redraw(live)
             done = time.monotonic()
-            live.findings_later(FINDINGS_EVERY, findings_drawn)
+            if findings:
+                live.findings_later(FINDINGS_EVERY, findings_drawn)
             if drawn.newest_closed_at is not None:
                 lags.append((done - drawn.newest_closed_at) / period)
                 behind.append(live.files_seen - drawn.files)
@@ -153,8 +161,12 @@ def measure(rate: float, seconds: float, connections: int, period: int, files: i
           f"p95 {np.percentile(lag, 95):.2f}, median {np.median(lag):.2f}; closed files "
           f"not yet drawn when a redraw ended: max {max(behind, default=0)}")  # fmt: skip
     print("lag of each redraw, ring periods:", " ".join(f"{x:.2f}" for x in lag))
-    print(f"findings (every {FINDINGS_EVERY} files, own thread): {len(findings_behind)} runs, "
-          f"ring files behind when done: max {max(findings_behind, default=0)}")  # fmt: skip
+    if findings:
+        print(f"findings (every {FINDINGS_EVERY} files or less often, own thread): "
+              f"{len(findings_behind)} runs, ring files behind when done: "
+              f"max {max(findings_behind, default=0)}")  # fmt: skip
+    else:
+        print("findings: not run (--no-findings)")
     print("targets:")
     print(f"  >= 50,000 packets/s with no drops: "
           f"{'met' if rate_seen >= 50_000 and dropped == 0 else 'NOT met'}")  # fmt: skip
@@ -169,12 +181,15 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=100, help="new connections/s")
     parser.add_argument("--period", type=int, default=1, help="seconds per ring file")
     parser.add_argument("--files", type=int, help="ring size: the tables cover this many files")
+    parser.add_argument("--no-findings", action="store_true",
+                        help="leave out the findings thread (the tables' lag alone)")  # fmt: skip
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
         generate(args.rate, args.seconds, args.connections)
     else:
-        measure(args.rate, args.seconds, args.connections, args.period, args.files)
+        measure(args.rate, args.seconds, args.connections, args.period, args.files,
+                findings=not args.no_findings)  # fmt: skip
 
 
 if __name__ == "__main__":
