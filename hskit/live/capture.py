@@ -254,6 +254,16 @@ class LiveCapture:
                 self._findings_seconds = time.monotonic() - started
             return cached[0], cached[1]
 
+    @property
+    def latest_findings(self) -> tuple[pd.DataFrame, int] | None:
+        """The findings last run and the ring files they cover (None before the first),
+        without waiting for them.
+
+        >>> live.latest_findings  # doctest: +SKIP
+        """
+        with self._findings_lock:
+            return None if self._findings is None else self._findings[:2]
+
     def findings_later(self, every: int, done: Callable[[pd.DataFrame, int], None]) -> None:
         """Run :meth:`findings` (``every``) on the findings thread and call ``done`` with
         its answer there; returns at once. A job asked for while one runs replaces any
