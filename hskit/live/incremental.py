@@ -104,8 +104,9 @@ class Classified:
         the streams ``touched`` (``None``: classify everything again)."""
         stream = segments["stream"].to_numpy(np.int64)
         before, self._rows = self._rows, len(segments)
-        counts = self._counts if self.tables is not None else np.zeros(0, np.int64)
-        self._counts = _counted(counts, stream[before:] if self.tables is not None else stream)
+        whole = self.tables is None or touched is None
+        counts = np.zeros(0, np.int64) if whole else self._counts
+        self._counts = _counted(counts, stream if whole else stream[before:])
         if self.tables is None or touched is None:
             self._windows, self.followed = {}, set()
             self.tables = classify(segments)
