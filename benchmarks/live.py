@@ -18,13 +18,14 @@ being closed to the redraw being done, in ring periods (max, p95, median), and h
 many closed files were not drawn yet when a redraw ended; the findings run every
 ``FINDINGS_EVERY`` files on their own thread, as the view's (how many files behind
 they were when done). Then the targets: ≥ 50,000 packets/s with no drops, and the
-view at most one ring period behind. Needs root (or the capture privilege) and dumpcap.
+view at most one ring period behind. The ring is deleted at the end. Needs root (or the capture privilege) and dumpcap.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -167,6 +168,7 @@ def measure(
               f"max {max(findings_behind, default=0)}")  # fmt: skip
     else:
         print("findings: not run (--no-findings)")
+    shutil.rmtree(live.folder, ignore_errors=True)  # the ring: about 100 MB per 1M frames
     print("targets:")
     print(f"  >= 50,000 packets/s with no drops: "
           f"{'met' if rate_seen >= 50_000 and dropped == 0 else 'NOT met'}")  # fmt: skip
