@@ -18,7 +18,8 @@ being closed to the redraw being done, in ring periods (max, p95, median), and h
 many closed files were not drawn yet when a redraw ended; the findings run every
 ``FINDINGS_EVERY`` files on their own thread, as the view's (how many files behind
 they were when done). Then the targets: ≥ 50,000 packets/s with no drops, and the
-view at most one ring period behind. The ring is deleted at the end. Needs root (or the capture privilege) and dumpcap.
+view at most one ring period behind. The ring is deleted at the end. Needs root (or
+the capture privilege) and dumpcap.
 """
 
 from __future__ import annotations
