@@ -283,12 +283,12 @@ class LiveCapture:
                 self._findings_worker.start()
 
     def _run_findings(self) -> None:
-        """The findings thread: run each job; end once the capture's final findings ran
-        and no job waits."""
+        """The findings thread: run each job; end once the capture has ended and no job
+        waits."""
         while True:
             with self._findings_wanted:
                 while self._findings_job is None:
-                    if self._findings is not None and self._findings[2]:
+                    if self._ended:  # a job asked for later starts the thread again
                         self._findings_worker = None
                         return
                     self._findings_wanted.wait(1.0)
