@@ -8,20 +8,25 @@ segments over one loopback connection (``TCP_MAXSEG`` 88, ``TCP_NODELAY``: one s
 per write, plus the receiver's ACKs) and opens ``--connections`` short connections per
 second beside it, so handshakes keep arriving. ``hskit.live("lo")`` captures both
 ports with one-second ring files while this process redraws what ``live.view()``
-draws (the snapshot of every ring file so far, its three figures and the findings) as
-fast as it can, as the view's thread does.
+draws (the snapshot of every ring file so far and its three figures) as fast as it
+can, as the view's thread does, and asks for the findings on their own thread.
 
-Prints the packets captured and their rate, the frames dumpcap reported dropped, and
-how far the drawn tables lagged behind the ring: for every redraw, the seconds from
-the newest file it shows being closed to the redraw being done, in ring periods
-(median and max), and how many closed files were not drawn yet when a redraw ended.
-Then the targets: ≥ 50,000 packets/s with no drops, and the view at most one ring
-period behind. Needs root (or the capture privilege) and dumpcap.
+Prints the load average, the packets offered and captured and their rate, the frames
+dumpcap reported dropped, the longest connection's size, and how far the drawn view
+lagged behind the ring: for every redraw, the seconds from the newest file it shows
+being closed to the redraw being done, in ring periods (max, p95, median), and how
+many closed files were not drawn yet when a redraw ended; the findings run every
+``FINDINGS_EVERY`` files on their own thread, as the view's (how many files behind
+they were when done). Then the targets: ≥ 50,000 packets/s with no drops, and the
+view at most one ring period behind. The ring is deleted at the end. Needs root (or
+the capture privilege) and dumpcap.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,8 +36,8 @@ import time
 import numpy as np
 
 import hskit
+from hskit.live.capture import FINDINGS_EVERY, Snapshot
 from hskit.live.figures import new_connections_figure, rtt_percentiles_figure, states_now_figure
-from hskit.live.view import FINDINGS_EVERY
 
 #: bytes per write, and the MSS that makes each write one segment (Linux's smallest MSS).
 SEGMENT = 88
@@ -83,17 +88,24 @@ def generate(rate: float, seconds: float, connections: int) -> None:
     client.close()
 
 
-def redraw(live: hskit.LiveCapture) -> float:
-    """What the view's thread does once: snapshot, three figures, findings (every
-    ``FINDINGS_EVERY`` ring files, as the view)."""
+def redraw(live: hskit.LiveCapture) -> Snapshot:
+    """What the view's thread does once: snapshot and three figures (the findings run on
+    their own thread, as the view's do); the snapshot drawn."""
     snapshot = live.snapshot()
     for figure in (states_now_figure, new_connections_figure, rtt_percentiles_figure):
         figure(snapshot.connections).to_json(validate=False)
-    live.findings(every=FINDINGS_EVERY)
-    return snapshot.ready_at
+    return snapshot
 
 
-def measure(rate: float, seconds: float, connections: int, period: int, files: int | None) -> None:
+def measure(
+    rate: float,
+    seconds: float,
+    connections: int,
+    period: int,
+    files: int | None,
+    findings: bool,
+) -> None:
+    load_before = os.getloadavg()
     live = hskit.live(
         "lo",
         bpf=f"tcp port {STREAM_PORT} or tcp port {CONNECT_PORT}",
@@ -104,32 +116,60 @@ def measure(rate: float, seconds: float, connections: int, period: int, files: i
         [sys.executable, __file__, "--generate", "--rate", str(rate), "--seconds",
          str(seconds), "--connections", str(connections)]
     )  # fmt: skip
-    lags, behind = [], []
+    lags: list[float] = []
+    behind: list[int] = []
+    findings_behind: list[int] = []
+
+    def findings_drawn(findings: object, covered: int) -> None:
+        findings_behind.append(live.files_seen - covered)
+
     started = time.monotonic()
+    traffic = seconds
     try:
         while generator.poll() is None:
-            redraw(live)
-            drawn = live.snapshot()
+            drawn = redraw(live)
+            done = time.monotonic()
+            if findings:
+                live.findings_later(FINDINGS_EVERY, findings_drawn)
             if drawn.newest_closed_at is not None:
-                lags.append((drawn.ready_at - drawn.newest_closed_at) / period)
+                lags.append((done - drawn.newest_closed_at) / period)
                 behind.append(live.files_seen - drawn.files)
+            traffic = done - started
             live.wait(files=1, timeout=period)
     finally:
         generator.wait(30)
-        traffic = time.monotonic() - started
         live.stop()
     received, dropped = live.recorder.counts()
-    rate_seen = (received or 0) / traffic
+    segments = live.segments
+    span = float(segments["time"].max()) if len(segments) else traffic
+    rate_seen = (received or 0) / span
     lag = np.array(lags) if lags else np.array([np.nan])
-    print(f"traffic: {traffic:.1f} s; dumpcap received {received:,} frames = "
-          f"{rate_seen:,.0f} packets/s, dropped {dropped:,}")  # fmt: skip
+    longest = live.connections.assign(
+        packets=lambda c: c["packets_c2s"].astype(int) + c["packets_s2c"].astype(int)
+    ).nlargest(1, "packets")
+    print(f"load average before: {load_before[0]:.2f}, after: {os.getloadavg()[0]:.2f} "
+          f"(2 cores); ring period {period} s"
+          + (f", ring of {files} files" if files else ", every file kept"))  # fmt: skip
+    print(f"offered: {rate:,.0f} packets/s asked for {seconds:.0f} s beside "
+          f"{connections} new connections/s; frames captured over {span:.1f} s")  # fmt: skip
+    print(f"dumpcap received {received or 0:,} frames = {rate_seen:,.0f} packets/s "
+          "(first to last frame), "
+          f"dropped {dropped if dropped is not None else 'unknown'}")  # fmt: skip
     print(f"segments loaded: {live.segments_seen:,} in {live.files_seen} ring files; "
-          f"the tables hold {len(live.segments):,} segments, {len(live.connections):,} "
-          "connections")  # fmt: skip
-    print(f"redraws: {len(lags)}; lag of a redraw behind its newest file's closing, in ring "
-          f"periods: median {np.median(lag):.2f}, max {np.max(lag):.2f}; closed files not "
-          f"yet drawn when a redraw ended: max {max(behind, default=0)}")  # fmt: skip
+          f"{len(live.connections):,} connections; the longest has "
+          f"{int(longest['packets'].iloc[0]) if len(longest) else 0:,} packets")  # fmt: skip
+    print(f"view lag (tables and figures drawn, behind the newest file's closing) over "
+          f"{len(lags)} redraws, ring periods: max {np.max(lag):.2f}, "
+          f"p95 {np.percentile(lag, 95):.2f}, median {np.median(lag):.2f}; closed files "
+          f"not yet drawn when a redraw ended: max {max(behind, default=0)}")  # fmt: skip
     print("lag of each redraw, ring periods:", " ".join(f"{x:.2f}" for x in lag))
+    if findings:
+        print(f"findings (every {FINDINGS_EVERY} files or less often, own thread): "
+              f"{len(findings_behind)} runs, ring files behind when done: "
+              f"max {max(findings_behind, default=0)}")  # fmt: skip
+    else:
+        print("findings: not run (--no-findings)")
+    shutil.rmtree(live.folder, ignore_errors=True)  # the ring: about 100 MB per 1M frames
     print("targets:")
     print(f"  >= 50,000 packets/s with no drops: "
           f"{'met' if rate_seen >= 50_000 and dropped == 0 else 'NOT met'}")  # fmt: skip
@@ -144,12 +184,15 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=100, help="new connections/s")
     parser.add_argument("--period", type=int, default=1, help="seconds per ring file")
     parser.add_argument("--files", type=int, help="ring size: the tables cover this many files")
+    parser.add_argument("--no-findings", action="store_true",
+                        help="leave out the findings thread (the tables' lag alone)")  # fmt: skip
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
         generate(args.rate, args.seconds, args.connections)
     else:
-        measure(args.rate, args.seconds, args.connections, args.period, args.files)
+        measure(args.rate, args.seconds, args.connections, args.period, args.files,
+                findings=not args.no_findings)  # fmt: skip
 
 
 if __name__ == "__main__":

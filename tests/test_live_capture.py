@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -218,6 +219,20 @@ def test_findings_fire_for_the_refused_and_unanswered_attempts(
 ) -> None:
     kinds = set(scripted.diagnose()["kind"])
     assert {"refused", "no_answer"} <= kinds
+
+
+def test_findings_run_on_their_thread_are_those_of_the_ring(
+    scripted: hskit.LiveCapture, tmp_path: Path
+) -> None:
+    answers: list[tuple[pd.DataFrame, int]] = []
+    done = threading.Event()
+    scripted.findings_later(1, lambda findings, files: (answers.append((findings, files)),
+                                                         done.set()))  # fmt: skip
+    assert done.wait(TIMEOUT), "the findings thread did not answer"
+    findings, files = answers[0]
+    assert files == scripted.files_seen
+    pd.testing.assert_frame_equal(findings, merged_ring(scripted, tmp_path).diagnose())
+    assert scripted.latest_findings is not None
 
 
 def test_stop_leaves_the_ring_and_no_capture_process(scripted: hskit.LiveCapture) -> None:

@@ -49,3 +49,29 @@ def test_pieces_classified_incrementally_equal_the_whole_classified(capture: Pat
         pd.testing.assert_frame_equal(connections, truth_connections)
         pd.testing.assert_frame_equal(states, truth_states)
         start = end
+
+
+#: thresholds small enough that the sample captures' longer connections are followed
+#: from a window of their rows.
+SMALL = {"long": 24, "head": 6, "context": 12}
+
+
+@pytest.mark.parametrize("capture", SAMPLE_CAPTURES, ids=lambda p: p.name)
+def test_long_connections_followed_from_a_window_equal_the_whole_classified(
+    capture: Path,
+) -> None:
+    segments = hskit.load(capture, progress=False).segments
+    ends = np.unique(np.linspace(0, len(segments), 4 * PIECES + 1).astype(int))[1:]
+    tables = Classified(**SMALL)
+    start = 0
+    for end in ends:
+        rows = _rows_so_far(segments, end)
+        touched = np.unique(rows["stream"].to_numpy(np.int64)[start:])
+        connections, states = tables.update(rows, touched if start else None)
+        truth_connections, truth_states = hskit.classify(rows)
+        pd.testing.assert_frame_equal(connections, truth_connections)
+        pd.testing.assert_frame_equal(states, truth_states)
+        start = end
+    connections, states = tables.exact(rows)
+    pd.testing.assert_frame_equal(connections, truth_connections)
+    pd.testing.assert_frame_equal(states, truth_states)

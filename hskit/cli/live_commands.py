@@ -26,8 +26,10 @@ import hskit
 from hskit import schema
 from hskit.cli import main
 from hskit.cli.classify_commands import format_counts, format_percentiles
+from hskit.diagnose.table import empty_findings
 from hskit.label_counts import COUNTED
 from hskit.live import LiveCapture
+from hskit.live.capture import FINDINGS_EVERY
 from hskit.wording import counted
 
 #: rows of the latest-connections table.
@@ -81,7 +83,12 @@ def _left(started: float, duration: float | None) -> float:
 def display(live: LiveCapture, interface: str, bpf: str, elapsed: float) -> Group:
     """The live screen: a status line and four tables."""
     connections = live.connections
-    findings = live.diagnose()
+    if live.running:  # the findings run on their own thread: the display never waits
+        live.findings_later(FINDINGS_EVERY, lambda findings, files: None)
+        latest = live.latest_findings
+        findings = latest[0] if latest is not None else empty_findings()
+    else:
+        findings, _ = live.findings(every=FINDINGS_EVERY)
     status = (
         f"[bold]hskit watch[/] {interface} {bpf!r}: {elapsed:.0f} s, "
         f"{counted(len(live.ring_files), 'ring file')}, "

@@ -4,7 +4,8 @@ A background thread loads each ring file as the recorder closes it (``hskit.load
 tables are those of the files loaded so far merged into one capture and classified by
 ``hskit.classify``, computed when asked for and kept until the next file arrives. Each
 new file is appended (:class:`hskit.live.merge.Merger`) and only the streams it touches
-are classified again (:class:`hskit.live.incremental.Classified`), so a snapshot costs
+are classified again (:class:`hskit.live.incremental.Classified`; a long open connection
+from a bounded window of its rows until the capture has ended), so a snapshot costs
 what the new files hold, not the whole capture (with ``files=N``, once the ring drops
 its oldest file, everything kept is merged and classified again). Nothing here waits on the capture
 program, so a notebook's event loop never blocks.
@@ -16,8 +17,10 @@ program, so a notebook's event loop never blocks.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +42,14 @@ if TYPE_CHECKING:
 
 #: how long stop() waits for the last ring file to be loaded.
 FINAL_LOAD_TIMEOUT = 60.0
+#: ring files between two runs of the findings by the view and ``hskit watch``
+#: (``diagnose`` costs what the whole capture holds; the tables cost what each new file
+#: holds). The view runs them on a thread of their own, so its tables never wait.
+FINDINGS_EVERY = 5
+#: the findings thread waits this many times as long as the last findings took before
+#: it runs them again (in ring periods, at least ``every`` files), so on a long capture
+#: ``diagnose`` takes at most about a fifth of the time beside the tables.
+FINDINGS_PAUSE = 4
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,9 @@ class Snapshot:
     ready_at: float
     #: when the newest ring file in it was closed (None before the first).
     newest_closed_at: float | None
+    #: the capture had ended and every connection was classified whole (no followed
+    #: long connection's row grown from a window, see :mod:`hskit.live.incremental`).
+    final: bool = False
 
 
 class LiveCapture:
@@ -84,7 +98,15 @@ class LiveCapture:
         self._merged: list[Capture] = []
         self._merger = Merger(name=str(self.folder))
         self._classified = Classified()
-        self._findings: tuple[pd.DataFrame, int] | None = None
+        #: the last findings: (table, ring files they cover, of a final snapshot).
+        self._findings: tuple[pd.DataFrame, int, bool] | None = None
+        self._findings_lock = threading.Lock()
+        #: how long the last findings took to run.
+        self._findings_seconds = 0.0
+        #: the findings thread's next job (every, callback), and the signal for it.
+        self._findings_job: tuple[int, Callable[[pd.DataFrame, int], None]] | None = None
+        self._findings_wanted = threading.Condition()
+        self._findings_worker: threading.Thread | None = None
         self._loader = threading.Thread(target=self._load_ring, name="hskit-live-load", daemon=True)
         self._loader.start()
 
@@ -154,19 +176,21 @@ class LiveCapture:
         """The tables of every ring file loaded so far (computed once per new file)."""
         with self._snapshot_lock:
             with self._changed:
-                parts, seen = list(self._parts), self._files_seen
+                parts, seen, ended = list(self._parts), self._files_seen, self._ended
                 newest = self._files[-1].closed_at if self._files else None
-            if self._snapshot is None or self._snapshot.files != seen:
-                capture = self._appended(parts)
+            last = self._snapshot
+            if last is None or last.files != seen or (ended and not last.final):
+                capture = self._appended(parts, final=ended)
                 connections = _with_current_states(capture)
                 self._snapshot = Snapshot(
-                    seen, capture, connections, time.monotonic(), newest_closed_at=newest
+                    seen, capture, connections, time.monotonic(), newest, final=ended
                 )
             return self._snapshot
 
-    def _appended(self, parts: list[Capture]) -> Capture:
+    def _appended(self, parts: list[Capture], *, final: bool) -> Capture:
         """``parts`` merged and classified, appending what is new since the last call
-        (everything again when the ring dropped a part merged before)."""
+        (everything again when the ring dropped a part merged before); ``final``: the
+        followed long connections classified whole too."""
         merged = self._merged
         grown = len(parts) >= len(merged) and all(
             a is b for a, b in zip(parts, merged, strict=False)
@@ -176,6 +200,8 @@ class LiveCapture:
         touched = [self._merger.add(part)[2] for part in parts[len(merged) :]]
         streams = np.unique(np.concatenate([np.zeros(0, np.int64), *touched]))
         tables = self._classified.update(self._merger.segments, streams if merged else None)
+        if final:
+            tables = self._classified.exact(self._merger.segments)
         self._merged = list(parts)
         return ClassifiedCapture(self._merger.segments, self._merger.report, tables)
 
@@ -209,17 +235,67 @@ class LiveCapture:
         """``(diagnose(), ring files it covers)``, run again only once ``every`` more ring
         files are loaded (at each of the first ``every`` files), or when the capture has
         ended: the findings cost what the whole capture holds, so a view that redraws
-        every file runs them every few files.
+        every file runs them every few files. Blocks while they run (the tables do not
+        wait for them: :meth:`findings_later` runs them on a thread of their own).
 
         >>> findings, files = live.findings(every=5)  # doctest: +SKIP
         """
         snapshot = self.snapshot()
-        with self._snapshot_lock:
+        with self._findings_lock:
             cached = self._findings
             stale = cached is None or cached[1] < every or snapshot.files - cached[1] >= every
-            if stale or (not self.running and cached[1] != snapshot.files):
-                cached = self._findings = (snapshot.capture.diagnose(), snapshot.files)
-            return cached
+            if stale or (snapshot.final and not cached[2]):
+                started = time.monotonic()
+                cached = self._findings = (
+                    snapshot.capture.diagnose(),
+                    snapshot.files,
+                    snapshot.final,
+                )
+                self._findings_seconds = time.monotonic() - started
+            return cached[0], cached[1]
+
+    @property
+    def latest_findings(self) -> tuple[pd.DataFrame, int] | None:
+        """The findings last run and the ring files they cover (None before the first),
+        without waiting for them.
+
+        >>> live.latest_findings  # doctest: +SKIP
+        """
+        with self._findings_lock:
+            return None if self._findings is None else self._findings[:2]
+
+    def findings_later(self, every: int, done: Callable[[pd.DataFrame, int], None]) -> None:
+        """Run :meth:`findings` (``every``) on the findings thread and call ``done`` with
+        its answer there; returns at once. A job asked for while one runs replaces any
+        job still waiting, and the findings are run again only after
+        :data:`FINDINGS_PAUSE` times as long as they took last (in ring files, at least
+        ``every``), so they lag behind the tables without holding them up.
+
+        >>> live.findings_later(5, lambda findings, files: print(files))  # doctest: +SKIP
+        """
+        with self._findings_wanted:
+            self._findings_job = (every, done)
+            self._findings_wanted.notify()
+            if self._findings_worker is None or not self._findings_worker.is_alive():
+                self._findings_worker = threading.Thread(
+                    target=self._run_findings, name="hskit-live-findings", daemon=True
+                )
+                self._findings_worker.start()
+
+    def _run_findings(self) -> None:
+        """The findings thread: run each job; end once the capture has ended and no job
+        waits."""
+        while True:
+            with self._findings_wanted:
+                while self._findings_job is None:
+                    if self._ended:  # a job asked for later starts the thread again
+                        self._findings_worker = None
+                        return
+                    self._findings_wanted.wait(1.0)
+                every, done = self._findings_job
+                self._findings_job = None
+            pause = FINDINGS_PAUSE * self._findings_seconds / self.recorder.settings.period
+            done(*self.findings(max(every, math.ceil(pause))))
 
     # ------------------------------------------------------------------ control
     @property

@@ -22,7 +22,7 @@ import pandas as pd
 
 from hskit.capture import Capture
 from hskit.classify import classify
-from hskit.schema import TCP_STATES
+from hskit.schema import SYN, TCP_STATES
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -32,34 +32,260 @@ if TYPE_CHECKING:
 _CLOSED = TCP_STATES.index("CLOSED")
 
 
-class Classified:
-    """``(connections, states)`` of a segments table that only grows at its end."""
+#: a stream with at least this many rows, established and open, is followed from a
+#: bounded window of its rows once it is (see :class:`Classified`).
+LONG = 20_000
+#: rows of a followed stream's start kept in its window: its handshake.
+HEAD = 32
+#: rows before the new ones kept in a followed stream's window.
+CONTEXT = 2_000
+#: connection columns that count rows (so grow by what the new rows add).
+COUNTED = (
+    "packets_c2s", "packets_s2c", "bytes_c2s", "bytes_s2c", "syn_count", "synack_count",
+    "retrans_c2s", "retrans_s2c", "lost_c2s", "lost_s2c", "dup_acks_c2s", "dup_acks_s2c",
+    "zero_windows_c2s", "zero_windows_s2c",
+)  # fmt: skip
+#: connection columns of the capture times (the first and last segment's).
+TIMES = ("first_ts", "last_ts", "duration")
+#: connection columns of the teardown, which the new rows may set (a FIN or RST).
+TEARDOWN = ("termination", "closer", "reset_by", "time_wait_end", "conn_state")
+#: Zeek ``history`` letters of the teardown, written once per side.
+TEARDOWN_LETTERS = "FfRr"
+#: states columns a window must reproduce (the ends move with the capture).
+STATE_KEYS = ("stream", "endpoint", "state", "start", "cause_frame")
 
-    def __init__(self) -> None:
+
+class Classified:
+    """``(connections, states)`` of a segments table that only grows at its end.
+
+    Streams with new rows are classified again, all their rows; every other stream's
+    rows are kept. A long connection (at least ``long`` rows) would cost its whole
+    history at every file, so it is *followed* instead: ``hskit.classify`` runs on a
+    window of its rows, its first ``head`` rows (the handshake) and the ``context`` rows
+    before the new ones, once without and once with the new rows. It is followed when
+
+    - the window without the new rows gives the connection's row and states as they
+      are (but for the counted columns :data:`COUNTED`, the times and ``history``), so
+      nothing before the context still shows (a FIN long ago, say), and
+    - the new rows change in the window only the counted columns, the times, the
+      teardown (:data:`TEARDOWN`, the states) and ``history`` by letters the stream has
+      already or a first F or R of a side (no SYN among them);
+
+    then its row is its previous row with the counts grown by what the new rows added
+    to the window, the last time moved, and the teardown and states of the window with
+    them. Otherwise it is classified again, all its rows. The classifier's per-segment
+    analysis looks back (Wireshark's and Zeek's are one pass in capture order), so what
+    the new rows add after the context is what they add after the whole history unless
+    something older still matters to them (a segment retransmitted more than
+    ``context`` rows later). Zeek writes T, W and C again at their 10th, 100th …
+    occurrence: such a repeat is not in a followed row's ``history``. :meth:`exact`
+    classifies the followed streams again, all rows, which the live capture does once
+    it has ended.
+
+    >>> tables = Classified()  # doctest: +SKIP
+    >>> connections, states = tables.update(segments, touched)  # doctest: +SKIP
+    """
+
+    def __init__(self, *, long: int = LONG, head: int = HEAD, context: int = CONTEXT) -> None:
         self.tables: tuple[pd.DataFrame, pd.DataFrame] | None = None
+        self.long, self.head, self.context = long, head, context
+        #: rows of the segments table at the last update, and of each stream.
+        self._rows = 0
+        self._counts = np.zeros(0, dtype=np.int64)
+        #: followed streams -> the positions of their window (head and context).
+        self._windows: dict[int, npt.NDArray[np.int64]] = {}
+        #: streams whose rows were grown from a window since they were classified whole.
+        self.followed: set[int] = set()
 
     def update(
         self, segments: pd.DataFrame, touched: npt.NDArray[np.int64] | None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The tables of ``segments``, which are the previous call's rows plus new rows of
         the streams ``touched`` (``None``: classify everything again)."""
+        stream = segments["stream"].to_numpy(np.int64)
+        before, self._rows = self._rows, len(segments)
+        whole = self.tables is None or touched is None
+        counts = np.zeros(0, np.int64) if whole else self._counts
+        self._counts = _counted(counts, stream if whole else stream[before:])
         if self.tables is None or touched is None:
+            self._windows, self.followed = {}, set()
             self.tables = classify(segments)
             return self.tables
         if len(touched) == 0:
             return self.tables
+        grown = self._grown(segments, self._long(segments, touched, counts, before), before)
+        again = np.setdiff1d(touched, grown[0].index.to_numpy(np.int64))
+        for number in again.tolist():
+            self._windows.pop(number, None)
+            self.followed.discard(number)
+        self.followed.update(grown[0].index.tolist())
+        return self._replaced(segments, again, grown)
+
+    def exact(self, segments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The tables with the followed streams classified again, all their rows (what
+        ``hskit.classify`` of ``segments`` gives, at the cost of those streams).
+
+        >>> connections, states = tables.exact(segments)  # doctest: +SKIP
+        """
+        if self.tables is None or not self.followed:
+            return self.update(segments, None) if self.tables is None else self.tables
+        again = np.array(sorted(self.followed), dtype=np.int64)
+        self.followed, self._windows = set(), {}
+        return self._replaced(segments, again, self._nothing_grown())
+
+    def _nothing_grown(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        assert self.tables is not None
+        return self.tables[0].iloc[:0].set_index("stream"), self.tables[1].iloc[:0]
+
+    def _replaced(
+        self,
+        segments: pd.DataFrame,
+        again: npt.NDArray[np.int64],
+        grown: tuple[pd.DataFrame, pd.DataFrame],
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The tables with the streams ``again`` classified again and the followed
+        streams' ``grown`` columns (indexed by stream) and states put in place of their
+        previous ones."""
+        assert self.tables is not None
         stream = segments["stream"].to_numpy(np.int64)
-        fresh_connections, fresh_states = classify(segments[np.isin(stream, touched)])
+        fresh_connections, fresh_states = classify(segments[np.isin(stream, again)])
         connections, states = self.tables
-        kept_connections = connections[~np.isin(connections["stream"].to_numpy(), touched)]
-        kept_states = _open_ends_moved(
-            states[~np.isin(states["stream"].to_numpy(), touched)], float(segments["time"].max())
+        kept_connections = connections[~np.isin(connections["stream"].to_numpy(), again)]
+        rows, grown_states = grown
+        if len(rows):
+            kept_connections = kept_connections.copy()
+            at = np.searchsorted(kept_connections["stream"].to_numpy(), rows.index.to_numpy())
+            for column in rows.columns:
+                values = kept_connections[column].array.copy()
+                values[at] = rows[column].array
+                kept_connections[column] = values
+        replaced = np.concatenate([again, rows.index.to_numpy(np.int64)])
+        kept_states = _in_stream_order(
+            states[~np.isin(states["stream"].to_numpy(), replaced)], grown_states
         )
         self.tables = (
             _in_stream_order(kept_connections, fresh_connections),
-            _in_stream_order(kept_states, fresh_states),
+            _in_stream_order(
+                _open_ends_moved(kept_states, float(segments["time"].max())), fresh_states
+            ),
         )
         return self.tables
+
+    def _long(
+        self,
+        segments: pd.DataFrame,
+        touched: npt.NDArray[np.int64],
+        counts: npt.NDArray[np.int64],
+        before: int,
+    ) -> npt.NDArray[np.int64]:
+        """The touched streams that may be followed: with at least ``long`` rows before
+        the new ones (``counts`` per stream), and no SYN among the new rows (a SYN may
+        begin another connection on the same ports)."""
+        known = touched[touched < len(counts)]
+        long = known[counts[known] >= self.long]
+        new = segments.iloc[before:]
+        opening = new["stream"].to_numpy(np.int64)[(new["flags"].to_numpy(np.int64) & SYN) != 0]
+        return long[~np.isin(long, opening)]
+
+    def _grown(
+        self, segments: pd.DataFrame, long: npt.NDArray[np.int64], before: int
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The followed columns (indexed by stream) and the states of the ``long``
+        streams whose window reproduces their classification and, with the new rows,
+        changes only what the new rows can change (see the class)."""
+        if not len(long):
+            return self._nothing_grown()
+        assert self.tables is not None
+        stream = segments["stream"].to_numpy(np.int64)
+        base = np.sort(np.concatenate([self._window(stream, n, before) for n in long.tolist()]))
+        new = np.flatnonzero(np.isin(stream[before:], long)) + before
+        was_connections, was_states = classify(segments.iloc[base])
+        now_connections, now_states = classify(segments.iloc[np.concatenate([base, new])])
+        was, now = was_connections.set_index("stream"), now_connections.set_index("stream")
+        connections, states = self.tables
+        known = connections.set_index("stream").loc[was.index]
+        grows = [*COUNTED, *TIMES, "history"]
+        same = _same_rows(was.drop(columns=grows), known.drop(columns=grows))
+        same &= _same_states(was_states, states[np.isin(states["stream"], was.index)], was.index)
+        fixed = [*grows, *TEARDOWN]
+        same &= _same_rows(was.drop(columns=fixed), now.drop(columns=fixed))
+        history = _history(was["history"], now["history"], known["history"])
+        same &= history.notna().to_numpy()
+        followed = was.index[same]
+        previous = known.loc[followed]
+        rows = now.loc[followed, list(TEARDOWN)].copy()
+        for column in COUNTED:
+            added = now.loc[followed, column].to_numpy(np.int64) - was.loc[
+                followed, column
+            ].to_numpy(np.int64)
+            total = previous[column].to_numpy(np.int64) + added
+            rows[column] = total.astype(previous[column].dtype)
+        last_ns = np.maximum(
+            previous["last_ts"].array.asi8, now.loc[followed, "last_ts"].array.asi8
+        )
+        rows["first_ts"] = previous["first_ts"]
+        rows["last_ts"] = pd.to_datetime(last_ns, unit="ns", utc=True)
+        rows["duration"] = (last_ns - previous["first_ts"].array.asi8) / 1e9
+        rows["history"] = history.loc[followed].astype(previous["history"].dtype)
+        for number in followed.tolist():
+            window = np.concatenate([self._windows[number], new[stream[new] == number]])
+            self._windows[number] = np.concatenate(
+                [window[: self.head], window[self.head :][-self.context :]]
+            )
+        return rows, now_states[np.isin(now_states["stream"].to_numpy(), followed)]
+
+    def _window(
+        self, stream: npt.NDArray[np.int64], number: int, before: int
+    ) -> npt.NDArray[np.int64]:
+        """A followed stream's window: its first ``head`` rows and last ``context`` rows
+        before row ``before`` (found once, then carried)."""
+        if number not in self._windows:
+            rows = np.flatnonzero(stream[:before] == number)
+            self._windows[number] = np.concatenate(
+                [rows[: self.head], rows[self.head :][-self.context :]]
+            )
+        return self._windows[number]
+
+
+def _counted(
+    counts: npt.NDArray[np.int64], streams: npt.NDArray[np.int64], size: int = 0
+) -> npt.NDArray[np.int64]:
+    """``counts`` (rows per stream) with the rows of ``streams`` added."""
+    added = np.bincount(streams, minlength=max(len(counts), size))
+    added[: len(counts)] += counts
+    return added
+
+
+def _same_rows(was: pd.DataFrame, now: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Per row (same index), whether every column is equal (NA equal to NA)."""
+    same = np.ones(len(was), dtype=bool)
+    for column in was.columns:
+        a, b = was[column], now[column]
+        same &= ((a == b).fillna(False) | (a.isna() & b.isna())).to_numpy(bool)
+    return same
+
+
+def _history(was: pd.Series, now: pd.Series, known: pd.Series) -> pd.Series:
+    """Per stream, the whole stream's Zeek ``history`` with what the new rows appended
+    to the window's (``was`` → ``now``): letters it has already are not written again
+    (D, A, or a T, which Zeek writes again only at the 10th, 100th … retransmission), a
+    first F or R of a side is; NA where the new rows did anything else."""
+    grown: list[object] = []
+    for a, b, k in zip(was.astype(str), now.astype(str), known.astype(str), strict=True):
+        added = [letter for letter in dict.fromkeys(b[len(a) :]) if letter not in k]
+        ok = b.startswith(a) and set(added) <= set(TEARDOWN_LETTERS)
+        grown.append(k + "".join(added) if ok else pd.NA)
+    return pd.Series(grown, index=was.index, dtype="string")
+
+
+def _same_states(was: pd.DataFrame, now: pd.DataFrame, streams: pd.Index) -> npt.NDArray[np.bool_]:
+    """Per stream of ``streams``, whether its state rows are the same but for the ends."""
+
+    def rows(states: pd.DataFrame) -> pd.Series:
+        hashes = pd.util.hash_pandas_object(states[list(STATE_KEYS)], index=False)
+        return hashes.groupby(states["stream"].to_numpy()).agg(tuple).reindex(streams)
+
+    return (rows(was) == rows(now)).to_numpy(bool)
 
 
 def _open_ends_moved(states: pd.DataFrame, capture_end: float) -> pd.DataFrame:

@@ -31,7 +31,7 @@ from hskit.capture import Capture, LoadReport
 from hskit.direction import from_client
 from hskit.native.records import read_records
 from hskit.native.streams import streams
-from hskit.schema import ACK
+from hskit.schema import ACK, SYN
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -182,6 +182,7 @@ class Merger:
             {name: np.zeros(0, np.int64) for name in _CARRY_COLUMNS}
         ).set_index("pair")
         self._streams = 0
+        self._clients = _Clients()
 
     def add(self, part: Capture) -> tuple[pd.DataFrame, LoadReport, npt.NDArray[np.int64]]:
         """Append ``part`` (the next ring file): the merged segments, the merged report
@@ -206,11 +207,7 @@ class Merger:
                 old[column] = old[column].cat.set_categories(addresses.categories)
         segments = pd.concat([old, new], ignore_index=True) if len(old) else new
         touched = np.unique(new["stream"].to_numpy(np.int64))
-        rows_touched = np.flatnonzero(np.isin(segments["stream"].to_numpy(np.int64), touched))
-        client = from_client(segments.iloc[rows_touched])
-        values = segments["from_client"].to_numpy(bool, copy=True)
-        values[rows_touched] = np.asarray(client, dtype=bool)
-        segments["from_client"] = values
+        segments["from_client"] = self._clients.decided(segments, len(old))
         schema.check(segments, schema.SEGMENT_DTYPES, "segments")
         self.segments = segments
         return segments, report, touched
@@ -327,3 +324,53 @@ def _updated_carry(carry: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         found[f"base{side}"] = base.fillna(0).astype(np.int64)
     found = found[list(_CARRY_COLUMNS[1:])]
     return pd.concat([carry[~carry.index.isin(found.index)], found])
+
+
+class _Clients:
+    """``from_client`` of a table that grows at its end, at the cost of the new rows.
+
+    :func:`hskit.direction.from_client` decides each stream's client from one row: its
+    first SYN without ACK, else its first SYN-ACK, else its first row. So it is run on
+    the new rows behind each of their streams' first rows of those three kinds seen so
+    far (the only rows that can decide), and on all rows of a stream again only when
+    the new rows change the side its client is on.
+
+    >>> clients = _Clients()  # doctest: +SKIP
+    >>> segments["from_client"] = clients.decided(segments, rows_before)  # doctest: +SKIP
+    """
+
+    def __init__(self) -> None:
+        #: per stream, the row of its first SYN without ACK, SYN-ACK and row (-1: none).
+        self.firsts = np.full((0, 3), -1, dtype=np.int64)
+
+    def decided(self, segments: pd.DataFrame, before: int) -> npt.NDArray[np.bool_]:
+        """``from_client`` of ``segments``, whose first ``before`` rows are those of the
+        previous call (their ``from_client`` column is that call's answer)."""
+        stream = segments["stream"].to_numpy(np.int64)
+        new_stream = stream[before:]
+        if len(new_stream) and new_stream.max() >= len(self.firsts):
+            grown = np.full((int(new_stream.max()) + 1, 3), -1, dtype=np.int64)
+            grown[: len(self.firsts)] = self.firsts
+            self.firsts = grown
+        touched = np.unique(new_stream)
+        deciding = self.firsts[touched].reshape(-1)
+        deciding = deciding[deciding >= 0]
+        rows = np.concatenate([np.unique(deciding), np.arange(before, len(stream))])
+        answer = from_client(segments.iloc[rows])
+        values = segments["from_client"].to_numpy(bool, copy=True)
+        values[before:] = answer[len(rows) - len(new_stream) :]
+        moved = answer[: len(rows) - len(new_stream)] != values[rows[: len(rows) - len(new_stream)]]
+        if moved.any():  # a new row decides the stream's client on the other side
+            changed = np.isin(stream, np.unique(stream[rows[: len(moved)][moved]]))
+            values[changed] = from_client(segments[changed])
+        self._remember_firsts(segments, before)
+        return values
+
+    def _remember_firsts(self, segments: pd.DataFrame, before: int) -> None:
+        stream = segments["stream"].to_numpy(np.int64)[before:]
+        flags = segments["flags"].to_numpy(np.int64)[before:] & (SYN | ACK)
+        for kind, mask in enumerate((flags == SYN, flags == SYN | ACK, np.ones(len(flags), bool))):
+            streams, first = np.unique(stream[mask], return_index=True)
+            rows = np.flatnonzero(mask)[first] + before
+            unset = self.firsts[streams, kind] < 0
+            self.firsts[streams[unset], kind] = rows[unset]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import pandas as pd
 
+from hskit.live.capture import FINDINGS_EVERY
 from hskit.live.figures import new_connections_figure, rtt_percentiles_figure, states_now_figure
 from hskit.views.plot_widget import PlotWidget
 from hskit.views.widgets import Quiet, ladder_widget
@@ -30,9 +31,6 @@ if TYPE_CHECKING:
 
 #: rows of the latest-connections list.
 LATEST = 12
-#: ring files between two runs of the findings (``diagnose`` costs what the whole
-#: capture holds; the other parts cost what each new file holds).
-FINDINGS_EVERY = 5
 #: the findings columns shown, in order (the evidence shows on hover).
 FINDING_COLUMNS = ("kind", "severity", "endpoint", "count")
 
@@ -47,7 +45,7 @@ class LiveView(Quiet, widgets.VBox):
         self.states_plot = PlotWidget()
         self.new_plot = PlotWidget()
         self.rtt_plot = PlotWidget()
-        self.findings = widgets.HTML()
+        self.findings = widgets.HTML("<b>findings</b> <small>(running…)</small>")
         self.latest = widgets.Select(options=[], rows=8, description="latest",
                                      layout={"width": "100%"})  # fmt: skip
         self.ladder_box = widgets.VBox()
@@ -93,12 +91,17 @@ class LiveView(Quiet, widgets.VBox):
             self.states_plot.figure = states_now_figure(connections)
             self.new_plot.figure = new_connections_figure(connections)
             self.rtt_plot.figure = rtt_percentiles_figure(connections)
-            findings, files = self.live.findings(every=FINDINGS_EVERY)
-            self.findings.value = self._findings_html(findings, files)
             self._update_latest(connections)
             self.status.value = self._status_html(snapshot.files, connections)
             self.files_shown = snapshot.files
             self.updates += 1
+        self.live.findings_later(FINDINGS_EVERY, self._show_findings)
+
+    def _show_findings(self, findings: pd.DataFrame, files: int) -> None:
+        """Draw the findings (called on the findings thread, which runs ``diagnose``
+        beside the tables so they never wait for it)."""
+        with self._lock:
+            self.findings.value = self._findings_html(findings, files)
 
     def _status_html(self, files: int, connections: pd.DataFrame) -> str:
         state = "capturing" if self.live.running else "stopped"
