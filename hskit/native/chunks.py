@@ -114,7 +114,7 @@ class ChunkedLoad:
         several = len(self.paths) > 1
         self.table = _Table(
             sources=source_names(self.paths) if several else None,
-            capacity=sum(map(_rows_at_most, self.paths)),
+            capacity=sum(map(rows_at_most, self.paths)),
         )
         self.report = LoadReport(
             path=label if label is not None else str(self.paths[0]), backend="native",
@@ -188,7 +188,7 @@ class ChunkedLoad:
         return report
 
 
-def _rows_at_most(path: Path) -> int:
+def rows_at_most(path: Path) -> int:
     """Segments a capture file can hold at most, judged by its size."""
     size = path.stat().st_size
     with path.open("rb") as file:
@@ -492,14 +492,28 @@ class _Table:
             self._columns[name].extend(values)
 
     def finish(self) -> pd.DataFrame:
-        """The segments table (schema order and dtypes; ``source`` last, for a set)."""
+        """The segments table (schema order and dtypes; ``source`` last, for a set) of the
+        rows appended since the last call."""
         if not self._columns:
             segments = schema.empty_segments()
             if self.sources is not None:
                 segments[schema.SOURCE] = pd.Categorical([], categories=self.sources)
             return segments
+        return self.frame(self.take())
+
+    def take(self) -> dict[str, npt.NDArray]:
+        """The raw columns of the rows appended since the last call (address ids, values
+        of nullable columns with their ``_na`` masks), handed over: the table forgets them.
+        :meth:`frame` makes them a segments table, now or once the whole capture is read.
+        """
         parts = {name: column.values() for name, column in self._columns.items()}
         self._columns = {}
+        return parts
+
+    def frame(self, parts: dict[str, npt.NDArray]) -> pd.DataFrame:
+        """The segments table of raw columns from :meth:`take`, with the addresses and
+        clients known so far (all of them, once the capture is read); ``parts`` is emptied
+        as the columns are made, so each raw column is freed as soon as it is replaced."""
         parts["from_client"] = self._from_client(
             parts["src_ip"], parts["src_port"], parts["stream"]
         )
