@@ -18,8 +18,10 @@ the chunk size), and the pcapng/pcap rate of the same packets.
 ``--convert-cap MB`` also converts the ``--cap-sizes`` captures (default: the two
 largest sizes) inside a memory cgroup limited to MB (cgroup v1 ``memory.limit_in_bytes``
 with swap, or v2 ``memory.max`` with ``memory.swap.max`` 0; page cache included), with
-one bucket per 16 MB of capture and 2 MB chunks: each row says whether it completed and
-its peak RSS, which must not grow with the capture though the capture is 4x the cap.
+one bucket per 8 MB of capture, 2 MB chunks and pyarrow's system allocator
+(``ARROW_DEFAULT_MEMORY_POOL=system``, which hands freed memory back): each row says
+whether it completed, and its peak RSS, which must not grow with the capture though the
+capture is 4x the cap.
 An address-space cap (``prlimit --as``) is no use here: pandas, pyarrow and their
 threads reserve over a gigabyte of address space they never touch.
 
@@ -55,7 +57,7 @@ SHIFT_SECONDS = 3600
 #: hskit's default chunk size (MB), in the load target.
 CHUNK_MB = 2
 #: capture MB per bucket of the capped conversions.
-CAP_BUCKET_MB = 16
+CAP_BUCKET_MB = 8
 #: how a measurement loads hskit: from this checkout.
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
@@ -87,12 +89,13 @@ class Run:
     output: str
 
 
-def run(args: list[str], prefix: list[str] | None = None) -> Run:
+def run(args: list[str], prefix: list[str] | None = None, env: dict[str, str] | None = None) -> Run:
     """Run a command, return wall seconds, its peak RSS (MB) and its stdout."""
     start = time.perf_counter()
     process = subprocess.Popen(
-        [*(prefix or []), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True
-    )
+        [*(prefix or []), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**ENV, **(env or {})}, text=True,
+    )  # fmt: skip
     out, err = process.communicate()
     seconds = time.perf_counter() - start
     if process.returncode != 0:
@@ -205,7 +208,7 @@ def capped_convert(n: int, cap_mb: int) -> tuple[str, ...]:
         with memory_cgroup(cap_mb) as procs:
             prefix = ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh"]
             try:
-                done = run(command, prefix=prefix)
+                done = run(command, prefix=prefix, env={"ARROW_DEFAULT_MEMORY_POOL": "system"})
                 outcome = "completed"
             except RuntimeError as error:
                 done, outcome = None, f"did not complete: {str(error)[-120:]}"
