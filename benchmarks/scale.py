@@ -16,12 +16,10 @@ size of the segments table and the load target (peak RSS at most 1.5x the table 
 the chunk size), and the pcapng/pcap rate of the same packets.
 
 ``--convert-cap MB`` also converts the ``--cap-sizes`` captures (default: the two
-largest sizes) inside a memory cgroup limited to MB (cgroup v1 ``memory.limit_in_bytes``
-with swap, or v2 ``memory.max`` with ``memory.swap.max`` 0; page cache included), with
-one bucket per 8 MB of capture, 2 MB chunks and pyarrow's system allocator
-(``ARROW_DEFAULT_MEMORY_POOL=system``, which hands freed memory back): each row says
-whether it completed, and its peak RSS, which must not grow with the capture though the
-capture is 4x the cap.
+largest sizes), with convert's defaults, inside a memory cgroup limited to MB (cgroup v1
+``memory.limit_in_bytes`` with swap, or v2 ``memory.max`` with ``memory.swap.max`` 0;
+page cache included): each row says whether it completed, and its peak RSS, which must
+not grow with the capture though the capture is 4x the cap.
 An address-space cap (``prlimit --as``) is no use here: pandas, pyarrow and their
 threads reserve over a gigabyte of address space they never touch.
 
@@ -55,9 +53,7 @@ CACHE = Path.home() / ".cache" / "hskit-bench"
 #: seconds between the copies' time ranges (longer than the base capture lasts).
 SHIFT_SECONDS = 3600
 #: hskit's default chunk size (MB), in the load target.
-CHUNK_MB = 2
-#: capture MB per bucket of the capped conversions.
-CAP_BUCKET_MB = 8
+CHUNK_MB = 2  # hskit.native.chunks.LOAD_CHUNK_SIZE
 #: how a measurement loads hskit: from this checkout.
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
@@ -82,6 +78,14 @@ print(json.dumps({"seconds": seconds, "segments": len(cap.segments),
 CLI = PRELUDE + "from hskit.cli import main; main()"
 
 
+class Failed(RuntimeError):
+    """A measured command that exited with an error status (or was killed)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass
 class Run:
     seconds: float
@@ -89,17 +93,17 @@ class Run:
     output: str
 
 
-def run(args: list[str], prefix: list[str] | None = None, env: dict[str, str] | None = None) -> Run:
+def run(args: list[str], prefix: list[str] | None = None) -> Run:
     """Run a command, return wall seconds, its peak RSS (MB) and its stdout."""
     start = time.perf_counter()
     process = subprocess.Popen(
         [*(prefix or []), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={**ENV, **(env or {})}, text=True,
+        env=ENV, text=True,
     )  # fmt: skip
     out, err = process.communicate()
     seconds = time.perf_counter() - start
     if process.returncode != 0:
-        raise RuntimeError(f"{args[:3]} failed: {err.strip()[-500:]}")
+        raise Failed(process.returncode, f"{args[:3]} failed: {err.strip()[-500:]}")
     peak = [line for line in err.splitlines() if line.startswith("PEAK_KB=")]
     return Run(seconds, int(peak[-1].removeprefix("PEAK_KB=")) / 1024, out)
 
@@ -193,29 +197,32 @@ def measure(n: int) -> list[tuple[str, ...]]:
         rows.append(_row(n, "hskit convert", done.seconds, segments, done.peak_mb,
                          f"dataset {size / 2**20:.0f} MB"))  # fmt: skip
     ratio = rates["load pcapng"] / rates["load pcap"]
-    rows.append((f"{n}x", "pcapng / pcap rate", "", "", f"{ratio:.2f}", "", ""))
+    rows.append((f"{n}x", "pcapng / pcap rate", "", "", f"{ratio:.2f}", "", "", ""))
     return rows
 
 
 def capped_convert(n: int, cap_mb: int) -> tuple[str, ...]:
-    """Convert the N-times capture inside a memory cgroup of ``cap_mb``: one row."""
+    """Convert the N-times capture, with convert's defaults, inside a memory cgroup of
+    ``cap_mb``: one row."""
     merged = CACHE / f"copies-{n}x.pcapng"
     capture_mb = merged.stat().st_size / 2**20
-    buckets = max(1, round(capture_mb / CAP_BUCKET_MB))
     with tempfile.TemporaryDirectory(prefix="hskit-scale-") as folder:
-        command = [sys.executable, "-c", CLI, "convert", str(merged), "-o", f"{folder}/dataset",
-                   "--buckets", str(buckets), "--chunk-size", str(2 * 2**20)]  # fmt: skip
+        command = [sys.executable, "-c", CLI, "convert", str(merged), "-o", f"{folder}/dataset"]
         with memory_cgroup(cap_mb) as procs:
             prefix = ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh"]
+            start = time.perf_counter()
             try:
-                done = run(command, prefix=prefix, env={"ARROW_DEFAULT_MEMORY_POOL": "system"})
+                done: Run | None = run(command, prefix=prefix)
                 outcome = "completed"
-            except RuntimeError as error:
-                done, outcome = None, f"did not complete: {str(error)[-120:]}"
-    note = (f"capture {capture_mb:.0f} MB = {capture_mb / cap_mb:.1f}x the cap, "
-            f"{buckets} buckets: {outcome}")  # fmt: skip
+            except Failed as error:
+                done = None
+                after = f"after {time.perf_counter() - start:.0f} s"
+                killed = error.status in (-9, 137)
+                outcome = (f"killed by the cgroup's OOM killer {after}" if killed
+                           else f"failed with status {error.status} {after}")  # fmt: skip
+    note = f"capture {capture_mb:.0f} MB = {capture_mb / cap_mb:.1f}x the cap: {outcome}"
     if done is None:
-        return (f"{n}x", f"convert in {cap_mb} MB cgroup", "", "", "", "", note)
+        return (f"{n}x", f"convert in {cap_mb} MB cgroup", "", "", "", "", "", note)
     segments = int(done.output.split()[1].replace(",", ""))
     return _row(n, f"convert in {cap_mb} MB cgroup", done.seconds, segments, done.peak_mb, note)
 

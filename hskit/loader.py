@@ -24,7 +24,7 @@ from hskit.errors import (
     NotACapture,
     UnsupportedLinkType,
 )
-from hskit.native.chunks import DEFAULT_CHUNK_SIZE
+from hskit.native.chunks import LOAD_CHUNK_SIZE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,7 +53,7 @@ def load(
     backend: Backend = "auto",
     display_filter: str | None = None,
     progress: bool | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int = LOAD_CHUNK_SIZE,
 ) -> Capture:
     """Read a pcap/pcapng capture (optionally gzip-compressed) into a :class:`Capture`.
 

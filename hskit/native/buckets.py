@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from hskit.native.chunks import DEFAULT_CHUNK_SIZE, MIN_SEGMENT_BYTES, ChunkedLoad, rows_at_most
+from hskit.native.chunks import LOAD_CHUNK_SIZE, MIN_SEGMENT_BYTES, ChunkedLoad, rows_at_most
 
 #: capture bytes per bucket when the count is chosen from the capture's size: a bucket's
 #: segments then take about a third of this in memory (pcapng, ~110 bytes a segment).
@@ -45,7 +45,7 @@ def bucket_segments(
     paths: Sequence[Path],
     *,
     buckets: int,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int = LOAD_CHUNK_SIZE,
     progress: bool | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The segments table of each bucket of streams in turn (``stream % buckets``), read

@@ -48,11 +48,16 @@ from hskit.schema import ACK, SYN
 
 Int = npt.NDArray[np.int64]
 
-#: Bytes of (decompressed) capture decoded at a time. Decoding one chunk takes 10-20x its
-#: size in memory on top of the table; larger chunks are not faster (measured on a
-#: 4.7M-segment capture, 356 MB table, loaded machine: 2 MB chunks 548 MB peak RSS in
-#: 17.8 s, 4 MB 570 MB in 17.2 s, 8 MB 606 MB in 18.8 s).
-DEFAULT_CHUNK_SIZE = 2 * 1024 * 1024
+#: Bytes of (decompressed) capture decoded at a time by ``hskit.load`` and ``hskit
+#: summary``. Decoding one chunk takes 10-20x its size in memory on top of the table;
+#: larger chunks are not faster (measured on a 4.7M-segment capture, 356 MB table, loaded
+#: machine: 2 MB chunks 548 MB peak RSS in 17.8 s, 4 MB 570 MB in 17.2 s, 8 MB 606 MB
+#: in 18.8 s).
+LOAD_CHUNK_SIZE = 2 * 1024 * 1024
+#: Bytes decoded at a time by ``hskit.convert``, whose staging writes a Parquet row group
+#: per chunk and bucket (each costs its writer ~20 KB of metadata until it closes): fewer,
+#: larger chunks keep that down.
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 #: The smallest ``chunk_size`` accepted (a first chunk holds at least a pcap file header).
 MIN_CHUNK_SIZE = 64
 #: The fewest capture bytes a TCP segment takes (pcap record header, IP and TCP headers):
@@ -78,7 +83,7 @@ def read(
     paths: Sequence[Path],
     *,
     progress: bool | None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int = LOAD_CHUNK_SIZE,
     label: str | None = None,
 ) -> tuple[pd.DataFrame, LoadReport]:
     """Read captures, one after the other, into ``(segments, load_report)``.
