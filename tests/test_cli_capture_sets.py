@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import subprocess
 from pathlib import Path
 
@@ -148,3 +149,9 @@ def test_a_missing_file_of_a_set_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["summary", str(RING_FILES[0]), str(tmp_path / "no.pcap")])
     assert result.exit_code == 1
     assert "CaptureNotFound" in result.output and "Traceback" not in result.output
+
+
+def test_summary_of_a_capture_without_tcp_is_the_in_memory_summary(tmp_path: Path) -> None:
+    capture = tmp_path / "header_only.pcap"
+    capture.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    assert _invoke("summary", str(capture)) == _expected_summary(str(capture), hskit.load(capture))
