@@ -250,6 +250,8 @@ def main() -> None:
     build(sorted({*sizes, *(capped if args.convert_cap else [])}))
     if args.build_only:
         return
+    baseline = run([sys.executable, "-c", PRELUDE + "import hskit.native"]).peak_mb
+    print(f"peak RSS of the interpreter with hskit's reader imported: {baseline:.0f} MB")
     header = ("size", "what", "seconds", "segments", "M seg/s", "us/seg", "peak RSS MB", "")
     print(" | ".join(header), flush=True)
     for n in sizes:
