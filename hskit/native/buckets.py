@@ -59,10 +59,12 @@ def bucket_segments(
     load = ChunkedLoad(paths, chunk_size=chunk_size)
     load.table.capacity = chunk_size // MIN_SEGMENT_BYTES
     with tempfile.TemporaryDirectory(prefix="hskit-buckets-") as folder:
-        store = _Store(Path(folder), buckets)
+        store = BucketStore(Path(folder))
         try:
             for _ in load.decode(progress):
-                store.add(load.table.take())
+                parts = load.table.take()
+                if parts:
+                    store.add(parts, parts["stream"] % buckets)
         finally:
             store.close()
         load.finish_report()
@@ -72,24 +74,30 @@ def bucket_segments(
                 yield load.table.frame(parts)
 
 
-class _Store:
-    """One file per bucket; each chunk appends its rows there, column after column."""
+class BucketStore:
+    """Raw columns kept on disk by bucket: one file per bucket, each :meth:`add` appends its
+    rows there column after column. Memory holds only the row counts, whatever the size
+    of the capture (a Parquet writer, by contrast, keeps metadata for every row group).
 
-    def __init__(self, folder: Path, buckets: int) -> None:
-        self.folder, self.buckets = folder, buckets
+    >>> store = BucketStore(Path(folder))  # doctest: +SKIP
+    >>> store.add(load.table.take(), bucket_of_each_row)  # doctest: +SKIP
+    >>> segments = load.table.frame(store.read(3))  # doctest: +SKIP
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self._files: dict[int, BinaryIO] = {}
         #: each column's dtype, in the order a chunk's columns are written
         self._dtypes: dict[str, np.dtype] = {}
         #: rows of each chunk appended to each bucket's file
         self._rows: dict[int, list[int]] = {}
 
-    def add(self, parts: dict[str, npt.NDArray]) -> None:
-        """Append one chunk's raw columns to their rows' buckets."""
-        if not parts or not len(parts["stream"]):
+    def add(self, parts: dict[str, npt.NDArray], bucket: npt.NDArray[np.integer]) -> None:
+        """Append one chunk's raw columns, each row to its ``bucket``, in their order."""
+        if not len(bucket):
             return
         if not self._dtypes:
             self._dtypes = {name: values.dtype for name, values in parts.items()}
-        bucket = parts["stream"] % self.buckets
         order = np.argsort(bucket, kind="stable")
         sorted_bucket = bucket[order]
         starts = np.flatnonzero(np.r_[True, sorted_bucket[1:] != sorted_bucket[:-1]])
@@ -106,6 +114,7 @@ class _Store:
             self._rows[number].append(end - start)
 
     def close(self) -> None:
+        """Close the bucket files (before :meth:`read`)."""
         for file in self._files.values():
             file.close()
 
