@@ -15,8 +15,9 @@ process, and ``hskit convert`` to a Parquet dataset; with microseconds per segme
 size of the segments table and the load target (peak RSS at most 1.5x the table plus
 the chunk size), and the pcapng/pcap rate of the same packets.
 
-``--convert-cap MB`` also converts the ``--cap-sizes`` captures (default: the two
-largest sizes), with convert's defaults, inside a memory cgroup limited to MB (cgroup v1
+``--convert-cap MB`` also runs ``hskit summary`` and ``hskit convert`` of the
+``--cap-sizes`` captures (default: the two largest sizes), with their defaults, inside a
+memory cgroup limited to MB (cgroup v1
 ``memory.limit_in_bytes`` with swap, or v2 ``memory.max`` with ``memory.swap.max`` 0;
 page cache included): each row says whether it completed, and its peak RSS, which must
 not grow with the capture though the capture is 4x the cap.
@@ -201,18 +202,20 @@ def measure(n: int) -> list[tuple[str, ...]]:
     return rows
 
 
-def capped_convert(n: int, cap_mb: int) -> tuple[str, ...]:
-    """Convert the N-times capture, with convert's defaults, inside a memory cgroup of
-    ``cap_mb``: one row."""
+def capped(n: int, cap_mb: int, command: str) -> tuple[str, ...]:
+    """``hskit convert`` or ``hskit summary`` (with their defaults) of the N-times capture
+    inside a memory cgroup of ``cap_mb``: one row."""
     merged = CACHE / f"copies-{n}x.pcapng"
     capture_mb = merged.stat().st_size / 2**20
     with tempfile.TemporaryDirectory(prefix="hskit-scale-") as folder:
-        command = [sys.executable, "-c", CLI, "convert", str(merged), "-o", f"{folder}/dataset"]
+        output = ["-o", f"{folder}/dataset"] if command == "convert" else []
         with memory_cgroup(cap_mb) as procs:
             prefix = ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh"]
             start = time.perf_counter()
             try:
-                done: Run | None = run(command, prefix=prefix)
+                done: Run | None = run(
+                    [sys.executable, "-c", CLI, command, str(merged), *output], prefix=prefix
+                )
                 outcome = "completed"
             except Failed as error:
                 done = None
@@ -220,11 +223,15 @@ def capped_convert(n: int, cap_mb: int) -> tuple[str, ...]:
                 killed = error.status in (-9, 137)
                 outcome = (f"killed by the cgroup's OOM killer {after}" if killed
                            else f"failed with status {error.status} {after}")  # fmt: skip
+    what = f"{command} in {cap_mb} MB cgroup"
     note = f"capture {capture_mb:.0f} MB = {capture_mb / cap_mb:.1f}x the cap: {outcome}"
     if done is None:
-        return (f"{n}x", f"convert in {cap_mb} MB cgroup", "", "", "", "", "", note)
-    segments = int(done.output.split()[1].replace(",", ""))
-    return _row(n, f"convert in {cap_mb} MB cgroup", done.seconds, segments, done.peak_mb, note)
+        return (f"{n}x", what, "", "", "", "", "", note)
+    # "wrote N segments of …" (convert), "CAPTURE: N TCP segments, …" (summary)
+    first = done.output.splitlines()[0]
+    count = first.split()[1] if command == "convert" else first.rsplit(": ", 1)[1].split()[0]
+    segments = int(count.replace(",", ""))
+    return _row(n, what, done.seconds, segments, done.peak_mb, note)
 
 
 def _row(
@@ -241,7 +248,7 @@ def main() -> None:
         "--build-only", action="store_true", help="make the captures, measure nothing"
     )
     parser.add_argument("--convert-cap", type=int, default=None, metavar="MB",
-                        help="also convert --cap-sizes inside a memory cgroup of MB")  # fmt: skip
+                        help="also summary, convert of --cap-sizes in a cgroup of MB")  # fmt: skip
     parser.add_argument("--cap-sizes", default=None, metavar="N,M",
                         help="sizes converted under the cap (default: 2 largest)")  # fmt: skip
     args = parser.parse_args()
@@ -258,8 +265,9 @@ def main() -> None:
         for row in measure(n):
             print(" | ".join(row), flush=True)
     if args.convert_cap:
-        for n in capped:
-            print(" | ".join(capped_convert(n, args.convert_cap)), flush=True)
+        for command in ("summary", "convert"):
+            for n in capped:
+                print(" | ".join(capped(n, args.convert_cap, command)), flush=True)
 
 
 if __name__ == "__main__":
