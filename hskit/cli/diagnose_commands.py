@@ -113,8 +113,8 @@ def diagnose_command(
     workers: int | None,
 ) -> None:
     """What went wrong in FILE... (several files, a folder or a glob: one capture set):
-    unanswered or refused SYNs, SYN floods, slow handshakes,
-    TIME_WAIT pressure, resets, zero windows and stalls, with the commands to check next.
+    unanswered or refused SYNs, SYN floods, slow handshakes, TIME_WAIT pressure, resets,
+    zero windows and stalls, with the commands to check next.
 
     Exit status: 0 done, 1 error (bad input), 2 usage error, 3 a finding at or above
     --fail-on. With --scheduler or --workers the work runs on Dask (same findings)."""

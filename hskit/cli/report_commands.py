@@ -33,8 +33,8 @@ from hskit.wording import counted
 )
 def report(files: tuple[str, ...], backend: str, output: Path, max_drawn: int | None) -> None:
     """Write the HTML report of FILE... (a capture, or a capture set): the findings first
-    (each with its most telling ladders),
-    then the summary, states over time and every problem connection."""
+    (each with its most telling ladders), then the summary, states over time and every
+    problem connection."""
     # plotly and the views load only for this command, so the other commands start quickly.
     from hskit.report import MAX_DRAWN, problem_mask, write_report
 
