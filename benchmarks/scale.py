@@ -11,15 +11,22 @@ Builds once, in ``~/.cache/hskit-bench`` (outside the repository), from the capt
 
 Then, for each size, every measurement in a fresh process (its peak RSS is its own):
 ``hskit.load`` (pcapng, pcap, and the ring as a capture set), ``hskit summary`` as a whole
-process, and ``hskit convert`` to a Parquet dataset; with the size of the segments
-table. ``--convert-cap MB`` also runs the largest convert in a memory cgroup (v1) limited
-to MB (page cache included, no swap): it must complete though the capture is larger.
+process, and ``hskit convert`` to a Parquet dataset; with microseconds per segment, the
+size of the segments table and the load target (peak RSS at most 1.5x the table plus
+the chunk size), and the pcapng/pcap rate of the same packets.
+
+``--convert-cap MB`` also runs ``hskit summary`` and ``hskit convert`` of the
+``--cap-sizes`` captures (default: the two largest sizes), with their defaults, inside a
+memory cgroup limited to MB (cgroup v1
+``memory.limit_in_bytes`` with swap, or v2 ``memory.max`` with ``memory.swap.max`` 0;
+page cache included): each row says whether it completed, and its peak RSS, which must
+not grow with the capture though the capture is 4x the cap.
 An address-space cap (``prlimit --as``) is no use here: pandas, pyarrow and their
 threads reserve over a gigabyte of address space they never touch.
 
     python benchmarks/scale.py                  # sizes 1, 2, 4, 8
     python benchmarks/scale.py --sizes 1,2      # a quick run
-    python benchmarks/scale.py --sizes 8,16 --convert-cap 1500
+    python benchmarks/scale.py --sizes 1 --cap-sizes 10,20 --convert-cap 256
 
 Copies of one capture repeat its 4-tuples and sequence numbers, so a later copy's SYN
 continues the earlier copy's connection (as Wireshark sees it) rather than opening a new
@@ -46,6 +53,8 @@ REPO = HERE.parent
 CACHE = Path.home() / ".cache" / "hskit-bench"
 #: seconds between the copies' time ranges (longer than the base capture lasts).
 SHIFT_SECONDS = 3600
+#: hskit's default chunk size (MB), in the load target.
+CHUNK_MB = 2  # hskit.native.chunks.LOAD_CHUNK_SIZE
 #: how a measurement loads hskit: from this checkout.
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
@@ -70,6 +79,14 @@ print(json.dumps({"seconds": seconds, "segments": len(cap.segments),
 CLI = PRELUDE + "from hskit.cli import main; main()"
 
 
+class Failed(RuntimeError):
+    """A measured command that exited with an error status (or was killed)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass
 class Run:
     seconds: float
@@ -81,26 +98,33 @@ def run(args: list[str], prefix: list[str] | None = None) -> Run:
     """Run a command, return wall seconds, its peak RSS (MB) and its stdout."""
     start = time.perf_counter()
     process = subprocess.Popen(
-        [*(prefix or []), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True
-    )
+        [*(prefix or []), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=ENV, text=True,
+    )  # fmt: skip
     out, err = process.communicate()
     seconds = time.perf_counter() - start
     if process.returncode != 0:
-        raise RuntimeError(f"{args[:3]} failed: {err.strip()[-500:]}")
+        raise Failed(process.returncode, f"{args[:3]} failed: {err.strip()[-500:]}")
     peak = [line for line in err.splitlines() if line.startswith("PEAK_KB=")]
     return Run(seconds, int(peak[-1].removeprefix("PEAK_KB=")) / 1024, out)
 
 
 @contextlib.contextmanager
 def memory_cgroup(limit_mb: int) -> Iterator[Path]:
-    """A cgroup v1 memory group limited to ``limit_mb`` (no swap); yields its procs file."""
-    group = Path("/sys/fs/cgroup/memory") / f"hskit-scale-{os.getpid()}"
+    """A memory cgroup limited to ``limit_mb`` (no swap), v1 where its memory controller is
+    mounted, else v2; yields its ``cgroup.procs`` file."""
+    limit = str(limit_mb * 2**20)
+    v1 = Path("/sys/fs/cgroup/memory")
+    group = (v1 if v1.is_dir() else Path("/sys/fs/cgroup")) / f"hskit-scale-{os.getpid()}"
     group.mkdir()
     try:
-        (group / "memory.limit_in_bytes").write_text(str(limit_mb * 2**20))
-        swap = group / "memory.memsw.limit_in_bytes"
-        if swap.exists():
-            swap.write_text(str(limit_mb * 2**20))
+        if v1.is_dir():
+            (group / "memory.limit_in_bytes").write_text(limit)
+            if (group / "memory.memsw.limit_in_bytes").exists():
+                (group / "memory.memsw.limit_in_bytes").write_text(limit)
+        else:
+            (group / "memory.max").write_text(limit)
+            (group / "memory.swap.max").write_text("0")
         yield group / "cgroup.procs"
     finally:
         group.rmdir()
@@ -145,12 +169,13 @@ def build(sizes: list[int]) -> None:
             Path(f"{as_pcap}.partial").rename(as_pcap)
 
 
-def measure(n: int, convert_cap_mb: int | None) -> list[tuple[str, ...]]:
+def measure(n: int) -> list[tuple[str, ...]]:
     """Rows of the table for one size."""
     rows = []
     merged = CACHE / f"copies-{n}x.pcapng"
     ring = sorted(map(str, (CACHE / f"copies-{n}x-ring").iterdir()))
     segments = 0
+    rates = {}
     for what, paths in (
         ("load pcapng", [str(merged)]),
         ("load pcap", [str(CACHE / f"copies-{n}x.pcap")]),
@@ -159,8 +184,11 @@ def measure(n: int, convert_cap_mb: int | None) -> list[tuple[str, ...]]:
         done = run([sys.executable, "-c", LOAD, *paths])
         facts = json.loads(done.output)
         segments = facts["segments"]
+        rates[what] = segments / facts["seconds"]
+        table_mb = facts["table_bytes"] / 2**20
+        target = 1.5 * table_mb + CHUNK_MB
         rows.append(_row(n, what, facts["seconds"], segments, done.peak_mb,
-                         f"table {facts['table_bytes'] / 2**20:.0f} MB"))  # fmt: skip
+                         f"table {table_mb:.0f} MB, target <= {target:.0f} MB"))  # fmt: skip
     done = run([sys.executable, "-c", CLI, "summary", str(merged)])
     rows.append(_row(n, "hskit summary", done.seconds, segments, done.peak_mb, "whole process"))
     with tempfile.TemporaryDirectory(prefix="hskit-scale-") as folder:
@@ -169,23 +197,48 @@ def measure(n: int, convert_cap_mb: int | None) -> list[tuple[str, ...]]:
         size = sum(p.stat().st_size for p in dataset.rglob("*") if p.is_file())
         rows.append(_row(n, "hskit convert", done.seconds, segments, done.peak_mb,
                          f"dataset {size / 2**20:.0f} MB"))  # fmt: skip
-        if convert_cap_mb:
-            capped = Path(folder) / "capped"
-            with memory_cgroup(convert_cap_mb) as procs:
-                prefix = ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh"]
-                done = run([sys.executable, "-c", CLI, "convert", str(merged), "-o", str(capped)],
-                           prefix=prefix)  # fmt: skip
-            capture_mb = merged.stat().st_size / 2**20
-            rows.append(_row(n, f"convert in {convert_cap_mb} MB cgroup", done.seconds, segments,
-                             done.peak_mb, f"capture {capture_mb:.0f} MB"))  # fmt: skip
+    ratio = rates["load pcapng"] / rates["load pcap"]
+    rows.append((f"{n}x", "pcapng / pcap rate", "", "", f"{ratio:.2f}", "", "", ""))
     return rows
+
+
+def capped(n: int, cap_mb: int, command: str) -> tuple[str, ...]:
+    """``hskit convert`` or ``hskit summary`` (with their defaults) of the N-times capture
+    inside a memory cgroup of ``cap_mb``: one row."""
+    merged = CACHE / f"copies-{n}x.pcapng"
+    capture_mb = merged.stat().st_size / 2**20
+    with tempfile.TemporaryDirectory(prefix="hskit-scale-") as folder:
+        output = ["-o", f"{folder}/dataset"] if command == "convert" else []
+        with memory_cgroup(cap_mb) as procs:
+            prefix = ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh"]
+            start = time.perf_counter()
+            try:
+                done: Run | None = run(
+                    [sys.executable, "-c", CLI, command, str(merged), *output], prefix=prefix
+                )
+                outcome = "completed"
+            except Failed as error:
+                done = None
+                after = f"after {time.perf_counter() - start:.0f} s"
+                killed = error.status in (-9, 137)
+                outcome = (f"killed by the cgroup's OOM killer {after}" if killed
+                           else f"failed with status {error.status} {after}")  # fmt: skip
+    what = f"{command} in {cap_mb} MB cgroup"
+    note = f"capture {capture_mb:.0f} MB = {capture_mb / cap_mb:.1f}x the cap: {outcome}"
+    if done is None:
+        return (f"{n}x", what, "", "", "", "", "", note)
+    # "wrote N segments of …" (convert), "CAPTURE: N TCP segments, …" (summary)
+    first = done.output.splitlines()[0]
+    count = first.split()[1] if command == "convert" else first.rsplit(": ", 1)[1].split()[0]
+    segments = int(count.replace(",", ""))
+    return _row(n, what, done.seconds, segments, done.peak_mb, note)
 
 
 def _row(
     n: int, what: str, seconds: float, segments: int, peak_mb: float, note: str
 ) -> tuple[str, ...]:
     return (f"{n}x", what, f"{seconds:.2f}", f"{segments:,}", f"{segments / seconds / 1e6:.2f}",
-            f"{peak_mb:.0f}", note)  # fmt: skip
+            f"{seconds / segments * 1e6:.2f}", f"{peak_mb:.0f}", note)  # fmt: skip
 
 
 def main() -> None:
@@ -195,18 +248,26 @@ def main() -> None:
         "--build-only", action="store_true", help="make the captures, measure nothing"
     )
     parser.add_argument("--convert-cap", type=int, default=None, metavar="MB",
-                        help="also convert the largest size under prlimit --as=MB")  # fmt: skip
+                        help="also summary, convert of --cap-sizes in a cgroup of MB")  # fmt: skip
+    parser.add_argument("--cap-sizes", default=None, metavar="N,M",
+                        help="sizes converted under the cap (default: 2 largest)")  # fmt: skip
     args = parser.parse_args()
     sizes = sorted(int(n) for n in args.sizes.split(","))
-    build(sizes)
+    capped = sorted(int(n) for n in args.cap_sizes.split(",")) if args.cap_sizes else sizes[-2:]
+    build(sorted({*sizes, *(capped if args.convert_cap else [])}))
     if args.build_only:
         return
-    header = ("size", "what", "seconds", "segments", "M seg/s", "peak RSS MB", "")
+    baseline = run([sys.executable, "-c", PRELUDE + "import hskit.native"]).peak_mb
+    print(f"peak RSS of the interpreter with hskit's reader imported: {baseline:.0f} MB")
+    header = ("size", "what", "seconds", "segments", "M seg/s", "us/seg", "peak RSS MB", "")
     print(" | ".join(header), flush=True)
     for n in sizes:
-        cap = args.convert_cap if n == sizes[-1] else None
-        for row in measure(n, cap):
+        for row in measure(n):
             print(" | ".join(row), flush=True)
+    if args.convert_cap:
+        for command in ("summary", "convert"):
+            for n in capped:
+                print(" | ".join(capped(n, args.convert_cap, command)), flush=True)
 
 
 if __name__ == "__main__":

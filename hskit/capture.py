@@ -162,7 +162,9 @@ class Capture:
         )
 
     def to_pcap(self, streams: Iterable[int], path: str | os.PathLike[str]) -> Path:
-        """Write the frames of connections ``streams`` to a new capture at ``path``."""
+        """Write the frames of connections ``streams`` to a new capture at ``path`` (of a
+        capture set: the frames of every file, in the set's order)."""
         from hskit.export import to_pcap
 
-        return to_pcap(self.load_report.path, self.segments, streams, path)
+        source = self.load_report.sources or self.load_report.path
+        return to_pcap(source, self.segments, streams, path)

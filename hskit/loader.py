@@ -24,7 +24,7 @@ from hskit.errors import (
     NotACapture,
     UnsupportedLinkType,
 )
-from hskit.native.chunks import DEFAULT_CHUNK_SIZE
+from hskit.native.chunks import LOAD_CHUNK_SIZE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,7 +53,7 @@ def load(
     backend: Backend = "auto",
     display_filter: str | None = None,
     progress: bool | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int = LOAD_CHUNK_SIZE,
 ) -> Capture:
     """Read a pcap/pcapng capture (optionally gzip-compressed) into a :class:`Capture`.
 
@@ -152,7 +152,7 @@ def capture_set(path: CaptureSource) -> tuple[list[Path], str, list[str]]:
         if len(found) == 1:
             single = checked_capture_path(found[0])
             return [single], str(single), []
-        label = f"{found[0]} … {found[-1]} ({len(found)} files)"
+        label = list_label(found)
     paths = [checked_capture_path(p) for p in found]
     if len(paths) == 1:
         return paths, str(paths[0]), []
@@ -165,6 +165,15 @@ def capture_set(path: CaptureSource) -> tuple[list[Path], str, list[str]]:
         + ", ".join(p.name for p in ordered)
     ]
     return ordered, label, notes
+
+
+def list_label(paths: Sequence[str | os.PathLike[str]]) -> str:
+    """The load report's ``path`` for a list of capture files: the first and last file.
+
+    >>> list_label(["a.pcap", "b.pcap", "c.pcap"])
+    'a.pcap … c.pcap (3 files)'
+    """
+    return f"{os.fspath(paths[0])} … {os.fspath(paths[-1])} ({len(paths)} files)"
 
 
 def _tshark_set(

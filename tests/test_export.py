@@ -102,3 +102,41 @@ def test_streams_without_segments_are_an_error(tmp_path: Path) -> None:
 
 def test_frame_ranges_collapse_runs_and_duplicates() -> None:
     assert export.frame_ranges([5, 1, 2, 2, 3, 9]) == ["1..3", "5", "9"]
+
+
+SETS_DIR = Path(__file__).parent / "data" / "capture_sets"
+
+
+def _listing(tshark: str, capture: Path, display_filter: str = "") -> list[str]:
+    """Each frame's time, ports, raw sequence number, length and bytes' MD5, by tshark."""
+    fields = ["frame.time_epoch", "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.len",
+              "frame.md5_hash"]  # fmt: skip
+    out = subprocess.run(
+        [tshark, "-n", "-r", str(capture), "-o", "frame.generate_md5_hash:TRUE",
+         *(["-Y", display_filter] if display_filter else []),
+         "-T", "fields", *(arg for field in fields for arg in ("-e", field))],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return out.splitlines()
+
+
+@pytest.mark.parametrize("name", ["dumpcap_ring", "tcpdump_rotated"])
+def test_copy_of_a_capture_set_holds_the_frames_of_every_file_in_the_set_s_order(
+    name: str, tshark: str, tmp_path: Path
+) -> None:
+    """Truth: tshark's frames of those streams in ``mergecap -a`` of the set's files."""
+    cap = hskit.load(SETS_DIR / name)
+    streams = _chosen_streams(cap.segments)
+    chosen = cap.segments[cap.segments["stream"].isin(streams)]
+    assert chosen["source"].nunique() > 1  # the copy needs frames of several files
+    output = cap.to_pcap(streams, tmp_path / "out.pcapng")
+    merged = tmp_path / "merged.pcapng"
+    mergecap = str(Path(tshark).with_name("mergecap"))
+    subprocess.run([mergecap, "-a", "-w", str(merged), *cap.load_report.sources], check=True)
+    in_merged = _listing(tshark, merged, "tcp.stream in {" + ", ".join(map(str, streams)) + "}")
+    assert _listing(tshark, output) == in_merged
+    assert len(in_merged) == len(chosen)
+    copy = hskit.load(output).segments
+    pd.testing.assert_frame_equal(
+        copy[KEPT].astype(AS_TEXT), chosen.reset_index(drop=True)[KEPT].astype(AS_TEXT)
+    )

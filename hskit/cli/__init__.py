@@ -17,7 +17,10 @@ from typing import Any
 
 import click
 
+import hskit
+from hskit.capture import Capture
 from hskit.errors import HskitError
+from hskit.loader import CaptureSource, list_label
 
 
 class _HskitGroup(click.Group):
@@ -37,8 +40,37 @@ def main() -> None:
 
 
 def capture_argument(function: Any) -> Any:
-    """The FILE argument every command takes: a pcap/pcapng capture, optionally gzipped."""
-    return click.argument("file", type=click.Path(dir_okay=False, path_type=str))(function)
+    """The FILE... argument every command takes: a pcap/pcapng capture (optionally
+    gzipped), or a capture set as ``hskit.load`` reads it: several files, a folder or a
+    glob (:func:`capture_source`)."""
+    return click.argument(
+        "files", nargs=-1, required=True, metavar="FILE...", type=click.Path(path_type=str)
+    )(function)
+
+
+def capture_source(files: tuple[str, ...]) -> CaptureSource:
+    """What ``hskit.load`` is given for a command's FILE... arguments: the one file,
+    folder or glob as written, or the list of several.
+
+    >>> capture_source(("a.pcap",)), capture_source(("a.pcap", "b.pcap"))
+    ('a.pcap', ['a.pcap', 'b.pcap'])
+    """
+    return files[0] if len(files) == 1 else list(files)
+
+
+def load_capture(files: tuple[str, ...], backend: str) -> Capture:
+    """``hskit.load`` of a command's FILE... arguments with its ``--backend``."""
+    return hskit.load(capture_source(files), backend=backend)  # type: ignore[arg-type]
+
+
+def capture_label(files: tuple[str, ...]) -> str:
+    """How a command names its capture in what it prints: the file (folder, glob) as
+    written, or the capture set's first and last file.
+
+    >>> capture_label(("a.pcap",)), capture_label(("a.pcap", "b.pcap", "c.pcap"))
+    ('a.pcap', 'a.pcap … c.pcap (3 files)')
+    """
+    return files[0] if len(files) == 1 else list_label(files)
 
 
 def backend_option(function: Any) -> Any:
@@ -95,11 +127,14 @@ from hskit.cli import (  # noqa: E402
 __all__ = [
     "backend_option",
     "capture_argument",
+    "capture_label",
+    "capture_source",
     "classify_commands",
     "dataset_commands",
     "demo_commands",
     "diagnose_commands",
     "live_commands",
+    "load_capture",
     "load_commands",
     "main",
     "report_commands",

@@ -14,10 +14,22 @@ import numpy as np
 import pandas as pd
 
 import hskit
-from hskit.cli import backend_option, capture_argument, main, table_output_option
+from hskit import schema
+from hskit.cli import (
+    backend_option,
+    capture_argument,
+    capture_label,
+    capture_source,
+    load_capture,
+    main,
+    table_output_option,
+)
 from hskit.cli.dask_options import dask_client, dask_options, on_dask
 from hskit.cli.load_commands import write_table
+from hskit.errors import UnsupportedLinkType
 from hskit.label_counts import COUNTED, count_labels
+from hskit.loader import capture_set
+from hskit.native.buckets import bucket_count, bucket_segments
 from hskit.wording import counted
 
 #: the handshake_time percentiles ``hskit summary`` prints
@@ -28,9 +40,10 @@ PERCENTILES = (0, 50, 90, 99, 100)
 @capture_argument
 @backend_option
 @table_output_option
-def connections(file: str, backend: str, output: Path) -> None:
-    """Write FILE's connections table (one row per TCP connection) to Parquet or CSV."""
-    cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
+def connections(files: tuple[str, ...], backend: str, output: Path) -> None:
+    """Write the connections table of FILE... (one row per TCP connection) to Parquet or
+    CSV; several files, a folder or a glob are one capture set."""
+    cap = load_capture(files, backend)
     table = cap.connections
     write_table(table, output)
     click.echo(f"wrote {counted(len(table), 'connection')} to {output}")
@@ -40,28 +53,78 @@ def connections(file: str, backend: str, output: Path) -> None:
 @capture_argument
 @backend_option
 @dask_options
-def summary(file: str, backend: str, scheduler: str | None, workers: int | None) -> None:
-    """Connections of FILE counted by handshake, termination and conn_state, and the
-    handshake time percentiles of complete handshakes (on Dask with --scheduler/--workers)."""
+@click.option(
+    "--buckets",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Classify the connections in this many parts, one after the other (default: one "
+    "per 32 MB of capture); fewer parts, more memory.",
+)
+def summary(
+    files: tuple[str, ...],
+    backend: str,
+    scheduler: str | None,
+    workers: int | None,
+    buckets: int | None,
+) -> None:
+    """Connections of FILE... counted by handshake, termination and conn_state, and the
+    handshake time percentiles of complete handshakes (on Dask with --scheduler/--workers).
+
+    The native reader keeps the segments on disk, in buckets of connections, and
+    classifies one bucket at a time: memory is bounded by a bucket, not the capture."""
     if on_dask(scheduler, workers):
         import hskit.dask as hd
 
         with dask_client(scheduler, workers):
-            found = hd.summary(hd.read_segments(file, backend=backend))
+            found = hd.summary(hd.read_segments(capture_source(files), backend=backend))
         segments, connections = found.segments, found.connections
         counts, times = found.counts, found.handshake_times
     else:
-        cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
-        table = cap.connections
-        segments, connections = len(cap.segments), len(table)
+        segments, table = summary_connections(files, backend, buckets)
+        connections = len(table)
         counts = {column: count_labels(table[column]) for column in COUNTED}
         times = table.loc[table["handshake"] == "complete", "handshake_time"]
-    click.echo(f"{file}: {counted(segments, 'TCP segment')}, {counted(connections, 'connection')}")
+    click.echo(
+        f"{capture_label(files)}: {counted(segments, 'TCP segment')}, "
+        f"{counted(connections, 'connection')}"
+    )
     for column in COUNTED:
         click.echo("")
         click.echo(format_count_table(counts[column]))
     click.echo("")
     click.echo(format_percentiles(times))
+
+
+def summary_connections(
+    files: tuple[str, ...], backend: str, buckets: int | None
+) -> tuple[int, pd.DataFrame]:
+    """``(segments, connections)``: how many segments FILE... holds, and the columns of its
+    connections table the summary counts, in stream order.
+
+    With the native reader, bucket by bucket (:mod:`hskit.native.buckets`): each bucket's
+    connections are what ``hskit.classify`` gives for the whole capture's rows of those
+    streams. With tshark (or a link type only tshark reads), from ``hskit.load``.
+    """
+    kept = ["stream", *COUNTED, "handshake_time"]
+    if backend != "tshark":
+        paths, _, _ = capture_set(capture_source(files))
+        parts, segments = [], 0
+        try:
+            for bucket in bucket_segments(
+                paths, buckets=buckets or bucket_count(paths), progress=None
+            ):
+                segments += len(bucket)
+                parts.append(hskit.classify(bucket)[0][kept])
+        except UnsupportedLinkType:
+            if backend == "native":
+                raise
+        else:
+            if not parts:
+                return 0, schema.empty_connections()[kept]
+            table = pd.concat(parts, ignore_index=True)
+            return segments, table.sort_values("stream", kind="stable", ignore_index=True)
+    cap = load_capture(files, backend)
+    return len(cap.segments), cap.connections[kept]
 
 
 def format_counts(labels: pd.Series) -> str:

@@ -1,4 +1,4 @@
-"""``hskit diagnose FILE``: the findings of a capture, as text, CSV or JSON.
+"""``hskit diagnose FILE...``: the findings of a capture, as text, CSV or JSON.
 
 With ``--fail-on warning`` (or ``critical``) the command exits with status
 :data:`FINDINGS_EXIT_STATUS` (3) when a finding at or above that severity exists, so a
@@ -19,8 +19,7 @@ from typing import Any
 import click
 import pandas as pd
 
-import hskit
-from hskit.cli import backend_option, capture_argument, main
+from hskit.cli import backend_option, capture_argument, capture_source, load_capture, main
 from hskit.cli.dask_options import dask_client, dask_options, on_dask
 from hskit.diagnose import SEVERITIES, Thresholds, diagnose
 
@@ -54,7 +53,8 @@ def parse_threshold(text: str) -> tuple[str, Any]:
 def format_text(findings: pd.DataFrame) -> str:
     """Findings as indented text blocks, one per finding.
 
-    >>> format_text(hskit.diagnose.empty_findings())
+    >>> from hskit.diagnose import empty_findings
+    >>> format_text(empty_findings())
     'no findings'
     """
     if findings.empty:
@@ -104,7 +104,7 @@ def format_text(findings: pd.DataFrame) -> str:
 )
 @dask_options
 def diagnose_command(
-    file: str,
+    files: tuple[str, ...],
     backend: str,
     output_format: str,
     thresholds: tuple[str, ...],
@@ -112,8 +112,9 @@ def diagnose_command(
     scheduler: str | None,
     workers: int | None,
 ) -> None:
-    """What went wrong in FILE: unanswered or refused SYNs, SYN floods, slow handshakes,
-    TIME_WAIT pressure, resets, zero windows and stalls, with the commands to check next.
+    """What went wrong in FILE... (several files, a folder or a glob: one capture set):
+    unanswered or refused SYNs, SYN floods, slow handshakes, TIME_WAIT pressure, resets,
+    zero windows and stalls, with the commands to check next.
 
     Exit status: 0 done, 1 error (bad input), 2 usage error, 3 a finding at or above
     --fail-on. With --scheduler or --workers the work runs on Dask (same findings)."""
@@ -122,9 +123,10 @@ def diagnose_command(
         import hskit.dask as hd
 
         with dask_client(scheduler, workers):
-            findings = hd.diagnose(hd.read_segments(file, backend=backend), **overrides)
+            segments = hd.read_segments(capture_source(files), backend=backend)
+            findings = hd.diagnose(segments, **overrides)
     else:
-        cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
+        cap = load_capture(files, backend)
         findings = diagnose(cap.segments, cap.connections, cap.states, **overrides)
     if output_format == "table":
         click.echo(format_text(findings))

@@ -12,17 +12,24 @@ from pathlib import Path
 import click
 import pandas as pd
 
-import hskit
-from hskit.cli import backend_option, capture_argument, main, table_output_option, writing
+from hskit.cli import (
+    backend_option,
+    capture_argument,
+    load_capture,
+    main,
+    table_output_option,
+    writing,
+)
 from hskit.wording import counted
 
 
 @main.command()
 @capture_argument
 @backend_option
-def info(file: str, backend: str) -> None:
-    """Frames, TCP segments, streams, link types, time span and backend of FILE."""
-    cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
+def info(files: tuple[str, ...], backend: str) -> None:
+    """Frames, TCP segments, streams, link types, time span and backend of FILE... (a
+    capture; several files, a folder or a glob are one capture set)."""
+    cap = load_capture(files, backend)
     report = cap.load_report
     segments = cap.segments
     streams = int(segments["stream"].max()) + 1 if len(segments) else 0
@@ -52,9 +59,9 @@ def info(file: str, backend: str) -> None:
 @capture_argument
 @backend_option
 @table_output_option
-def segments(file: str, backend: str, output: Path) -> None:
-    """Write FILE's segments table (one row per TCP segment) to a Parquet or CSV file."""
-    cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
+def segments(files: tuple[str, ...], backend: str, output: Path) -> None:
+    """Write the segments table of FILE... (one row per TCP segment) to a Parquet or CSV file."""
+    cap = load_capture(files, backend)
     write_table(cap.segments, output)
     click.echo(f"wrote {counted(len(cap.segments), 'segment')} to {output}")
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import click
 
-import hskit
-from hskit.cli import backend_option, capture_argument, main, writing
+from hskit.cli import backend_option, capture_argument, load_capture, main, writing
 from hskit.wording import counted
 
 
@@ -32,15 +31,16 @@ from hskit.wording import counted
     default=None,
     help="Ladders drawn per finding (its most telling connections)  [default: 2].",
 )
-def report(file: str, backend: str, output: Path, max_drawn: int | None) -> None:
-    """Write FILE's HTML report: the findings first (each with its most telling ladders),
-    then the summary, states over time and every problem connection."""
+def report(files: tuple[str, ...], backend: str, output: Path, max_drawn: int | None) -> None:
+    """Write the HTML report of FILE... (a capture, or a capture set): the findings first
+    (each with its most telling ladders), then the summary, states over time and every
+    problem connection."""
     # plotly and the views load only for this command, so the other commands start quickly.
     from hskit.report import MAX_DRAWN, problem_mask, write_report
 
     if max_drawn is None:
         max_drawn = MAX_DRAWN
-    cap = hskit.load(file, backend=backend)  # type: ignore[arg-type]
+    cap = load_capture(files, backend)
     findings = cap.diagnose()
     with writing(output):
         write_report(cap, output, max_drawn=max_drawn, findings=findings)

@@ -10,17 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import pandas as pd
 
 import hskit
 from hskit.classify.zeek.connections import Timeouts
 from hskit.classify.zeek.ports import DEFAULT_LIKELY_SERVER_PORTS, bare_mode_ports
-from hskit.cli import backend_option, main, writing
+from hskit.cli import backend_option, capture_argument, load_capture, main, writing
 from hskit.zeek.ascii import write_conn_log
 
 
 @main.command("conn-log")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=str))
+@capture_argument
 @backend_option
 @click.option(
     "-o",
@@ -66,19 +65,15 @@ def conn_log(
     loads: tuple[str, ...],
     inactivity_timeout: float,
 ) -> None:
-    """Write the conn.log Zeek would write for FILE... (TCP connections; each file's rows
-    in turn, the stream column numbering that file's streams)."""
+    """Write the conn.log Zeek would write for FILE... (TCP connections; several files, a
+    folder or a glob are one capture set, connections continuing from file to file)."""
     ports = bare_mode_ports(loads) if bare else DEFAULT_LIKELY_SERVER_PORTS
-    tables = [
-        hskit.zeek.conn_log(
-            hskit.load(file, backend=backend).segments,  # type: ignore[arg-type]
-            ignore_checksums=ignore_checksums,
-            likely_server_ports=ports,
-            inactivity_timeout=inactivity_timeout,
-        )
-        for file in files
-    ]
-    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    table = hskit.zeek.conn_log(
+        load_capture(files, backend).segments,
+        ignore_checksums=ignore_checksums,
+        likely_server_ports=ports,
+        inactivity_timeout=inactivity_timeout,
+    )
     with writing(output):
         write_conn_log(table, output, as_json=as_json)
     noun = "connection" if len(table) == 1 else "connections"

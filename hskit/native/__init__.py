@@ -18,16 +18,16 @@ import pandas as pd
 
 from hskit.capture import LoadReport
 from hskit.native import chunks
-from hskit.native.chunks import DEFAULT_CHUNK_SIZE
+from hskit.native.chunks import DEFAULT_CHUNK_SIZE, LOAD_CHUNK_SIZE
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "read"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "LOAD_CHUNK_SIZE", "read"]
 
 
 def read(
     path: Path | Sequence[Path],
     *,
     progress: bool | None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int = LOAD_CHUNK_SIZE,
     label: str | None = None,
 ) -> tuple[pd.DataFrame, LoadReport]:
     """Read a capture (or a capture set, files in the order given) into
