@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import hskit
+import hskit.diagnose.evidence
 from hskit.classify.losses import COUNTED_FLAGS
 from hskit.errors import SchemaError
 
@@ -68,7 +69,7 @@ def test_a_capture_analyses_its_segments_once(monkeypatch) -> None:
 
     monkeypatch.setattr(hskit.analysis, "analyze", counted)
     monkeypatch.setattr(sys.modules["hskit.classify"], "analyze", counted)
-    monkeypatch.setattr(sys.modules["hskit.diagnose.evidence"], "analyze", counted)
+    monkeypatch.setattr(hskit.diagnose.evidence, "analyze", counted)
     cap = hskit.load(hskit.samples.path("loss"))
     _ = cap.connections, cap.analysis, cap.states
     findings = cap.diagnose()
