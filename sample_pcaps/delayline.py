@@ -12,6 +12,16 @@ is reordered.  Run it inside the namespace whose queue it serves::
 ``--rule ADDR:PORT:MS`` gives the packets whose *local* (server-side) address and
 port match a different one-way delay (``*`` or 0 = any).  The process prints
 ``READY`` once bound, stops by itself after ``--max-seconds`` and on SIGTERM.
+
+To reorder on purpose, ``--hold-every N --hold-ms M`` holds every Nth queued packet
+(counted from the first, whatever its hook) back until the next packet is queued, then
+releases it just after that one: the two swap places, so a receiver sees one segment
+overtaken by exactly one other (at most M ms of waiting, when no next packet comes).
+A longer time-based hold lets several segments overtake it; their duplicate ACKs make
+the sender retransmit, and the late original is then a retransmission, not a segment
+out of order.  ``lossy.py reorder`` runs it in a router's FORWARD chain::
+
+    ip netns exec hsk-lr python3 delayline.py --delay-ms 5 --hold-every 7 --hold-ms 50
 """
 
 from __future__ import annotations
@@ -131,10 +141,22 @@ def local_endpoint(packet: bytes, hook: int) -> tuple[str, int] | None:
 class DelayLine:
     """Holds queued packets for their delay, then accepts them in release order."""
 
-    def __init__(self, queue: int, default_s: float, rules: list[Rule]) -> None:
+    def __init__(
+        self,
+        queue: int,
+        default_s: float,
+        rules: list[Rule],
+        hold_every: int = 0,
+        hold_s: float = 0.0,
+    ) -> None:
         self.queue = queue
         self.default_s = default_s
         self.rules = rules
+        #: every ``hold_every``-th queued packet (0: none) waits for the next one, at
+        #: most ``hold_s``; ``waiting`` is (deadline, packet id) of the one waiting.
+        self.hold_every = hold_every
+        self.hold_s = hold_s
+        self.waiting: tuple[float, int] | None = None
         self.seq = 0
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         self.sock.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE
@@ -195,14 +217,27 @@ class DelayLine:
                     attrs = parse_attrs(data[pos + 20 : pos + length])
                     packet_id, _proto, hook = struct.unpack("!IHB", attrs[NFQA_PACKET_HDR][:7])
                     release = now + self.delay_for(attrs.get(NFQA_PAYLOAD, b""), hook)
-                    self.counter += 1
-                    heapq.heappush(self.held, (release, self.counter, packet_id))
                     self.packets += 1
+                    self.schedule(packet_id, release, now)
                 pos += (length + 3) & ~3
+
+    def schedule(self, packet_id: int, release: float, now: float) -> None:
+        """Hold ``packet_id`` until ``release``, or until the next packet when it is the
+        ``hold_every``-th; a waiting packet is released just after the next one."""
+        waiting, self.waiting = self.waiting, None
+        if waiting is None and self.hold_every and self.packets % self.hold_every == 0:
+            self.waiting = (now + self.hold_s, packet_id)
+            return
+        for held_id in (packet_id,) if waiting is None else (packet_id, waiting[1]):
+            self.counter += 1
+            heapq.heappush(self.held, (release, self.counter, held_id))
 
     def release_due(self) -> None:
         """Accept every held packet whose release time has come."""
         now = time.monotonic()
+        if self.waiting is not None and self.waiting[0] <= now:
+            self.verdict(self.waiting[1])
+            self.waiting = None
         while self.held and self.held[0][0] <= now:
             _release, _n, packet_id = heapq.heappop(self.held)
             self.verdict(packet_id)
@@ -233,6 +268,9 @@ class DelayLine:
         for _release, _n, packet_id in sorted(self.held):
             self.verdict(packet_id)
         self.held.clear()
+        if self.waiting is not None:
+            self.verdict(self.waiting[1])
+            self.waiting = None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,9 +279,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue", type=int, default=0)
     parser.add_argument("--delay-ms", type=float, default=20.0, help="default one-way delay")
     parser.add_argument("--rule", action="append", default=[], help="ADDR:PORT:MS override")
+    parser.add_argument("--hold-every", type=int, default=0, help="swap every Nth packet")
+    parser.add_argument("--hold-ms", type=float, default=50.0, help="longest it waits")
     parser.add_argument("--max-seconds", type=float, default=120.0)
     args = parser.parse_args(argv)
-    line = DelayLine(args.queue, args.delay_ms / 1000.0, [parse_rule(r) for r in args.rule])
+    rules = [parse_rule(r) for r in args.rule]
+    line = DelayLine(
+        args.queue, args.delay_ms / 1000.0, rules, args.hold_every, args.hold_ms / 1000.0
+    )
     line.bind()
     print("READY", flush=True)
     line.run(args.max_seconds)

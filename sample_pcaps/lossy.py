@@ -18,6 +18,14 @@ scenario makes the kernel do what Wireshark's analysis names:
   the retransmissions arrive out of order.
 - ``zero_window_stall``: the client stops reading for 3 s while the server sends 100 KB
   into a 4 KB receive buffer: zero windows, probes, window updates, window full.
+- ``duplicate``: a 60 KB download; the router sends a second copy of every 6th data
+  segment from the server (nftables ``dup``); captured at the client: each copy is a
+  retransmission of data already received, which the client answers with a duplicate ACK
+  carrying a D-SACK block.
+- ``reorder``: a 60 KB download; the router queues the server's packets to
+  ``delayline.py`` (NFQUEUE in its FORWARD chain), which passes them after 5 ms but holds
+  every 7th until the next one has gone, so the two swap places; captured at the client:
+  out-of-order segments and the duplicate ACK each causes.
 """
 
 from __future__ import annotations
@@ -61,13 +69,21 @@ sock.close(); print("GOT", got, flush=True)
 """
 
 #: name -> (file, capture (namespace, interface), bytes the server sends, client pause s,
-#: client SO_RCVBUF, the router drops one in this many data segments from the server)
+#: client SO_RCVBUF, what the router does to the server's packets: ("drop", N) drops
+#: every Nth data segment, ("dup", N) duplicates it, ("hold", N) delays every Nth packet
+#: longer than the others, None leaves them alone)
 SCENARIOS = {
-    "loss": ("loss.pcap", (SERVER_NS, "hsk-ls0"), 60_000, 0.0, 0, 9),
-    "loss_unseen": ("loss_unseen.pcap", (CLIENT_NS, "hsk-lc0"), 60_000, 0.0, 0, 9),
+    "loss": ("loss.pcap", (SERVER_NS, "hsk-ls0"), 60_000, 0.0, 0, ("drop", 9)),
+    "loss_unseen": ("loss_unseen.pcap", (CLIENT_NS, "hsk-lc0"), 60_000, 0.0, 0, ("drop", 9)),
     "zero_window_stall": ("zero_window_stall.pcap", (CLIENT_NS, "hsk-lc0"), 100_000, 3.0,
-                          4096, 0),
+                          4096, None),
+    "duplicate": ("duplicate.pcap", (CLIENT_NS, "hsk-lc0"), 60_000, 0.0, 0, ("dup", 6)),
+    "reorder": ("reorder.pcap", (CLIENT_NS, "hsk-lc0"), 60_000, 0.0, 0, ("hold", 7)),
 }  # fmt: skip
+#: the reorder scenario's delay line: every packet from the server 5 ms (so the handshake's
+#: round trip, Wireshark's out-of-order threshold, is at least that), every 7th swapped
+#: with the next, waiting for it at most 50 ms
+HOLD_DEFAULT_MS, HOLD_MS = 5, 50
 
 
 def sh(*argv: str, check: bool = True) -> str:
@@ -108,14 +124,44 @@ def teardown() -> None:
             sh("ip", "netns", "del", ns, check=False)
 
 
-def make(name: str) -> Path:
-    """Run one scenario and return its capture."""
-    file, (capture_ns, capture_if), size, pause, rcvbuf, every = SCENARIOS[name]
-    setup()
-    if every:
+def router(action: tuple[str, int] | None) -> subprocess.Popen[str] | None:
+    """Make the router do ``action`` to the server's packets; the delay line it started,
+    if any."""
+    if action is None:
+        return None
+    kind, every = action
+    if kind == "drop":
         sh(*in_ns(ROUTER_NS, "iptables", "-A", "FORWARD", "-p", "tcp", "--sport", str(PORT),
                   "-m", "length", "--length", "200:65535", "-m", "statistic", "--mode", "nth",
                   "--every", str(every), "--packet", "1", "-j", "DROP"))  # fmt: skip
+        return None
+    if kind == "dup":
+        sh(*in_ns(ROUTER_NS, "nft", "add table ip hsk_dup"))
+        hook = "{ type filter hook forward priority 0; }"
+        sh(*in_ns(ROUTER_NS, "nft", f"add chain ip hsk_dup forward {hook}"))
+        sh(*in_ns(ROUTER_NS, "nft", f"add rule ip hsk_dup forward ip saddr {SERVER_IP} "
+                  f"tcp sport {PORT} meta length 200-65535 numgen inc mod {every} == 0 "
+                  f"dup to {CLIENT_IP} device {LINKS[0][4]}"))  # fmt: skip
+        return None
+    sh(*in_ns(ROUTER_NS, "iptables", "-A", "FORWARD", "-p", "tcp", "--sport", str(PORT),
+              "-j", "NFQUEUE", "--queue-num", "0"))  # fmt: skip
+    line = subprocess.Popen(
+        in_ns(ROUTER_NS, sys.executable, str(HERE / "delayline.py"), "--delay-ms",
+              str(HOLD_DEFAULT_MS), "--hold-every", str(every), "--hold-ms", str(HOLD_MS),
+              "--max-seconds", "60"),
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert line.stdout is not None
+    line.stdout.readline()
+    return line
+
+
+def make(name: str) -> Path:
+    """Run one scenario and return its capture."""
+    file, (capture_ns, capture_if), size, pause, rcvbuf, action = SCENARIOS[name]
+    setup()
+    line = router(action)
     path = HERE / file
     server = subprocess.Popen(
         in_ns(
@@ -172,6 +218,9 @@ def make(name: str) -> Path:
         capture.wait(5)
         server.kill()
         server.wait(5)
+        if line is not None:
+            line.terminate()
+            print(name, line.communicate(timeout=5)[0].strip())
         teardown()
     return path
 
