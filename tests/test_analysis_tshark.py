@@ -181,6 +181,12 @@ def test_every_flag_and_value_agrees_with_tshark(comparisons, figures) -> None:
         ("port_reuse", "reused_ports", 2),
         ("loss_unseen", "lost_segment", 5),
         ("loss", "fast_retransmission", 4),
+        # counts from tshark -Y tcp.analysis.<flag> on the committed captures
+        ("duplicate", "retransmission", 7),
+        ("duplicate", "spurious_retransmission", 5),
+        ("duplicate", "duplicate_ack", 5),
+        ("reorder", "out_of_order", 6),
+        ("reorder", "duplicate_ack", 2),
     ],
 )
 def test_the_samples_show_what_they_were_made_for(sample, column, count) -> None:
