@@ -4,10 +4,12 @@ Run as root (network namespaces need CAP_NET_ADMIN)::
 
     sudo python sample_pcaps/lossy.py            # every capture
     sudo python sample_pcaps/lossy.py loss       # just this one
+    sudo python sample_pcaps/lossy.py duplicate reorder
 
 Three namespaces: client ``hsk-lc`` and server ``hsk-ls``, each on a veth to a
-forwarding router ``hsk-lr`` whose FORWARD chain loses packets (a drop in a sender's own
-OUTPUT chain is no loss on the wire: TCP just sends the segment again at once). Each
+forwarding router ``hsk-lr`` whose forward hook loses, duplicates or reorders the
+server's packets (a drop in a sender's own OUTPUT chain is no loss on the wire: TCP just
+sends the segment again at once). Each
 scenario makes the kernel do what Wireshark's analysis names:
 
 - ``loss``: a 60 KB download; the router drops every 9th data segment from the server;
