@@ -118,7 +118,9 @@ QUOTED_ONLY_STREAM = pytest.mark.xfail(
 @pytest.mark.parametrize(
     "capture",
     [
-        pytest.param(path, marks=QUOTED_ONLY_STREAM) if path.name == "variant_crafted.pcap" else path
+        pytest.param(path, marks=QUOTED_ONLY_STREAM)
+        if path.name == "variant_crafted.pcap"
+        else path
         for path in TEST_CAPTURES
     ],
     ids=lambda p: p.name,
@@ -205,7 +207,12 @@ def assert_same_dataset(on_dask: Path, in_memory: Path) -> None:
 
 @pytest.mark.parametrize(
     "source",
-    [CAPTURE_SETS / "dumpcap_ring", CAPTURE_SETS / "tcpdump_rotated", "busy_server"],
+    [
+        CAPTURE_SETS / "dumpcap_ring",
+        CAPTURE_SETS / "tcpdump_rotated",
+        "busy_server",
+        REPO / "tests" / "data" / "edge_fragments.pcap",
+    ],
     ids=lambda source: getattr(source, "name", source),
 )
 def test_dataset_converted_on_the_cluster_equals_the_in_memory_convert(

@@ -27,6 +27,8 @@ CASES = {
     "pcapng_sections": DATA / "variant_sections.pcapng",
     "dumpcap_ring": DATA / "capture_sets" / "dumpcap_ring",
     "syn_flood": REPO / "sample_pcaps" / "syn_flood.pcap",
+    "first_ip_fragments": DATA / "edge_fragments.pcap",
+    "icmp_quoted_headers": DATA / "variant_crafted.pcap",
 }
 
 
