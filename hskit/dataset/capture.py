@@ -18,11 +18,12 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from hskit import schema
 from hskit.analysis import analyze
 from hskit.capture import Capture
 from hskit.dataset.convert import read_segments
 from hskit.dataset.layout import BUCKET, CONNECTIONS, META, SEGMENTS, STATES, STREAMS, Meta
-from hskit.diagnose import Thresholds, diagnose_evidence
+from hskit.diagnose import Evidence, Thresholds, diagnose_evidence
 from hskit.diagnose.evidence import concat_evidence, stream_evidence
 from hskit.errors import CaptureNotFound
 from hskit.wording import counted
@@ -95,13 +96,18 @@ class DatasetCapture(Capture):
 
         >>> load_dataset("dataset/").diagnose(stall_time=5.0)  # doctest: +SKIP
         """
-        evidence = []
-        for bucket in sorted((self.folder / SEGMENTS).glob(f"{BUCKET}=*")):
-            segments = read_segments(bucket, self.meta)
-            evidence.append(stream_evidence(segments, analyze(segments)))
+        buckets = sorted((self.folder / SEGMENTS).glob(f"{BUCKET}=*"))
+        evidence = [self._evidence(read_segments(bucket, self.meta)) for bucket in buckets]
+        # a capture without segments has no bucket: the evidence of no segments
+        evidence = evidence or [self._evidence(schema.empty_segments())]
         return diagnose_evidence(
             concat_evidence(evidence), self.connections, self.states, thresholds, **overrides
         )
+
+    @staticmethod
+    def _evidence(segments: pd.DataFrame) -> Evidence:
+        """One bucket's evidence (its segments and their analysis are dropped after)."""
+        return stream_evidence(segments, analyze(segments))
 
     def _classify(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         if self._classified is None:
