@@ -8,6 +8,7 @@ bucket alone.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,8 @@ CASES = {
     "pcapng_sections": DATA / "variant_sections.pcapng",
     "dumpcap_ring": DATA / "capture_sets" / "dumpcap_ring",
     "syn_flood": REPO / "sample_pcaps" / "syn_flood.pcap",
+    "first_ip_fragments": DATA / "edge_fragments.pcap",
+    "icmp_quoted_headers": DATA / "variant_crafted.pcap",
 }
 
 
@@ -89,3 +92,27 @@ def test_cli_convert_writes_a_dataset(tmp_path: Path) -> None:
 def test_load_dataset_of_a_folder_without_dataset_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(hskit.errors.CaptureNotFound, match="not an hskit dataset"):
         hskit.load_dataset(tmp_path)
+
+
+#: captures converted with several buckets, and whether the in-memory path finds anything
+DIAGNOSED = {
+    "syn_flood": (REPO / "sample_pcaps" / "syn_flood.pcap", True),
+    "loss": (REPO / "sample_pcaps" / "loss.pcap", True),
+    "busy_server": (REPO / "sample_pcaps" / "busy_server.pcap.gz", True),
+    "dumpcap_ring": (DATA / "capture_sets" / "dumpcap_ring", False),
+    "no_packet": (None, False),  # no segment, so no bucket
+}
+
+
+@pytest.mark.parametrize("name", DIAGNOSED)
+def test_diagnose_bucket_by_bucket_equals_the_in_memory_findings(name: str, tmp_path: Path) -> None:
+    source, has_findings = DIAGNOSED[name]
+    if source is None:  # a pcap global header (little-endian, v2.4, Ethernet), no record
+        source = tmp_path / "header_only.pcap"
+        source.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    hskit.convert(source, tmp_path / "ds", buckets=6, progress=False)
+    disk = hskit.load_dataset(tmp_path / "ds")
+    expected = hskit.load(source, progress=False).diagnose(stall_time=2.0)
+    assert (len(expected) > 0) == has_findings
+    pd.testing.assert_frame_equal(disk.diagnose(stall_time=2.0), expected)
+    assert disk._segments is None  # never every bucket at once

@@ -131,6 +131,7 @@ def split_conversations(part: pd.DataFrame) -> pd.DataFrame:
         part["flags"].to_numpy(np.int64),
         part["seq"].to_numpy(np.int64),
         part["ack"].to_numpy(np.int64),
+        ~left_raw(part),
     )
     part[LOCAL] = numbers.stream
     part["stream"] = numbers.stream.astype(np.uint32)
@@ -138,6 +139,25 @@ def split_conversations(part: pd.DataFrame) -> pd.DataFrame:
     part["rel_ack"] = numbers.rel_ack.astype(np.uint32)
     part["from_client"] = from_client(part)
     return part
+
+
+def left_raw(part: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Rows the native reader kept out of sequence analysis (segments in first IP
+    fragments): it leaves their sequence numbers raw, their ``payload_len`` 0 and their
+    checksum unverified. They go to :func:`hskit.native.streams.streams` as not
+    ``analyzed``, so they set no base sequence number and keep raw numbers, as in
+    ``hskit.load``. An analyzed row looks the same only if it is header-only, cut before
+    its checksum by the snap length, and both its relative numbers equal the raw ones.
+
+    >>> left_raw(hskit.load("tests/data/edge_fragments.pcap").segments).tolist()  # doctest: +SKIP
+    [False, True, True]
+    """
+    return (
+        (part["rel_seq"].to_numpy() == part["seq"].to_numpy())
+        & (part["rel_ack"].to_numpy() == part["ack"].to_numpy())
+        & (part["payload_len"].to_numpy() == 0)
+        & part["checksum_ok"].isna().to_numpy()
+    )
 
 
 def _first_frames(part: pd.DataFrame) -> npt.NDArray[np.int64]:

@@ -1,8 +1,9 @@
 """``hskit.load_dataset``: a :class:`~hskit.capture.Capture` over a converted dataset.
 
 Connections and states are read from their files on first access; the segments of one
-stream from its bucket (:meth:`DatasetCapture.stream_segments`); ``segments`` reads every
-bucket (what ``diagnose`` and the views of a whole capture need).
+stream from its bucket (:meth:`DatasetCapture.stream_segments`); ``diagnose`` reads one
+bucket at a time, reducing each to its evidence; ``segments`` reads every bucket (what the
+views of a whole capture need).
 
 >>> cap = load_dataset("dataset/")  # doctest: +SKIP
 >>> cap.stream_segments(42)[["frame", "flags", "rel_seq"]]  # doctest: +SKIP
@@ -12,13 +13,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 
+from hskit import schema
+from hskit.analysis import analyze
 from hskit.capture import Capture
 from hskit.dataset.convert import read_segments
 from hskit.dataset.layout import BUCKET, CONNECTIONS, META, SEGMENTS, STATES, STREAMS, Meta
+from hskit.diagnose import Evidence, Thresholds, diagnose_evidence
+from hskit.diagnose.evidence import concat_evidence, stream_evidence
 from hskit.errors import CaptureNotFound
 from hskit.wording import counted
 
@@ -46,6 +52,7 @@ class DatasetCapture(Capture):
         self._segments: pd.DataFrame | None = None
         self._classified: tuple[pd.DataFrame, pd.DataFrame] | None = None
         self._conn_log: pd.DataFrame | None = None
+        self._analysis: pd.DataFrame | None = None
         self._buckets: pd.Series | None = None
 
     def __repr__(self) -> str:
@@ -79,6 +86,28 @@ class DatasetCapture(Capture):
             self.meta,
             filters=[("stream", "==", stream)],
         )
+
+    def diagnose(self, thresholds: Thresholds | None = None, **overrides: Any) -> pd.DataFrame:
+        """Findings, as :meth:`hskit.Capture.diagnose` gives them, in memory bounded by a
+        bucket: each bucket's segments are read, analysed (:func:`hskit.analyze`) and
+        reduced to their evidence (:func:`hskit.diagnose.evidence.stream_evidence`) in
+        turn; the findings come from the evidence of every bucket, the connections and
+        the states (:func:`hskit.diagnose.diagnose_evidence`).
+
+        >>> load_dataset("dataset/").diagnose(stall_time=5.0)  # doctest: +SKIP
+        """
+        buckets = sorted((self.folder / SEGMENTS).glob(f"{BUCKET}=*"))
+        evidence = [self._evidence(read_segments(bucket, self.meta)) for bucket in buckets]
+        # a capture without segments has no bucket: the evidence of no segments
+        evidence = evidence or [self._evidence(schema.empty_segments())]
+        return diagnose_evidence(
+            concat_evidence(evidence), self.connections, self.states, thresholds, **overrides
+        )
+
+    @staticmethod
+    def _evidence(segments: pd.DataFrame) -> Evidence:
+        """One bucket's evidence (its segments and their analysis are dropped after)."""
+        return stream_evidence(segments, analyze(segments))
 
     def _classify(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         if self._classified is None:
