@@ -47,7 +47,7 @@ from hskit.zeek.community_id import community_ids
 
 #: capture bytes per bucket when the bucket count is chosen from the capture's size: a
 #: bucket's segments then take about this much memory when it is classified.
-BUCKET_BYTES = 64 * 1024 * 1024
+BUCKET_BYTES = 16 * 1024 * 1024
 #: the fewest buckets chosen (Dask gets that many partitions to share out).
 MIN_BUCKETS = 8
 #: bytes of staged segments held in memory before they are written to the staging files.
@@ -67,7 +67,7 @@ def convert(
     """Convert a capture, or a capture set (as :func:`hskit.load` takes it), to a Parquet
     dataset in the new or empty folder ``dataset``; return its path.
 
-    ``buckets`` (default: one per 64 MB of capture, at least 8) is the number of segment
+    ``buckets`` (default: one per 16 MB of capture, at least 8) is the number of segment
     partitions. Captures are read by the native reader, ``chunk_size`` bytes at a time.
 
     >>> convert("big.pcapng", "big-dataset/")  # doctest: +SKIP
@@ -225,16 +225,26 @@ def _classify_buckets(folder: Path, staging: _Staging, meta: Meta, progress: boo
     bar = tqdm(written, desc="classifying buckets", unit="bucket", delay=BAR_DELAY,
                disable=progress is False, leave=False)  # fmt: skip
     for number in bar:
-        segments = read_segments(staging.path(number), meta)
-        segments["from_client"] = from_client(segments)
-        bucket_connections, bucket_states = classify(segments)
+        bucket_connections, bucket_states = _classify_bucket(folder, staging, meta, number)
         connections.append(bucket_connections)
-        states.append(_states_to_capture_end(bucket_states, segments, meta.capture_end))
-        target = bucket_folder(folder, number)
-        target.mkdir(parents=True)
-        segments.to_parquet(target / "part-0.parquet", index=False)
+        states.append(bucket_states)
     _concat(connections, schema.empty_connections()).to_parquet(folder / CONNECTIONS, index=False)
     _concat(states, schema.empty_states()).to_parquet(folder / STATES, index=False)
+
+
+def _classify_bucket(
+    folder: Path, staging: _Staging, meta: Meta, number: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Bucket ``number``'s connections and states; its segments written to the dataset and
+    freed on return, before the next bucket is read."""
+    segments = read_segments(staging.path(number), meta)
+    segments["from_client"] = from_client(segments)
+    connections, states = classify(segments)
+    states = _states_to_capture_end(states, segments, meta.capture_end)
+    target = bucket_folder(folder, number)
+    target.mkdir(parents=True)
+    segments.to_parquet(target / "part-0.parquet", index=False)
+    return connections, states
 
 
 def read_segments(path: Path, meta: Meta, filters: list | None = None) -> pd.DataFrame:
