@@ -2,10 +2,12 @@
 
 Two passes. First the native reader hands out the segments chunk by chunk
 (:class:`hskit.native.chunks.ChunkedLoad`); each chunk's rows go to their connection's
-bucket file in a staging folder. Then each bucket in turn is read back, its ``from_client``
+bucket in a staging folder (held in memory up to ``STAGING_BYTES``, then written as one
+Parquet file per bucket). Then each bucket in turn is read back, its ``from_client``
 settled (:func:`hskit.direction.from_client` over whole streams), classified
-(:func:`hskit.classify.classify`) and written out. Peak memory is about one chunk in the
-first pass and one bucket (its segments and their classification) in the second.
+(:func:`hskit.classify.classify`) and written out. Peak memory is about a chunk and the
+held rows in the first pass and one bucket (its segments and their classification) in
+the second, whatever the size of the capture.
 
 >>> convert(["ring_1.pcapng", "ring_2.pcapng"], "dataset/", buckets=32)  # doctest: +SKIP
 PosixPath('dataset')
@@ -45,9 +47,11 @@ from hskit.zeek.community_id import community_ids
 
 #: capture bytes per bucket when the bucket count is chosen from the capture's size: a
 #: bucket's segments then take about this much memory when it is classified.
-BUCKET_BYTES = 64 * 1024 * 1024
+BUCKET_BYTES = 16 * 1024 * 1024
 #: the fewest buckets chosen (Dask gets that many partitions to share out).
 MIN_BUCKETS = 8
+#: bytes of staged segments held in memory before they are written to the staging files.
+STAGING_BYTES = 32 * 1024 * 1024
 #: categorical columns of the segments, written with 32-bit dictionary indices.
 _CATEGORICAL = ("src_ip", "dst_ip", schema.SOURCE)
 
@@ -63,7 +67,7 @@ def convert(
     """Convert a capture, or a capture set (as :func:`hskit.load` takes it), to a Parquet
     dataset in the new or empty folder ``dataset``; return its path.
 
-    ``buckets`` (default: one per 64 MB of capture, at least 8) is the number of segment
+    ``buckets`` (default: one per 16 MB of capture, at least 8) is the number of segment
     partitions. Captures are read by the native reader, ``chunk_size`` bytes at a time.
 
     >>> convert("big.pcapng", "big-dataset/")  # doctest: +SKIP
@@ -127,19 +131,32 @@ def bucket_count(paths: Sequence[Path], buckets: int | None) -> int:
 
 
 class _Staging:
-    """Per bucket, a Parquet file the segments of its connections are appended to."""
+    """Per bucket, a folder of Parquet files of the segments of its connections.
+
+    Chunks are held in memory until they add up to :data:`STAGING_BYTES`, then written as one
+    file per bucket they touch. No writer stays open, so memory does not grow with the
+    number of chunks (an open ``pq.ParquetWriter`` keeps metadata for every row group).
+
+    >>> staging = _Staging(Path("dataset/.staging"), buckets=8)  # doctest: +SKIP
+    >>> staging.add(chunk); staging.close(); staging.buckets_written()  # doctest: +SKIP
+    [0, 3, 5]
+    """
 
     def __init__(self, folder: Path, buckets: int) -> None:
         folder.mkdir()
         self.folder, self.buckets = folder, buckets
-        self._writers: dict[int, pq.ParquetWriter] = {}
         self._schema: pa.Schema | None = None
+        #: slices of the chunks not yet written, by bucket
+        self._held: dict[int, list[pa.Table]] = {}
+        self._held_bytes = 0
+        #: files written so far, by bucket
+        self._files: dict[int, int] = {}
         #: bucket of each stream seen so far
         self.stream_bucket = np.zeros(0, dtype=np.int64)
         self.capture_end = 0.0
 
     def path(self, bucket: int) -> Path:
-        return self.folder / f"{bucket}.parquet"
+        return self.folder / str(bucket)
 
     def add(self, chunk: pd.DataFrame) -> None:
         if not len(chunk):
@@ -161,9 +178,20 @@ class _Staging:
         ends = np.r_[starts[1:], len(order)]
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             number = int(sorted_bucket[start])
-            if number not in self._writers:
-                self._writers[number] = pq.ParquetWriter(self.path(number), self._schema)
-            self._writers[number].write_table(table.slice(start, end - start))
+            self._held.setdefault(number, []).append(table.slice(start, end - start))
+        self._held_bytes += table.nbytes
+        if self._held_bytes >= STAGING_BYTES:
+            self._write_held()
+
+    def _write_held(self) -> None:
+        """Write the held slices: one new file per bucket."""
+        for number, tables in self._held.items():
+            count = self._files.get(number, 0)
+            self.path(number).mkdir(exist_ok=True)
+            pq.write_table(pa.concat_tables(tables), self.path(number) / f"{count}.parquet")
+            self._files[number] = count + 1
+        self._held.clear()
+        self._held_bytes = 0
 
     def _new_streams(self, chunk: pd.DataFrame, stream: np.ndarray) -> None:
         """Buckets of the streams that start in ``chunk`` (streams are numbered in order)."""
@@ -183,11 +211,11 @@ class _Staging:
         self.stream_bucket = grown
 
     def close(self) -> None:
-        for writer in self._writers.values():
-            writer.close()
+        """Write what is still held."""
+        self._write_held()
 
     def buckets_written(self) -> list[int]:
-        return sorted(self._writers)
+        return sorted(self._files)
 
 
 def _classify_buckets(folder: Path, staging: _Staging, meta: Meta, progress: bool | None) -> None:
@@ -197,16 +225,26 @@ def _classify_buckets(folder: Path, staging: _Staging, meta: Meta, progress: boo
     bar = tqdm(written, desc="classifying buckets", unit="bucket", delay=BAR_DELAY,
                disable=progress is False, leave=False)  # fmt: skip
     for number in bar:
-        segments = read_segments(staging.path(number), meta)
-        segments["from_client"] = from_client(segments)
-        bucket_connections, bucket_states = classify(segments)
+        bucket_connections, bucket_states = _classify_bucket(folder, staging, meta, number)
         connections.append(bucket_connections)
-        states.append(_states_to_capture_end(bucket_states, segments, meta.capture_end))
-        target = bucket_folder(folder, number)
-        target.mkdir(parents=True)
-        segments.to_parquet(target / "part-0.parquet", index=False)
+        states.append(bucket_states)
     _concat(connections, schema.empty_connections()).to_parquet(folder / CONNECTIONS, index=False)
     _concat(states, schema.empty_states()).to_parquet(folder / STATES, index=False)
+
+
+def _classify_bucket(
+    folder: Path, staging: _Staging, meta: Meta, number: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Bucket ``number``'s connections and states; its segments written to the dataset and
+    freed on return, before the next bucket is read."""
+    segments = read_segments(staging.path(number), meta)
+    segments["from_client"] = from_client(segments)
+    connections, states = classify(segments)
+    states = _states_to_capture_end(states, segments, meta.capture_end)
+    target = bucket_folder(folder, number)
+    target.mkdir(parents=True)
+    segments.to_parquet(target / "part-0.parquet", index=False)
+    return connections, states
 
 
 def read_segments(path: Path, meta: Meta, filters: list | None = None) -> pd.DataFrame:
