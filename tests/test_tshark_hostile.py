@@ -408,7 +408,10 @@ def test_terminating_python_during_a_load_ends_tshark_and_removes_its_folder(
 ) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    code = (
+    code = (  # default actions first: pytest run under nohup would pass SIGHUP ignored on
+        "import signal\n"
+        "for number in (signal.SIGTERM, signal.SIGHUP):\n"
+        "    signal.signal(number, signal.SIG_DFL)\n"
         "import hskit\n"
         f"hskit.load({str(long_capture)!r}, backend='tshark', progress=False)\n"
         "print('finished')\n"
