@@ -35,11 +35,12 @@ def _rows_so_far(segments: pd.DataFrame, end: int) -> pd.DataFrame:
     return rows
 
 
-@pytest.mark.parametrize("capture", SAMPLE_CAPTURES, ids=lambda p: p.name)
-def test_pieces_classified_incrementally_equal_the_whole_classified(capture: Path) -> None:
-    segments = hskit.load(capture, progress=False).segments
-    ends = np.unique(np.linspace(0, len(segments), PIECES + 1).astype(int))[1:]
-    tables = Classified()
+def _equal_to_the_whole_after_every_piece(
+    segments: pd.DataFrame, tables: Classified, pieces: int
+) -> None:
+    """Feed ``segments`` to ``tables`` in ``pieces`` and check, after each, that its
+    tables equal ``hskit.classify`` of every row so far."""
+    ends = np.unique(np.linspace(0, len(segments), pieces + 1).astype(int))[1:]
     start = 0
     for end in ends:
         rows = _rows_so_far(segments, end)
@@ -49,6 +50,12 @@ def test_pieces_classified_incrementally_equal_the_whole_classified(capture: Pat
         pd.testing.assert_frame_equal(connections, truth_connections)
         pd.testing.assert_frame_equal(states, truth_states)
         start = end
+
+
+@pytest.mark.parametrize("capture", SAMPLE_CAPTURES, ids=lambda p: p.name)
+def test_pieces_classified_incrementally_equal_the_whole_classified(capture: Path) -> None:
+    segments = hskit.load(capture, progress=False).segments
+    _equal_to_the_whole_after_every_piece(segments, Classified(), PIECES)
 
 
 #: thresholds small enough that the sample captures' longer connections are followed
@@ -61,17 +68,10 @@ def test_long_connections_followed_from_a_window_equal_the_whole_classified(
     capture: Path,
 ) -> None:
     segments = hskit.load(capture, progress=False).segments
-    ends = np.unique(np.linspace(0, len(segments), 4 * PIECES + 1).astype(int))[1:]
     tables = Classified(**SMALL)
-    start = 0
-    for end in ends:
-        rows = _rows_so_far(segments, end)
-        touched = np.unique(rows["stream"].to_numpy(np.int64)[start:])
-        connections, states = tables.update(rows, touched if start else None)
-        truth_connections, truth_states = hskit.classify(rows)
-        pd.testing.assert_frame_equal(connections, truth_connections)
-        pd.testing.assert_frame_equal(states, truth_states)
-        start = end
+    _equal_to_the_whole_after_every_piece(segments, tables, 4 * PIECES)
+    rows = _rows_so_far(segments, len(segments))
     connections, states = tables.exact(rows)
+    truth_connections, truth_states = hskit.classify(rows)
     pd.testing.assert_frame_equal(connections, truth_connections)
     pd.testing.assert_frame_equal(states, truth_states)
