@@ -113,13 +113,23 @@ class Classified:
             return self.tables
         if len(touched) == 0:
             return self.tables
-        grown = self._grown(segments, self._long(segments, touched, counts, before), before)
-        again = np.setdiff1d(touched, grown[0].index.to_numpy(np.int64))
+        long = self._long(segments, touched, counts, before)
+        new = np.flatnonzero(np.isin(stream[before:], long)) + before
+        base = self._base(stream, long, before)
+        short = np.flatnonzero(np.isin(stream, np.setdiff1d(touched, long)))
+        fresh, was, now = _classified_apart(segments, [short, base, np.concatenate([base, new])])
+        grown = self._grown(stream, new, was, now)
+        followed = grown[0].index.to_numpy(np.int64)
+        lost = np.setdiff1d(long, followed)  # long, but their window did not reproduce them
+        if len(lost):
+            whole = classify(segments[np.isin(stream, lost)])
+            fresh = (_in_stream_order(fresh[0], whole[0]), _in_stream_order(fresh[1], whole[1]))
+        again = np.setdiff1d(touched, followed)
         for number in again.tolist():
             self._windows.pop(number, None)
             self.followed.discard(number)
-        self.followed.update(grown[0].index.tolist())
-        return self._replaced(segments, again, grown)
+        self.followed.update(followed.tolist())
+        return self._replaced(segments, again, fresh, grown)
 
     def exact(self, segments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The tables with the followed streams classified again, all their rows (what
@@ -131,7 +141,8 @@ class Classified:
             return self.update(segments, None) if self.tables is None else self.tables
         again = np.array(sorted(self.followed), dtype=np.int64)
         self.followed, self._windows = set(), {}
-        return self._replaced(segments, again, self._nothing_grown())
+        fresh = classify(segments[np.isin(segments["stream"].to_numpy(np.int64), again)])
+        return self._replaced(segments, again, fresh, self._nothing_grown())
 
     def _nothing_grown(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         assert self.tables is not None
@@ -141,14 +152,14 @@ class Classified:
         self,
         segments: pd.DataFrame,
         again: npt.NDArray[np.int64],
+        fresh: tuple[pd.DataFrame, pd.DataFrame],
         grown: tuple[pd.DataFrame, pd.DataFrame],
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The tables with the streams ``again`` classified again and the followed
-        streams' ``grown`` columns (indexed by stream) and states put in place of their
-        previous ones."""
+        """The tables with the streams ``again`` replaced by their ``fresh`` tables and
+        the followed streams' ``grown`` columns (indexed by stream) and states put in
+        place of their previous ones; every open interval ends at the capture's end."""
         assert self.tables is not None
-        stream = segments["stream"].to_numpy(np.int64)
-        fresh_connections, fresh_states = classify(segments[np.isin(stream, again)])
+        fresh_connections, fresh_states = fresh
         connections, states = self.tables
         kept_connections = connections[~np.isin(connections["stream"].to_numpy(), again)]
         rows, grown_states = grown
@@ -165,8 +176,8 @@ class Classified:
         )
         self.tables = (
             _in_stream_order(kept_connections, fresh_connections),
-            _in_stream_order(
-                _open_ends_moved(kept_states, float(segments["time"].max())), fresh_states
+            _open_ends_moved(
+                _in_stream_order(kept_states, fresh_states), float(segments["time"].max())
             ),
         )
         return self.tables
@@ -187,20 +198,28 @@ class Classified:
         opening = new["stream"].to_numpy(np.int64)[(new["flags"].to_numpy(np.int64) & SYN) != 0]
         return long[~np.isin(long, opening)]
 
+    def _base(
+        self, stream: npt.NDArray[np.int64], long: npt.NDArray[np.int64], before: int
+    ) -> npt.NDArray[np.int64]:
+        """The rows of the ``long`` streams' windows, in capture order."""
+        windows = [self._window(stream, number, before) for number in long.tolist()]
+        return np.sort(np.concatenate([np.zeros(0, np.int64), *windows]))
+
     def _grown(
-        self, segments: pd.DataFrame, long: npt.NDArray[np.int64], before: int
+        self,
+        stream: npt.NDArray[np.int64],
+        new: npt.NDArray[np.int64],
+        was: tuple[pd.DataFrame, pd.DataFrame],
+        now: tuple[pd.DataFrame, pd.DataFrame],
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The followed columns (indexed by stream) and the states of the ``long``
-        streams whose window reproduces their classification and, with the new rows,
-        changes only what the new rows can change (see the class)."""
-        if not len(long):
+        """The followed columns (indexed by stream) and the states of the long streams
+        whose window reproduces their classification (``was``: the tables of their
+        windows) and, with their ``new`` rows (``now``: the tables of windows and new
+        rows), changes only what the new rows can change (see the class)."""
+        if not len(was[0]):
             return self._nothing_grown()
         assert self.tables is not None
-        stream = segments["stream"].to_numpy(np.int64)
-        base = np.sort(np.concatenate([self._window(stream, n, before) for n in long.tolist()]))
-        new = np.flatnonzero(np.isin(stream[before:], long)) + before
-        was_connections, was_states = classify(segments.iloc[base])
-        now_connections, now_states = classify(segments.iloc[np.concatenate([base, new])])
+        (was_connections, was_states), (now_connections, now_states) = was, now
         was, now = was_connections.set_index("stream"), now_connections.set_index("stream")
         connections, states = self.tables
         known = connections.set_index("stream").loc[was.index]
@@ -245,6 +264,36 @@ class Classified:
                 [rows[: self.head], rows[self.head :][-self.context :]]
             )
         return self._windows[number]
+
+
+def _classified_apart(
+    segments: pd.DataFrame, groups: list[npt.NDArray[np.int64]]
+) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """``hskit.classify`` of each group of rows of ``segments`` (positions, each in
+    capture order) as if classified alone, in one call: each group's streams are
+    numbered apart (``hskit.classify`` works per stream), so a group may hold rows of
+    another one, and the call's fixed cost is paid once. The open intervals' ends are
+    those of the capture of all the groups' rows.
+
+    >>> fresh, window = _classified_apart(segments, [short_rows, window_rows])  # doctest: +SKIP
+    """
+    stream = segments["stream"].to_numpy(np.int64)
+    span = int(stream.max()) + 1 if len(stream) else 1
+    sizes = [len(group) for group in groups]
+    rows = segments.iloc[np.concatenate(groups)]
+    shift = np.repeat(np.arange(len(groups), dtype=np.int64) * span, sizes)
+    rows = rows.assign(stream=(rows["stream"].to_numpy(np.int64) + shift).astype(np.uint32))
+    tables = classify(rows)
+    apart = []
+    for k in range(len(groups)):
+        pieces = []
+        for table in tables:
+            numbers = table["stream"].to_numpy(np.int64)
+            low, high = np.searchsorted(numbers, [k * span, (k + 1) * span])
+            piece = table.iloc[low:high].reset_index(drop=True)
+            pieces.append(piece.assign(stream=(numbers[low:high] - k * span).astype(np.uint32)))
+        apart.append((pieces[0], pieces[1]))
+    return apart
 
 
 def _counted(
