@@ -135,7 +135,7 @@ def measure(
                 lags.append((done - drawn.newest_closed_at) / period)
                 behind.append(live.files_seen - drawn.files)
             traffic = done - started
-            live.wait(files=1, timeout=period)
+            live.wait(files=1, timeout=period, since=drawn.files)  # as the view waits
     finally:
         generator.wait(30)
         live.stop()

@@ -16,7 +16,7 @@ import pytest
 
 import hskit
 from hskit.direction import from_client
-from hskit.live.incremental import Classified
+from hskit.live.incremental import Classified, _classified_apart
 from tests.conftest import SAMPLE_CAPTURES
 
 #: pieces each capture is cut into (rows, about evenly).
@@ -75,3 +75,20 @@ def test_long_connections_followed_from_a_window_equal_the_whole_classified(
     truth_connections, truth_states = hskit.classify(rows)
     pd.testing.assert_frame_equal(connections, truth_connections)
     pd.testing.assert_frame_equal(states, truth_states)
+
+
+def test_groups_classified_apart_in_one_call_equal_each_group_classified_alone() -> None:
+    segments = hskit.load(hskit.samples.path("busy_server"), progress=False).segments
+    stream = segments["stream"].to_numpy(np.int64)
+    groups = [
+        np.flatnonzero(stream % 2 == 0),
+        np.flatnonzero(stream < 5),  # rows also in the first group
+        np.arange(len(segments)),  # every row: its intervals end where the call's do
+    ]
+    for group, (connections, states) in zip(
+        groups, _classified_apart(segments, groups), strict=True
+    ):
+        truth_connections, truth_states = hskit.classify(segments.iloc[group])
+        pd.testing.assert_frame_equal(connections, truth_connections)
+        ends = ["end"] if len(group) < len(segments) else []
+        pd.testing.assert_frame_equal(states.drop(columns=ends), truth_states.drop(columns=ends))

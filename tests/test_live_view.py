@@ -7,12 +7,17 @@ closes first waits), and numpy's percentiles of the handshake times.
 
 from __future__ import annotations
 
+import queue
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import hskit
-from hskit.live.capture import _with_current_states
+from hskit.live.capture import LiveCapture, _with_current_states
 from hskit.live.figures import (
     new_connections,
     new_connections_figure,
@@ -21,6 +26,8 @@ from hskit.live.figures import (
     states_now,
     states_now_figure,
 )
+from hskit.live.recorder import RingSettings
+from hskit.live.view import LiveView
 
 #: seconds: longer than any sample capture, so every connection is in the window.
 WHOLE = 600
@@ -84,3 +91,59 @@ def test_states_figure_shows_every_state_with_client_and_server_bars() -> None:
     assert [trace.name for trace in figure.data] == ["clients", "servers"]
     assert all(list(trace.x) == list(hskit.schema.TCP_STATES) for trace in figure.data)
     assert sum(figure.data[0].y) == sum(figure.data[1].y) == len(connections)
+
+
+#: seconds a test waits at most for the live capture's threads.
+TIMEOUT = 60.0
+
+
+class ReplayedRing:
+    """A recorder stand-in: capture files handed to it are its closed ring files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.settings = RingSettings("replay", None, folder)
+        self.running = True
+        self._closed: queue.Queue[Path | None] = queue.Queue()
+
+    def hand(self, path: Path) -> None:
+        self._closed.put(path)
+
+    def stop(self) -> None:
+        self.running = False
+        self._closed.put(None)
+
+    def closed_files(self) -> Iterator[Path]:
+        while (path := self._closed.get()) is not None:
+            yield path
+
+
+def _drawn(view: LiveView, files: int) -> bool:
+    """Whether ``view`` draws ``files`` ring files within :data:`TIMEOUT` (looked at
+    every 50 ms)."""
+    for _ in range(int(TIMEOUT / 0.05)):
+        if view.files_shown >= files:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_view_draws_each_ring_file_once_loaded_and_waits_counted_from_a_given_file(
+    tmp_path: Path,
+) -> None:
+    ring = ReplayedRing(tmp_path)
+    live = LiveCapture(ring)  # type: ignore[arg-type]
+    view = live.view(refresh=0.0)
+    names = ["close_client_first", "syn_flood"]
+    for number, name in enumerate(names, start=1):
+        ring.hand(hskit.samples.path(name))
+        assert live.wait(since=number - 1, timeout=TIMEOUT)
+        assert _drawn(view, number)
+    assert live.wait(since=1, timeout=0)  # the second file is already loaded
+    assert not live.wait(since=2, timeout=0)  # no third file yet
+    live.stop()
+    assert not live.wait(since=2, timeout=TIMEOUT)  # ended: returns, no third file
+    view._follower.join(TIMEOUT)
+    assert not view._follower.is_alive()
+    loaded = sum(len(hskit.load(hskit.samples.path(n), progress=False).connections) for n in names)
+    assert view.files_shown == 2 and len(live.connections) == loaded
+    assert f"2 ring files, {loaded} connections" in view.status.value

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 
-from hskit.live.capture import LiveCapture
+from hskit.live.capture import LiveCapture, warm_up
 from hskit.live.recorder import Recorder, RingSettings
 
 __all__ = ["LiveCapture", "RingSettings", "live"]
@@ -54,5 +55,7 @@ def live(
         raise ValueError(f"files must be None (keep every file) or an integer >= 2, not {files!r}")
     ring = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="hskit-live-"))
     recorder = Recorder(RingSettings(interface, bpf, ring, period=period, files=files, tool=tool))
+    warming = threading.Thread(target=warm_up, name="hskit-live-warm-up", daemon=True)
+    warming.start()
     recorder.start()
-    return LiveCapture(recorder)
+    return LiveCapture(recorder, warming=warming)

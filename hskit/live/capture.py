@@ -30,6 +30,9 @@ import pandas as pd
 
 from hskit import schema
 from hskit.capture import Capture
+from hskit.classify import classify
+from hskit.classify.synthetic import Conversation
+from hskit.classify.synthetic import segments as synthetic_segments
 from hskit.errors import HskitError
 from hskit.live.incremental import Classified, ClassifiedCapture
 from hskit.live.merge import Merger
@@ -81,8 +84,10 @@ class LiveCapture:
     """A running capture: ``segments``, ``connections``, ``states`` and ``diagnose()`` of
     everything captured so far, and ``stop()``. Made by :func:`hskit.live`."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: Recorder, *, warming: threading.Thread | None = None) -> None:
         self.recorder = recorder
+        #: the thread of :func:`warm_up`, which the loader waits for before its first file.
+        self._warming = warming
         self.folder = recorder.settings.folder
         self._parts: list[Capture] = []
         self._files: list[RingFile] = []
@@ -119,6 +124,8 @@ class LiveCapture:
 
     # ------------------------------------------------------------------ loading
     def _load_ring(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
         for path in self.recorder.closed_files():
             closed_at = time.monotonic()
             try:
@@ -140,15 +147,21 @@ class LiveCapture:
             self._ended = True
             self._changed.notify_all()
 
-    def wait(self, files: int = 1, timeout: float | None = None) -> bool:
-        """Wait until ``files`` more ring files are loaded (or the capture ended); True if
-        they were. Blocks the caller: in a notebook prefer ``live.view()``.
+    def wait(
+        self, files: int = 1, timeout: float | None = None, *, since: int | None = None
+    ) -> bool:
+        """Wait until ``files`` more ring files are loaded than ``since`` (a count of
+        :attr:`files_seen`; default: now), or the capture ended; True if they were.
+        Blocks the caller: in a notebook prefer ``live.view()``.
 
         >>> live.wait(files=1, timeout=5)  # doctest: +SKIP
         True
+        >>> drawn = live.snapshot().files  # doctest: +SKIP
+        >>> live.wait(since=drawn, timeout=5)  # a file newer than those drawn  # doctest: +SKIP
+        True
         """
         with self._changed:
-            goal = self._files_seen + files
+            goal = (self._files_seen if since is None else since) + files
             self._changed.wait_for(lambda: self._files_seen >= goal or self._ended, timeout)
             return self._files_seen >= goal
 
@@ -315,12 +328,25 @@ class LiveCapture:
         """Frames the capture program reported dropped (known once stopped)."""
         return self.recorder.counts()[1]
 
-    def view(self, refresh: float = 1.0) -> LiveView:
+    def view(self, refresh: float = 0.5) -> LiveView:
         """A widget that follows the capture: states now, new connections per second by
-        handshake outcome, handshake RTT percentiles, findings, latest connections."""
+        handshake outcome, handshake RTT percentiles, findings, latest connections. It
+        redraws as soon as a ring file is loaded, at most once per ``refresh`` seconds."""
         from hskit.live.view import LiveView
 
         return LiveView(self, refresh=refresh)
+
+
+def warm_up() -> None:
+    """Classify a hand-built connection once, so the first ring file does not pay for
+    what a process's first ``hskit.classify`` does once (importing and loading the
+    compiled analysis passes: seconds on a loaded machine). :func:`hskit.live` runs it
+    on a thread of its own while the capture program starts.
+
+    >>> warm_up()
+    """
+    talk = Conversation().client("S").server("S.").client(".").client("P.", data=10)
+    classify(synthetic_segments(talk.server(".").client("F.").server("F.").client(".")))
 
 
 def _with_current_states(capture: Capture) -> pd.DataFrame:

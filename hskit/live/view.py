@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,7 @@ FINDING_COLUMNS = ("kind", "severity", "endpoint", "count")
 class LiveView(Quiet, widgets.VBox):
     """The live widget; :meth:`update` redraws it now, :meth:`close` stops following."""
 
-    def __init__(self, live: LiveCapture, *, refresh: float = 1.0) -> None:
+    def __init__(self, live: LiveCapture, *, refresh: float = 0.5) -> None:
         self.live = live
         self.refresh = refresh
         self.status = widgets.HTML()
@@ -75,10 +76,13 @@ class LiveView(Quiet, widgets.VBox):
         self._follower.start()
 
     def _follow(self) -> None:
-        """Redraw after each new ring file until the capture has ended and is drawn."""
-        while not self._closing.wait(self.refresh):
+        """Redraw as soon as a ring file newer than the drawn ones is loaded (at most once
+        per ``refresh`` seconds) until the capture has ended and is drawn."""
+        drawn_at = time.monotonic()
+        while not self._closing.wait(max(0.0, drawn_at + self.refresh - time.monotonic())):
             ended = not self.live.running
-            if self.live.files_seen != self.files_shown:
+            if self.live.wait(files=1, timeout=self.refresh, since=self.files_shown):
+                drawn_at = time.monotonic()
                 self.update()
             elif ended:
                 return
