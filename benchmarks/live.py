@@ -2,6 +2,7 @@
 
     sudo python benchmarks/live.py                     # 60,000 packets/s for 20 s
     sudo python benchmarks/live.py --rate 80000 --seconds 30 --connections 200
+    sudo python benchmarks/live.py --keep /tmp/ring; python benchmarks/live.py --replay /tmp/ring
 
 A generator process (this script with ``--generate``) sends a paced stream of 88-byte
 segments over one loopback connection (``TCP_MAXSEG`` 88, ``TCP_NODELAY``: one segment
@@ -20,6 +21,10 @@ many closed files were not drawn yet when a redraw ended; the findings run every
 they were when done). Then the targets: ≥ 50,000 packets/s with no drops, and the
 view at most one ring period behind. The ring is deleted at the end. Needs root (or
 the capture privilege) and dumpcap.
+
+``--replay`` replays a ring kept by ``--keep`` file by file through the same steps
+(load, merge, classify, current states, figures) and prints each one's CPU seconds per
+file, which a loaded machine disturbs less than the lag.
 """
 
 from __future__ import annotations
@@ -32,12 +37,16 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
 import hskit
-from hskit.live.capture import FINDINGS_EVERY, Snapshot
+from hskit.live.capture import FINDINGS_EVERY, Snapshot, _with_current_states, warm_up
 from hskit.live.figures import new_connections_figure, rtt_percentiles_figure, states_now_figure
+from hskit.live.incremental import Classified, ClassifiedCapture
+from hskit.live.merge import Merger
+from hskit.loader import load
 
 #: bytes per write, and the MSS that makes each write one segment (Linux's smallest MSS).
 SEGMENT = 88
@@ -104,11 +113,13 @@ def measure(
     period: int,
     files: int | None,
     findings: bool,
+    keep: Path | None,
 ) -> None:
     load_before = os.getloadavg()
     live = hskit.live(
         "lo",
         bpf=f"tcp port {STREAM_PORT} or tcp port {CONNECT_PORT}",
+        folder=keep,
         period=period,
         files=files,
     )
@@ -169,12 +180,55 @@ def measure(
               f"max {max(findings_behind, default=0)}")  # fmt: skip
     else:
         print("findings: not run (--no-findings)")
-    shutil.rmtree(live.folder, ignore_errors=True)  # the ring: about 100 MB per 1M frames
+    if keep is None:
+        shutil.rmtree(live.folder, ignore_errors=True)  # the ring: about 100 MB per 1M frames
+    else:
+        print(f"ring kept in {keep}: replay it with --replay {keep}")
     print("targets:")
     print(f"  >= 50,000 packets/s with no drops: "
           f"{'met' if rate_seen >= 50_000 and dropped == 0 else 'NOT met'}")  # fmt: skip
     print(f"  view at most one ring period behind: "
           f"{'met' if np.nanmax(lag) <= 1.0 else 'NOT met'}")  # fmt: skip
+
+
+#: the steps of one ring file, as the live capture and its view do them.
+STEPS = ("load", "merge", "classify", "snapshot", "figures")
+
+
+def replay(folder: Path) -> None:
+    """Replay a kept ring (``--keep``) file by file as the live capture and its view do,
+    printing each step's CPU seconds per file (the process's, all threads: a loaded
+    machine's other work is not counted, waiting for the CPU is not either)."""
+    files = sorted(folder.glob("ring_*"))
+    merger, classified = Merger(name=str(folder)), Classified()
+    warm_up()
+    costs = []
+    for number, path in enumerate(files):
+        clock = [time.process_time()]
+        part = load(path, progress=False)
+        clock.append(time.process_time())
+        segments, report, touched = merger.add(part)
+        clock.append(time.process_time())
+        tables = classified.update(segments, touched if number else None)
+        clock.append(time.process_time())
+        connections = _with_current_states(ClassifiedCapture(segments, report, tables))
+        clock.append(time.process_time())
+        for figure in (states_now_figure, new_connections_figure, rtt_percentiles_figure):
+            figure(connections).to_json(validate=False)
+        clock.append(time.process_time())
+        costs.append(np.diff(clock))
+        steps = zip(STEPS, costs[-1], strict=True)
+        print(f"{path.name}: {len(part.segments):,} segments, CPU s "
+              + ", ".join(f"{step} {cost:.3f}" for step, cost in steps))  # fmt: skip
+    started = time.process_time()
+    classified.exact(merger.segments)
+    exact = time.process_time() - started
+    table = np.array(costs[1:])  # the first file has no traffic yet
+    print(f"{len(files)} ring files, {len(merger.segments):,} segments; CPU s per file "
+          "after the first (median / max):")  # fmt: skip
+    for step, column in zip((*STEPS, "total"), [*table.T, table.sum(axis=1)], strict=True):
+        print(f"  {step:9} {np.median(column):.3f} / {np.max(column):.3f}")
+    print(f"  exact() at the end (followed streams classified whole): {exact:.3f}")
 
 
 def main() -> None:
@@ -186,13 +240,18 @@ def main() -> None:
     parser.add_argument("--files", type=int, help="ring size: the tables cover this many files")
     parser.add_argument("--no-findings", action="store_true",
                         help="leave out the findings thread (the tables' lag alone)")  # fmt: skip
+    parser.add_argument("--keep", type=Path, help="keep the ring in this folder")
+    parser.add_argument("--replay", type=Path,
+                        help="replay a kept ring: CPU seconds of each step per file")  # fmt: skip
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
         generate(args.rate, args.seconds, args.connections)
+    elif args.replay:
+        replay(args.replay)
     else:
         measure(args.rate, args.seconds, args.connections, args.period, args.files,
-                findings=not args.no_findings)  # fmt: skip
+                findings=not args.no_findings, keep=args.keep)  # fmt: skip
 
 
 if __name__ == "__main__":

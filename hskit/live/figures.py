@@ -56,14 +56,14 @@ def states_now(connections: pd.DataFrame) -> pd.DataFrame:
 def states_now_figure(connections: pd.DataFrame) -> go.Figure:
     """Grouped bars: clients and servers in each state now, every state shown."""
     counts = states_now(connections)
-    figure = go.Figure(
+    return go.Figure(
         [
             go.Bar(name=f"{endpoint}s", x=list(TCP_STATES), y=counts[endpoint].tolist(),
                    marker_color=color, text=counts[endpoint].tolist(), cliponaxis=False)
             for endpoint, color in ENDPOINT_COLORS.items()
-        ]
+        ],
+        layout=_layout("connections by state now", "connections"),
     )  # fmt: skip
-    return _layout(figure, "connections by state now", "connections")
 
 
 def _seconds(connections: pd.DataFrame) -> pd.Series:
@@ -85,6 +85,7 @@ def new_connections(connections: pd.DataFrame, window: int = WINDOW) -> pd.DataF
     >>> new_connections(live.connections).sum()["complete"]  # doctest: +SKIP
     """
     seconds = _window(connections, window)
+    connections = _since(connections, seconds)
     table = pd.crosstab(_seconds(connections), connections["handshake"], dropna=False)
     table = table.reindex(index=seconds, columns=list(HANDSHAKE_LABELS), fill_value=0)
     return table.astype(int).rename_axis(index="second", columns="handshake")
@@ -93,16 +94,16 @@ def new_connections(connections: pd.DataFrame, window: int = WINDOW) -> pd.DataF
 def new_connections_figure(connections: pd.DataFrame, window: int = WINDOW) -> go.Figure:
     """Stacked bars: connections started per second by handshake outcome."""
     table = new_connections(connections, window)
-    figure = go.Figure(
+    return go.Figure(
         [
             go.Bar(name=label, x=table.index, y=table[label].tolist(),
                    marker_color=HANDSHAKE_COLORS[label])
             for label in HANDSHAKE_LABELS
             if table[label].any()
-        ]
+        ],
+        layout=_layout("new connections per second by handshake", "connections/s",
+                       barmode="stack"),
     )  # fmt: skip
-    figure.update_layout(barmode="stack")
-    return _layout(figure, "new connections per second by handshake", "connections/s")
 
 
 def rtt_percentiles(
@@ -114,15 +115,19 @@ def rtt_percentiles(
     >>> rtt_percentiles(live.connections)[50].dropna()  # doctest: +SKIP
     """
     seconds = _window(connections, window)
-    complete = connections[connections["handshake"] == "complete"]
-    started = _seconds(complete).to_numpy()
-    times = complete["handshake_time"].to_numpy(dtype=float) * 1e3
-    rows = []
-    for second in seconds.to_numpy():  # one step per second of the window
-        inside = (started <= second) & (started > second - np.timedelta64(sliding, "s"))
-        values = times[inside & ~np.isnan(times)]
-        rows.append(np.percentile(values, list(PERCENTILES)) if len(values) else
-                    np.full(len(PERCENTILES), np.nan))  # fmt: skip
+    recent = _since(connections, seconds - pd.Timedelta(seconds=sliding))
+    complete = recent[(recent["handshake"] == "complete") & recent["handshake_time"].notna()]
+    order = np.argsort(_seconds(complete).array.asi8, kind="stable")
+    started = _seconds(complete).array.asi8[order]
+    times = complete["handshake_time"].to_numpy(dtype=float)[order] * 1e3
+    # the handshakes started in (second - sliding, second], a slice of those by start
+    ends = np.searchsorted(started, seconds.asi8, side="right")
+    begins = np.searchsorted(started, seconds.asi8 - sliding * 1_000_000_000, side="right")
+    rows = [
+        np.percentile(times[begin:end], list(PERCENTILES)) if end > begin else
+        np.full(len(PERCENTILES), np.nan)
+        for begin, end in zip(begins, ends, strict=True)
+    ]  # fmt: skip
     return pd.DataFrame(
         np.array(rows).reshape(len(seconds), len(PERCENTILES)),
         index=seconds.rename("second"),
@@ -135,23 +140,40 @@ def rtt_percentiles_figure(
 ) -> go.Figure:
     """Lines: p50, p90, p99 of the handshake time over a sliding window."""
     table = rtt_percentiles(connections, window, sliding)
-    figure = go.Figure(
+    return go.Figure(
         [
             go.Scatter(name=f"p{p}", x=table.index, y=table[p].tolist(), mode="lines+markers",
                        line_color=color, connectgaps=False)
             for p, color in PERCENTILES.items()
-        ]
+        ],
+        layout=_layout(f"handshake time percentiles over the last {sliding} s", "ms"),
     )  # fmt: skip
-    return _layout(figure, f"handshake time percentiles over the last {sliding} s", "ms")
 
 
-def _layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
-    figure.update_layout(
-        title=title,
-        height=HEIGHT,
-        margin={"l": 50, "r": 10, "t": 40, "b": 40},
-        yaxis_title=y_title,
-        legend={"orientation": "h", "y": -0.25},
-        uirevision="live",  # zoom and legend choices survive the updates
-    )
-    return figure
+def _since(connections: pd.DataFrame, seconds: pd.DatetimeIndex) -> pd.DataFrame:
+    """The connections that started in or after the first of ``seconds`` (all when there
+    are none): what a figure of those seconds counts, however long the capture.
+
+    >>> len(_since(live.connections, pd.DatetimeIndex([], tz="UTC")))  # doctest: +SKIP
+    """
+    if not len(seconds):
+        return connections
+    return connections[_seconds(connections).array.asi8 >= seconds.asi8[0]]
+
+
+def _layout(title: str, y_title: str, **more: object) -> dict[str, object]:
+    """The layout every live figure has (passed to ``go.Figure``, which checks it once:
+    ``update_layout`` after it would copy it again, at each redraw).
+
+    >>> _layout("connections by state now", "connections")["height"]
+    260
+    """
+    return {
+        "title": title,
+        "height": HEIGHT,
+        "margin": {"l": 50, "r": 10, "t": 40, "b": 40},
+        "yaxis_title": y_title,
+        "legend": {"orientation": "h", "y": -0.25},
+        "uirevision": "live",  # zoom and legend choices survive the updates
+        **more,
+    }
