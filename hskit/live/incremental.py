@@ -49,8 +49,11 @@ COUNTED = (
 TIMES = ("first_ts", "last_ts", "duration")
 #: connection columns of the teardown, which the new rows may set (a FIN or RST).
 TEARDOWN = ("termination", "closer", "reset_by", "time_wait_end", "conn_state")
-#: Zeek ``history`` letters of the teardown, written once per side.
-TEARDOWN_LETTERS = "FfRr"
+#: Zeek ``history`` letters a followed stream's new rows may write when the stream has
+#: not got them yet: the teardown (F, R, once per side), and a first retransmission (T),
+#: zero window (W) or bad checksum (C) of a side (Zeek writes these again only at their
+#: 10th, 100th … occurrence, so the first is what the whole stream has too).
+FIRST_LETTERS = "FfRrTtWwCc"
 #: states columns a window must reproduce (the ends move with the capture).
 STATE_KEYS = ("stream", "endpoint", "state", "start", "cause_frame")
 
@@ -69,7 +72,7 @@ class Classified:
       nothing before the context still shows (a FIN long ago, say), and
     - the new rows change in the window only the counted columns, the times, the
       teardown (:data:`TEARDOWN`, the states) and ``history`` by letters the stream has
-      already or a first F or R of a side (no SYN among them);
+      already or a first F, R, T, W or C of a side (no SYN among them);
 
     then its row is its previous row with the counts grown by what the new rows added
     to the window, the last time moved, and the teardown and states of the window with
@@ -320,11 +323,11 @@ def _history(was: pd.Series, now: pd.Series, known: pd.Series) -> pd.Series:
     """Per stream, the whole stream's Zeek ``history`` with what the new rows appended
     to the window's (``was`` → ``now``): letters it has already are not written again
     (D, A, or a T, which Zeek writes again only at the 10th, 100th … retransmission), a
-    first F or R of a side is; NA where the new rows did anything else."""
+    first of :data:`FIRST_LETTERS` is; NA where the new rows did anything else."""
     grown: list[object] = []
     for a, b, k in zip(was.astype(str), now.astype(str), known.astype(str), strict=True):
         added = [letter for letter in dict.fromkeys(b[len(a) :]) if letter not in k]
-        ok = b.startswith(a) and set(added) <= set(TEARDOWN_LETTERS)
+        ok = b.startswith(a) and set(added) <= set(FIRST_LETTERS)
         grown.append(k + "".join(added) if ok else pd.NA)
     return pd.Series(grown, index=was.index, dtype="string")
 
