@@ -256,18 +256,16 @@ class Merger:
         direction = np.concatenate([prefix["src"] > prefix["dst"], src > dst]).astype(np.int64)
         self._carry = _updated_carry(
             self._carry,
-            pd.DataFrame(
-                {
-                    "pair": all_pair,
-                    "stream": stream,
-                    "direction": direction,
-                    "low": all_low,
-                    "high": all_pair & 0xFFFFFFFF,
-                    "has_ack": (np.concatenate([prefix["flags"], flags]) & ACK) != 0,
-                    "seq_base": (np.concatenate([prefix["seq"], seq]) - numbered.rel_seq) % _MOD,
-                    "ack_base": (np.concatenate([prefix["ack"], ack]) - numbered.rel_ack) % _MOD,
-                }
-            ),
+            {
+                "pair": all_pair,
+                "stream": stream,
+                "direction": direction,
+                "low": all_low,
+                "high": all_pair & 0xFFFFFFFF,
+                "has_ack": np.concatenate([prefix["flags"], flags]) & ACK,
+                "seq_base": (np.concatenate([prefix["seq"], seq]) - numbered.rel_seq) % _MOD,
+                "ack_base": (np.concatenate([prefix["ack"], ack]) - numbered.rel_ack) % _MOD,
+            },
         )
 
 
@@ -305,25 +303,58 @@ def _base_rows(carried: pd.DataFrame) -> dict[str, npt.NDArray[np.int64]]:
     }
 
 
-def _updated_carry(carry: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """``carry`` with each pair in ``rows`` (base rows and new rows, in order) replaced
-    by its last conversation: a direction's base is known once that side sent a row
-    (``seq - rel_seq``) or the other side acknowledged (``ack - rel_ack``)."""
-    last_stream = rows.groupby("pair", sort=False)["stream"].last()
-    rows = rows[rows["stream"].to_numpy() == last_stream.loc[rows["pair"]].to_numpy()]
-    found = pd.DataFrame(index=last_stream.index)
-    found["low"] = rows.groupby("pair", sort=False)["low"].first()
-    found["high"] = rows.groupby("pair", sort=False)["high"].first()
-    found["stream"] = last_stream
+def _updated_carry(carry: pd.DataFrame, rows: dict[str, npt.NDArray[np.int64]]) -> pd.DataFrame:
+    """``carry`` with each pair in ``rows`` (columns of base rows and new rows, in order)
+    replaced by its last conversation: a direction's base is known once that side sent
+    a row (``seq - rel_seq``) or the other side acknowledged (``ack - rel_ack``).
+
+    >>> carry = pd.DataFrame({c: [] for c in _CARRY_COLUMNS}, dtype=np.int64).set_index("pair")
+    >>> one = {c: np.array([v]) for c, v in dict(pair=5, low=0, high=5, stream=0, direction=0,
+    ...        has_ack=0, seq_base=99, ack_base=0).items()}
+    >>> _updated_carry(carry, one)[["stream", "known0", "base0", "known1"]].values.tolist()
+    [[0, 1, 99, 0]]
+    """
+    pair = rows["pair"]
+    pairs, from_end = np.unique(pair[::-1], return_index=True)
+    last = len(pair) - 1 - from_end  # each pair's last row: its last conversation's
+    stream = rows["stream"][last]
+    in_last = rows["stream"] == stream[np.searchsorted(pairs, pair)]
+    found = pd.DataFrame(
+        {"low": rows["low"][last], "high": rows["high"][last], "stream": stream},
+        index=pd.Index(pairs, name="pair"),
+    )
     for side in (0, 1):
-        own = rows[rows["direction"] == side].groupby("pair", sort=False)["seq_base"].first()
-        acked = rows[(rows["direction"] != side) & rows["has_ack"]]
-        acked = acked.groupby("pair", sort=False)["ack_base"].first()
-        base = own.combine_first(acked).reindex(found.index)
-        found[f"known{side}"] = base.notna().astype(np.int64)
-        found[f"base{side}"] = base.fillna(0).astype(np.int64)
+        sent = in_last & (rows["direction"] == side)
+        acked = in_last & (rows["direction"] != side) & (rows["has_ack"] != 0)
+        own_known, own = _first_per_pair(pairs, pair, sent, rows["seq_base"])
+        acked_known, acked_base = _first_per_pair(pairs, pair, acked, rows["ack_base"])
+        found[f"known{side}"] = (own_known | acked_known).astype(np.int64)
+        found[f"base{side}"] = np.where(own_known, own, acked_base)
     found = found[list(_CARRY_COLUMNS[1:])]
-    return pd.concat([carry[~carry.index.isin(found.index)], found])
+    return pd.concat([carry[~carry.index.isin(pairs)], found])
+
+
+def _first_per_pair(
+    pairs: npt.NDArray[np.int64],
+    pair: npt.NDArray[np.int64],
+    mask: npt.NDArray[np.bool_],
+    values: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """Per pair of ``pairs`` (sorted), whether a row of it is in ``mask`` and the first
+    such row's value (0 where none).
+
+    >>> _first_per_pair(np.array([1, 2]), np.array([2, 1, 2]), np.array([1, 0, 1], bool),
+    ...                 np.array([7, 8, 9]))
+    (array([False,  True]), array([0, 7]))
+    """
+    positions = np.flatnonzero(mask)
+    hit, first = np.unique(pair[positions], return_index=True)
+    known = np.zeros(len(pairs), dtype=bool)
+    value = np.zeros(len(pairs), dtype=np.int64)
+    slot = np.searchsorted(pairs, hit)
+    known[slot] = True
+    value[slot] = values[positions[first]]
+    return known, value
 
 
 class _Clients:
