@@ -68,8 +68,12 @@ def pair_ids(
     capacity = min(len(key_first), len(key_second))
     if len(slots) < 2 * capacity or len(out) < len(first) or len(second) < len(first):
         return BROKEN
+    last = EMPTY  # the previous row's id: runs of one key skip the table
     for row in range(len(first)):
         a, b = first[row], second[row]
+        if last != EMPTY and key_first[last] == a and key_second[last] == b:
+            out[row] = last
+            continue
         slot = _slot(a, b, mask)
         while True:
             found = slots[slot]
@@ -78,13 +82,13 @@ def pair_ids(
                     return BROKEN
                 slots[slot] = count
                 key_first[count], key_second[count] = a, b
-                out[row] = count
+                out[row] = last = count
                 count += 1
                 break
             if found < 0 or found >= count:
                 return BROKEN
             if key_first[found] == a and key_second[found] == b:
-                out[row] = found
+                out[row] = last = found
                 break
             slot = (slot + 1) & mask
     return count
