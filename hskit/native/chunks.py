@@ -44,9 +44,9 @@ from hskit.native.records import (
     walk_buffer,
 )
 from hskit.native.streams import StreamCarry
-from hskit.schema import ACK, SYN
 
 Int = npt.NDArray[np.int64]
+Bool = npt.NDArray[np.bool_]
 
 #: Bytes of (decompressed) capture decoded at a time by ``hskit.load`` and ``hskit
 #: summary``. Decoding one chunk takes 10-20x its size in memory on top of the table;
@@ -74,9 +74,6 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _PCAP_HEADER = 24
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _SHB_KIND = 0x0A0D0D0A
-#: the chosen row of each stream decides its client (:mod:`hskit.direction`): a SYN
-#: without ACK, else a SYN-ACK, else any segment; the earliest of the best kind.
-_SYN_ONLY, _SYN_ACK, _ANY = 0, 1, 2
 
 
 def read(
@@ -554,15 +551,13 @@ class _Table:
         schema.check(frame[list(schema.SEGMENT_COLUMNS)], schema.SEGMENT_DTYPES, "segments")
         return frame
 
-    def _from_client(self, src: Int, port: Int, stream: Int) -> npt.NDArray[np.bool_]:
-        """Rows sent by their stream's client, a quarter million rows at a time (no full-length
-        int64 temporaries)."""
-        client_key = self._clients.client_key
+    def _from_client(self, src: npt.NDArray, port: npt.NDArray, stream: npt.NDArray) -> Bool:
+        """Rows sent by their stream's client (one compiled pass, no temporaries)."""
+        from hskit.native import numbering  # numba loads on first use
+
         result = np.empty(len(src), dtype=bool)
-        for start in range(0, len(src), _SLICE_ROWS):
-            rows = slice(start, start + _SLICE_ROWS)
-            key = src[rows].astype(np.int64) * 65536 + port[rows]
-            result[rows] = key == client_key[stream[rows]]
+        if numbering.from_client(src, port, stream, self._clients.client_key, result) != len(src):
+            raise RuntimeError("client of a stream out of bounds (a bug in hskit.native.chunks)")
         return result
 
     def address_dtype(self) -> _Addresses:
@@ -618,38 +613,44 @@ _NULLABLE = {"mss": "UInt16", "wscale": "UInt8", "ts_val": "UInt32", "ts_ecr": "
 
 class _Clients:
     """Each stream's client so far: the rule of :func:`hskit.direction.from_client`
-    applied chunk by chunk (the earliest SYN without ACK, else SYN-ACK, else segment)."""
+    applied chunk by chunk (the earliest SYN without ACK, else SYN-ACK, else segment).
+
+    >>> clients = _Clients()
+    >>> clients.update(np.array([0, 0]), np.array([0x10, 0x12]), np.array([5, 9]),
+    ...                np.array([9, 5]))
+    >>> clients.client_key.tolist()
+    [5]
+    """
 
     def __init__(self) -> None:
         self._kind = np.zeros(0, dtype=np.int8)
-        #: endpoint key (address id * 65536 + port) of each stream's client
-        self.client_key = np.zeros(0, dtype=np.int64)
+        self._key = np.zeros(0, dtype=np.int64)
+        self._streams = 0
+
+    @property
+    def client_key(self) -> Int:
+        """Endpoint key (address id * 65536 + port) of each stream's client."""
+        return self._key[: self._streams]
 
     def update(self, stream: Int, flags: npt.NDArray, src_key: Int, dst_key: Int) -> None:
         """Take the rows of one chunk into account (in capture order)."""
+        from hskit.native import numbering  # numba loads on first use
+
         if len(stream) == 0:
             return
-        streams = int(stream.max()) + 1
-        if streams > len(self._kind):
-            extra = streams - len(self._kind)
-            self._kind = np.concatenate([self._kind, np.full(extra, _ANY + 1, dtype=np.int8)])
-            self.client_key = np.concatenate([self.client_key, np.zeros(extra, dtype=np.int64)])
-        flags = flags.astype(np.int64)
-        kind = np.full(len(stream), _ANY, dtype=np.int8)
-        kind[(flags & (SYN | ACK)) == SYN] = _SYN_ONLY
-        kind[(flags & (SYN | ACK)) == (SYN | ACK)] = _SYN_ACK
-        order = np.lexsort((np.arange(len(stream)), kind, stream))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = stream[order][1:] != stream[order][:-1]
-        deciding = order[first]
-        number = stream[deciding]
-        # rows of earlier chunks come first: only a better kind replaces their choice
-        better = kind[deciding] < self._kind[number]
-        deciding, number = deciding[better], number[better]
-        self._kind[number] = kind[deciding]
-        self.client_key[number] = np.where(
-            kind[deciding] == _SYN_ACK, dst_key[deciding], src_key[deciding]
-        )
+        self._streams = max(self._streams, int(stream.max()) + 1)
+        if self._streams > len(self._kind):
+            capacity = max(self._streams, 2 * len(self._kind))
+            kind = np.full(capacity, numbering.NO_KIND, dtype=np.int8)
+            key = np.zeros(capacity, dtype=np.int64)
+            kind[: len(self._kind)], key[: len(self._key)] = self._kind, self._key
+            self._kind, self._key = kind, key
+        taken = numbering.update_clients(
+            np.ascontiguousarray(stream, dtype=np.int64),
+            np.ascontiguousarray(flags, dtype=np.int64), src_key, dst_key, self._kind, self._key,
+        )  # fmt: skip
+        if taken != len(stream):
+            raise RuntimeError("client state out of bounds (a bug in hskit.native.chunks)")
 
 
 _OCTETS = np.array([str(octet) for octet in range(256)])

@@ -1,8 +1,9 @@
 """Ids for keys met chunk after chunk: the same key gets the same id in every chunk.
 
 The streaming reader numbers addresses and endpoint pairs across the chunks of a
-capture (and across the files of a capture set) with these registries; lookups are
-hash-table column operations, never a Python loop per key.
+capture (and across the files of a capture set) with these registries: an open-addressing
+hash table of ``(first, second)`` int64 pairs, looked up by a compiled loop
+(:func:`hskit.native.numbering.pair_ids`).
 
 >>> import numpy as np
 >>> ids = KeyIds()
@@ -16,55 +17,63 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 Int = npt.NDArray[np.int64]
 
-
-class Int64Ids:
-    """0-based ids of int64 values, in order of first registration.
-
-    >>> ids = Int64Ids()
-    >>> ids.ids(np.array([5, 3, 5])).tolist(), ids.ids(np.array([3, 4])).tolist()
-    ([0, 1, 0], [1, 2])
-    """
-
-    def __init__(self) -> None:
-        self._index = pd.Index(np.zeros(0, dtype=np.int64))
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def ids(self, values: Int) -> Int:
-        """The id of each value, registering the values not seen before."""
-        codes, uniques = pd.factorize(values)
-        found = self._index.get_indexer(uniques).astype(np.int64)
-        new = found == -1
-        if new.any():
-            found[new] = len(self._index) + np.arange(int(new.sum()))
-            self._index = self._index.append(pd.Index(np.asarray(uniques)[new]))
-        return found[codes]
-
-    def values(self) -> Int:
-        """Every registered value, by id."""
-        return self._index.to_numpy(dtype=np.int64)
+#: keys reserved at first
+_FIRST_CAPACITY = 16
 
 
 class KeyIds:
-    """0-based ids of ``(first, second)`` int64 pairs, in order of first registration."""
+    """0-based ids of ``(first, second)`` int64 pairs, in order of first registration.
+
+    >>> ids = KeyIds()
+    >>> ids.ids(np.array([5, 3]), np.array([0, 0])).tolist(), len(ids)
+    ([0, 1], 2)
+    """
 
     def __init__(self) -> None:
-        self._first, self._second, self._pairs = Int64Ids(), Int64Ids(), Int64Ids()
+        self._first = np.zeros(_FIRST_CAPACITY, dtype=np.int64)
+        self._second = np.zeros(_FIRST_CAPACITY, dtype=np.int64)
+        self._slots = np.full(2 * _FIRST_CAPACITY, -1, dtype=np.int64)
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self._pairs)
+        return self._count
 
     def ids(self, first: Int, second: Int) -> Int:
         """The id of each ``(first[i], second[i])``, registering the pairs not seen before."""
-        combined = (self._first.ids(first) << 32) | self._second.ids(second)
-        return self._pairs.ids(combined)
+        from hskit.native import numbering  # numba loads on first use
+
+        first = np.ascontiguousarray(first, dtype=np.int64)
+        second = np.ascontiguousarray(second, dtype=np.int64)
+        if len(first) != len(second):
+            raise ValueError(f"{len(first)} first keys but {len(second)} second keys")
+        self._reserve(self._count + len(first))
+        ids = np.empty(len(first), dtype=np.int64)
+        count = numbering.pair_ids(
+            first, second, self._slots, self._first, self._second, self._count, ids
+        )
+        if count == numbering.BROKEN:
+            raise RuntimeError("key table out of bounds (a bug in hskit.native.keys)")
+        self._count = count
+        return ids
 
     def keys(self) -> tuple[Int, Int]:
         """``(first, second)`` of every registered pair, by id."""
-        combined = self._pairs.values()
-        return self._first.values()[combined >> 32], self._second.values()[combined & 0xFFFFFFFF]
+        return self._first[: self._count].copy(), self._second[: self._count].copy()
+
+    def _reserve(self, keys: int) -> None:
+        """Room for ``keys`` keys, doubling the capacity (and rehashing) when short."""
+        from hskit.native import numbering
+
+        if keys <= len(self._first):
+            return
+        capacity = max(keys, 2 * len(self._first))
+        first, second = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
+        first[: self._count] = self._first[: self._count]
+        second[: self._count] = self._second[: self._count]
+        self._first, self._second = first, second
+        self._slots = np.full(1 << (2 * capacity - 1).bit_length(), -1, dtype=np.int64)
+        if numbering.rehash(self._first, self._second, self._count, self._slots) != self._count:
+            raise RuntimeError("key table out of bounds (a bug in hskit.native.keys)")
