@@ -66,8 +66,9 @@ def _word_sum(address: npt.NDArray[np.uint8]) -> Int:
     >>> _word_sum(np.array([[1, 2, 3, 4]], np.uint8)).tolist()
     [1030]
     """
-    rows = np.ascontiguousarray(address, dtype=np.uint8)
-    return rows.view(">u2").sum(axis=1, dtype=np.int64)
+    from hskit.native.kernels import row_word_sums  # numba loads on first use
+
+    return row_word_sums(np.asarray(address, dtype=np.uint8))
 
 
 def checksum_ok(

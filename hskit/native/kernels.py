@@ -173,3 +173,94 @@ def word_sums(buffer: Bytes, start: Int, length: Int) -> Int:
             total += np.int64(buffer[at]) << 8
         sums[row] = total
     return sums
+
+
+@njit(cache=True, nogil=True)
+def row_word_sums(rows: Bytes) -> Int:
+    """Sum of the big-endian 16-bit words of each row of a 2-D byte array (an odd width's
+    last byte is the high byte of a final word).
+
+    >>> row_word_sums(np.array([[0, 1, 0, 2], [1, 0, 0, 0]], np.uint8))
+    array([  3, 256])
+    """
+    sums = np.zeros(rows.shape[0], dtype=np.int64)
+    for row in range(rows.shape[0]):
+        total = 0
+        for column in range(rows.shape[1]):
+            byte = np.int64(rows[row, column])
+            total += byte << 8 if column % 2 == 0 else byte
+        sums[row] = total
+    return sums
+
+
+#: TCP option kinds read by :func:`tcp_options`.
+OPTION_END, OPTION_NOP, OPTION_MSS, OPTION_WSCALE = 0, 1, 2, 3
+OPTION_SACK_PERM, OPTION_TIMESTAMPS, OPTION_TFO, OPTION_EXPERIMENTAL = 4, 8, 34, 254
+#: The experiment id of TCP Fast Open in an experimental option (RFC 7413).
+TFO_MAGIC = 0xF989
+#: Bytes of the fixed TCP header, before the options.
+TCP_FIXED_HEADER = 20
+#: Options walked at most per header (40 option bytes of one byte each).
+MAX_OPTION_STEPS = 40
+#: Rows of :func:`tcp_options`' values: MSS, window scale, TSval, TSecr (-1 when absent).
+OPTION_VALUES = 4
+
+
+@njit(cache=True, nogil=True)
+def tcp_options(buffer: Bytes, tcp_at: Int, header_len: Int) -> tuple[Int, npt.NDArray[np.bool_]]:
+    """The options of the TCP headers at ``tcp_at``, walked over their first
+    ``header_len`` bytes: ``(values, flags)``.
+
+    ``values`` rows: MSS, window scale, TSval, TSecr, each from the first option of its
+    kind with the right length, -1 when there is none; ``flags`` rows: SACK permitted,
+    TCP Fast Open (its own option, or the experimental one with TFO's id). The walk stops
+    at an end-of-list option, at an option shorter than 2 bytes (NOP aside) or running
+    past the header, and after :data:`MAX_OPTION_STEPS` options.
+
+    >>> header = np.zeros(32, np.uint8); header[12] = 0x80  # 32 bytes: NOP, NOP, TS
+    >>> header[20:32] = [1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9]
+    >>> values, flags = tcp_options(header, np.array([0]), np.array([32]))
+    >>> values[:, 0].tolist(), flags[:, 0].tolist()
+    ([-1, -1, 7, 9], [False, False])
+    """
+    count = tcp_at.shape[0]
+    values = np.full((OPTION_VALUES, count), -1, dtype=np.int64)
+    flags = np.zeros((2, count), dtype=np.bool_)
+    for row in range(count):
+        position = tcp_at[row] + TCP_FIXED_HEADER
+        end = tcp_at[row] + header_len[row]
+        steps = 0
+        while position < end and steps < MAX_OPTION_STEPS:
+            kind = _byte(buffer, position)
+            length = 1 if kind == OPTION_NOP else _byte(buffer, position + 1)
+            if kind == OPTION_END or (kind != OPTION_NOP and length < 2):
+                break
+            if position + length > end:
+                break
+            value = position + 2
+            if kind == OPTION_MSS and length == 4 and values[0, row] == -1:
+                values[0, row] = _u32(buffer, value, True) >> 16
+            elif kind == OPTION_WSCALE and length == 3 and values[1, row] == -1:
+                values[1, row] = _byte(buffer, value)
+            elif kind == OPTION_TIMESTAMPS and length == 10:
+                if values[2, row] == -1:
+                    values[2, row] = _u32(buffer, value, True)
+                if values[3, row] == -1:
+                    values[3, row] = _u32(buffer, value + 4, True)
+            elif kind == OPTION_SACK_PERM:
+                flags[0, row] = True
+            elif kind == OPTION_TFO or (
+                kind == OPTION_EXPERIMENTAL
+                and length >= 4
+                and _u32(buffer, value, True) >> 16 == TFO_MAGIC
+            ):
+                flags[1, row] = True
+            position += length
+            steps += 1
+    return values, flags
+
+
+@njit(cache=True, nogil=True)
+def _byte(buffer: Bytes, at: int) -> int:
+    """The byte at ``at``; 0 past the buffer."""
+    return np.int64(buffer[at]) if 0 <= at < buffer.shape[0] else 0

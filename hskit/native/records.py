@@ -238,7 +238,7 @@ def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) 
         raise NotACapture("the file ends inside the pcap file header")
     big_endian = order == ">"
     link_type = struct.unpack_from(order + "I", buffer, PCAP_LINK_TYPE_AT)[0] & 0xFFFF
-    parts: list[npt.NDArray[np.int64]] = []
+    parts = [np.zeros((kernels.PCAP_COLUMNS, 0), dtype=np.int64)]
     offset, ended = PCAP_FILE_HEADER, kernels.WALKED
     with byte_progress(size, enabled=progress) as bar:
         bar.update(offset)  # the file header
@@ -251,7 +251,7 @@ def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) 
             parts.append(columns[:, :count])
             bar.update(reached - offset)
             offset = reached
-    walked = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+    walked = np.concatenate(parts, axis=1)
     data_offset, seconds, fraction, caplen, origlen = walked
     if ended == kernels.CORRUPT_LENGTH:
         length = struct.unpack_from(order + "I", buffer, offset + _PCAP_CAPLEN_AT)[0]
@@ -346,7 +346,8 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
 
     interfaces: list[_Interface] = []
     sections: list[_Section] = []
-    packets: list[npt.NDArray[np.int64]] = []  # offset and words of each packet block
+    # offset and words of each packet block
+    packets = [np.zeros((1 + kernels.PCAPNG_WORDS, 0), dtype=np.int64)]
     headers: list[tuple[int, int]] = []
     order = "<"
     offset = 0
@@ -394,7 +395,7 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
         bar.update(min(offset, size) - reported)
     if stop_reason is None and offset < size:
         stop_reason = "file ends inside a block"
-    walked = np.concatenate(packets, axis=1) if packets else np.zeros((8, 0), np.int64)
+    walked = np.concatenate(packets, axis=1)
     records = _packet_columns(
         buffer, size, walked[0], walked[1:].T, sections, interfaces, offset, stop_reason
     )
