@@ -163,8 +163,8 @@ def word_sums(buffer: Bytes, start: Int, length: Int) -> Int:
         at = start[row]
         if at < 0:  # never for TCP headers; whole words before the buffer add nothing
             at += (-at) // 2 * 2
-            if at < 0 and stop > 0:
-                total += np.int64(buffer[0])
+            if at < 0:  # the word of byte -1 (read as 0) and byte 0
+                total += np.int64(buffer[0]) if stop > 0 else 0
                 at = 1
         while at + 1 < stop:
             total += (np.int64(buffer[at]) << 8) | np.int64(buffer[at + 1])
