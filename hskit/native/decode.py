@@ -523,9 +523,7 @@ def _options(buf: Bytes, tcp_at: Int, header_len: Int) -> dict[str, npt.NDArray]
     (:func:`hskit.native.kernels.tcp_options`)."""
     from hskit.native.kernels import tcp_options  # numba loads on first use, not on import
 
-    values, flags = tcp_options(buf, tcp_at, header_len)
-    mss, wscale, ts_val, ts_ecr = values
-    sack_perm, tfo = flags
+    mss, wscale, ts_val, ts_ecr, sack_perm, tfo = tcp_options(buf, tcp_at, header_len)
     return {
         "mss": mss,
         "wscale": wscale,

@@ -51,13 +51,26 @@ PCAPNG_EPB, PCAPNG_PB, PCAPNG_SPB = 0x00000006, 0x00000002, 0x00000003
 
 @njit(cache=True, nogil=True)
 def _u32(buffer: Bytes, at: int, big_endian: bool) -> int:
-    """The unsigned 32-bit integer at ``at``; bytes past the buffer read as 0."""
-    value = 0
+    """The unsigned 32-bit integer at ``at``; bytes outside the buffer read as 0."""
+    if at >= 0 and at + 4 <= buffer.shape[0]:
+        first, second = np.int64(buffer[at]), np.int64(buffer[at + 1])
+        third, fourth = np.int64(buffer[at + 2]), np.int64(buffer[at + 3])
+        if big_endian:
+            return (first << 24) | (second << 16) | (third << 8) | fourth
+        return (fourth << 24) | (third << 16) | (second << 8) | first
+    value = np.int64(0)
     for index in range(4):
-        position = at + (index if big_endian else 3 - index)
-        byte = buffer[position] if 0 <= position < buffer.shape[0] else 0
-        value = (value << 8) | np.int64(byte)
+        value = (value << 8) | _byte(buffer, at + (index if big_endian else 3 - index))
     return value
+
+
+@njit(cache=True, nogil=True)
+def _byte(buffer: Bytes, at: int) -> int:
+    """The byte at ``at``; 0 outside the buffer."""
+    # an if statement: a conditional expression here compiles to a much slower read
+    if at >= 0 and at < buffer.shape[0]:
+        return np.int64(buffer[at])
+    return np.int64(0)
 
 
 @njit(cache=True, nogil=True)
@@ -186,9 +199,10 @@ def row_word_sums(rows: Bytes) -> Int:
     sums = np.zeros(rows.shape[0], dtype=np.int64)
     for row in range(rows.shape[0]):
         total = 0
-        for column in range(rows.shape[1]):
-            byte = np.int64(rows[row, column])
-            total += byte << 8 if column % 2 == 0 else byte
+        for column in range(0, rows.shape[1] - 1, 2):
+            total += (np.int64(rows[row, column]) << 8) | np.int64(rows[row, column + 1])
+        if rows.shape[1] % 2:
+            total += np.int64(rows[row, rows.shape[1] - 1]) << 8
         sums[row] = total
     return sums
 
@@ -202,65 +216,64 @@ TFO_MAGIC = 0xF989
 TCP_FIXED_HEADER = 20
 #: Options walked at most per header (40 option bytes of one byte each).
 MAX_OPTION_STEPS = 40
-#: Rows of :func:`tcp_options`' values: MSS, window scale, TSval, TSecr (-1 when absent).
-OPTION_VALUES = 4
 
 
 @njit(cache=True, nogil=True)
-def tcp_options(buffer: Bytes, tcp_at: Int, header_len: Int) -> tuple[Int, npt.NDArray[np.bool_]]:
+def tcp_options(
+    buffer: Bytes, tcp_at: Int, header_len: Int
+) -> tuple[Int, Int, Int, Int, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """The options of the TCP headers at ``tcp_at``, walked over their first
-    ``header_len`` bytes: ``(values, flags)``.
+    ``header_len`` bytes: ``(mss, wscale, ts_val, ts_ecr, sack_perm, tfo)``.
 
-    ``values`` rows: MSS, window scale, TSval, TSecr, each from the first option of its
-    kind with the right length, -1 when there is none; ``flags`` rows: SACK permitted,
-    TCP Fast Open (its own option, or the experimental one with TFO's id). The walk stops
-    at an end-of-list option, at an option shorter than 2 bytes (NOP aside) or running
-    past the header, and after :data:`MAX_OPTION_STEPS` options.
+    MSS, window scale, TSval and TSecr come from the first option of their kind with the
+    right length, -1 when there is none; TCP Fast Open is its own option or the
+    experimental one with TFO's id. The walk stops at an end-of-list option, at an
+    option shorter than 2 bytes (NOP aside) or running past the header, and after
+    :data:`MAX_OPTION_STEPS` options.
 
     >>> header = np.zeros(32, np.uint8); header[12] = 0x80  # 32 bytes: NOP, NOP, TS
     >>> header[20:32] = [1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9]
-    >>> values, flags = tcp_options(header, np.array([0]), np.array([32]))
-    >>> values[:, 0].tolist(), flags[:, 0].tolist()
-    ([-1, -1, 7, 9], [False, False])
+    >>> [int(column[0]) for column in tcp_options(header, np.array([0]), np.array([32]))]
+    [-1, -1, 7, 9, 0, 0]
     """
     count = tcp_at.shape[0]
-    values = np.full((OPTION_VALUES, count), -1, dtype=np.int64)
-    flags = np.zeros((2, count), dtype=np.bool_)
+    mss = np.full(count, -1, dtype=np.int64)
+    wscale = np.full(count, -1, dtype=np.int64)
+    ts_val = np.full(count, -1, dtype=np.int64)
+    ts_ecr = np.full(count, -1, dtype=np.int64)
+    sack_perm = np.zeros(count, dtype=np.bool_)
+    tfo = np.zeros(count, dtype=np.bool_)
     for row in range(count):
         position = tcp_at[row] + TCP_FIXED_HEADER
         end = tcp_at[row] + header_len[row]
         steps = 0
         while position < end and steps < MAX_OPTION_STEPS:
             kind = _byte(buffer, position)
-            length = 1 if kind == OPTION_NOP else _byte(buffer, position + 1)
+            length = np.int64(1)
+            if kind != OPTION_NOP:
+                length = _byte(buffer, position + 1)
             if kind == OPTION_END or (kind != OPTION_NOP and length < 2):
                 break
             if position + length > end:
                 break
             value = position + 2
-            if kind == OPTION_MSS and length == 4 and values[0, row] == -1:
-                values[0, row] = _u32(buffer, value, True) >> 16
-            elif kind == OPTION_WSCALE and length == 3 and values[1, row] == -1:
-                values[1, row] = _byte(buffer, value)
+            if kind == OPTION_MSS and length == 4 and mss[row] == -1:
+                mss[row] = _u32(buffer, value, True) >> 16
+            elif kind == OPTION_WSCALE and length == 3 and wscale[row] == -1:
+                wscale[row] = _byte(buffer, value)
             elif kind == OPTION_TIMESTAMPS and length == 10:
-                if values[2, row] == -1:
-                    values[2, row] = _u32(buffer, value, True)
-                if values[3, row] == -1:
-                    values[3, row] = _u32(buffer, value + 4, True)
+                if ts_val[row] == -1:
+                    ts_val[row] = _u32(buffer, value, True)
+                if ts_ecr[row] == -1:
+                    ts_ecr[row] = _u32(buffer, value + 4, True)
             elif kind == OPTION_SACK_PERM:
-                flags[0, row] = True
+                sack_perm[row] = True
             elif kind == OPTION_TFO or (
                 kind == OPTION_EXPERIMENTAL
                 and length >= 4
                 and _u32(buffer, value, True) >> 16 == TFO_MAGIC
             ):
-                flags[1, row] = True
+                tfo[row] = True
             position += length
             steps += 1
-    return values, flags
-
-
-@njit(cache=True, nogil=True)
-def _byte(buffer: Bytes, at: int) -> int:
-    """The byte at ``at``; 0 past the buffer."""
-    return np.int64(buffer[at]) if 0 <= at < buffer.shape[0] else 0
+    return mss, wscale, ts_val, ts_ecr, sack_perm, tfo
