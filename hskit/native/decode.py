@@ -503,7 +503,7 @@ def _checksums(buf: Bytes, ip: _IpLayer, analyzed: Bool, record_end: Int | None)
         rows = np.flatnonzero((is6 if version == 6 else ~is6) & analyzed)
         if len(rows) == 0:
             continue
-        block = ip.header[rows]
+        block = ip.header if len(rows) == len(ip.rows) else ip.header[rows]
         source = block[:, at[0] : at[0] + width]
         destination = block[:, at[1] : at[1] + width]
         tcp_len = ip.payload[rows]
@@ -514,7 +514,7 @@ def _checksums(buf: Bytes, ip: _IpLayer, analyzed: Bool, record_end: Int | None)
             record_end[rows] - ip.transport[rows],
             pseudo_header_sum(version, source, destination, tcp_len),
         )
-        result[rows] = np.where(ok.isna(), -1, ok.fillna(False).to_numpy(bool))
+        result[rows] = ok.to_numpy(dtype=np.int8, na_value=-1)
     return result
 
 

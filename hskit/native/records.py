@@ -221,8 +221,6 @@ def walk_buffer(
 #: Bytes of the pcap file header; its link type is the 32-bit word at ``PCAP_LINK_TYPE_AT``.
 PCAP_FILE_HEADER = 24
 PCAP_LINK_TYPE_AT = 20
-#: Offset of the captured length in a pcap record header.
-_PCAP_CAPLEN_AT = 8
 
 
 def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) -> Records:
@@ -254,7 +252,7 @@ def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) 
     walked = np.concatenate(parts, axis=1)
     data_offset, seconds, fraction, caplen, origlen = walked
     if ended == kernels.CORRUPT_LENGTH:
-        length = struct.unpack_from(order + "I", buffer, offset + _PCAP_CAPLEN_AT)[0]
+        length = struct.unpack_from(order + "I", buffer, offset + kernels.PCAP_CAPLEN_AT)[0]
         reason = f"corrupt record length {length}"
     else:
         reason = "file ends inside a record"
