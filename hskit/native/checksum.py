@@ -1,12 +1,11 @@
-"""TCP checksum validation for whole columns of segments, in NumPy.
+"""TCP checksum validation for whole columns of segments.
 
 The TCP checksum is the ones'-complement sum of the 16-bit words of a pseudo-header
 (addresses, protocol, TCP length) and of the TCP header and payload; a segment is intact
 when that sum, folded to 16 bits, is ``0xFFFF`` -- equivalently, when the plain integer
 sum of the words is a multiple of ``0xFFFF`` (a carry folded back adds ``2**16 - 1``
-less than it removes). The words of every segment are summed at once: the capture
-buffer is read as big-endian 16-bit words from an even and from an odd offset, and
-:func:`numpy.add.reduceat` sums each segment's span of the matching view.
+less than it removes). The words of every segment are summed by a compiled loop over the
+capture buffer (:func:`hskit.native.kernels.word_sums`).
 
 A segment is verifiable when all of it was captured (tshark and Zeek skip the check for a
 segment cut by the snap length, and so does :func:`checksum_ok`: NA). A checksum left for
@@ -62,9 +61,14 @@ def pseudo_header_sum(
 
 
 def _word_sum(address: npt.NDArray[np.uint8]) -> Int:
-    """Sum of the big-endian 16-bit words of each row of address bytes."""
-    pairs = np.asarray(address, dtype=np.int64).reshape(len(address), -1, 2)
-    return (pairs[:, :, 0] * 256 + pairs[:, :, 1]).sum(axis=1)
+    """Sum of the big-endian 16-bit words of each row of address bytes.
+
+    >>> _word_sum(np.array([[1, 2, 3, 4]], np.uint8)).tolist()
+    [1030]
+    """
+    from hskit.native.kernels import row_word_sums  # numba loads on first use
+
+    return row_word_sums(np.asarray(address, dtype=np.uint8))
 
 
 def checksum_ok(
@@ -76,55 +80,19 @@ def checksum_ok(
 ) -> pd.arrays.BooleanArray:
     """Whether each segment's TCP checksum is right; NA where it cannot be checked.
 
-    ``tcp_at``: offset of each TCP header in ``buffer``, ascending (segments in record
-    order do not overlap); ``tcp_len``: TCP header plus payload length, from the IP
-    lengths; ``captured``: bytes of the segment present in ``buffer``;
+    ``tcp_at``: offset of each TCP header in ``buffer``; ``tcp_len``: TCP header plus
+    payload length, from the IP lengths; ``captured``: bytes of the segment present in ``buffer``;
     ``pseudo_sum``: :func:`pseudo_header_sum`. A segment whose ``captured`` is short of
     ``tcp_len``, or shorter than a TCP header, is NA.
     """
+    from hskit.native.kernels import word_sums  # numba loads on first use, not on import
+
     tcp_at = np.asarray(tcp_at, dtype=np.int64)
     tcp_len = np.asarray(tcp_len, dtype=np.int64)
     verifiable = (np.asarray(captured) >= tcp_len) & (tcp_len >= 20)
-    total = np.asarray(pseudo_sum, dtype=np.int64)[verifiable] + _segment_word_sums(
+    total = np.asarray(pseudo_sum, dtype=np.int64)[verifiable] + word_sums(
         buffer, tcp_at[verifiable], tcp_len[verifiable]
     )
     ok = np.zeros(len(tcp_at), dtype=bool)
     ok[verifiable] = total % _ONES_MODULUS == 0
     return pd.arrays.BooleanArray(ok, ~verifiable)
-
-
-def _segment_word_sums(buffer: npt.NDArray[np.uint8], start: Int, length: Int) -> Int:
-    """Sum of the big-endian 16-bit words of ``buffer[start : start + length]`` for each
-    segment (an odd length's last byte is the high byte of a final word)."""
-    sums = np.zeros(len(start), dtype=np.int64)
-    whole_words = length // 2
-    for parity in (0, 1):
-        rows = np.flatnonzero((start & 1) == parity)
-        if len(rows) == 0:
-            continue
-        usable = (len(buffer) - parity) // 2
-        words = buffer[parity : parity + 2 * usable].view(">u2")
-        first = (start[rows] - parity) // 2
-        sums[rows] = _span_sums(words, first, first + whole_words[rows])
-    odd = np.flatnonzero(length & 1)
-    sums[odd] += buffer[start[odd] + length[odd] - 1].astype(np.int64) << 8
-    return sums
-
-
-def _span_sums(words: npt.NDArray, first: Int, stop: Int) -> Int:
-    """``words[first[i]:stop[i]].sum()`` for spans that ascend and do not overlap.
-
-    :func:`numpy.add.reduceat` over the interleaved bounds sums each span and each gap
-    between spans; every other result is kept. A span that reaches the end of ``words``
-    has no stop index (reduceat sums to the end).
-    """
-    order = np.argsort(first, kind="stable")
-    bounds = np.empty(2 * len(first), dtype=np.int64)
-    bounds[0::2], bounds[1::2] = first[order], stop[order]
-    in_range = bounds < len(words)
-    totals = np.add.reduceat(words, bounds[in_range], dtype=np.uint64).astype(np.int64)
-    per_bound = np.zeros(len(bounds), dtype=np.int64)
-    per_bound[in_range] = totals
-    sums = np.empty(len(first), dtype=np.int64)
-    sums[order] = per_bound[0::2]
-    return sums

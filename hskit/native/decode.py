@@ -68,26 +68,12 @@ _IPV6_FRAGMENT, _IPV6_AH = 44, 51
 _MAX_IPV6_EXTENSIONS = 8
 _ICMP_ERRORS = (3, 4, 5, 11, 12)  # unreachable, source quench, redirect, time exceeded, …
 _ICMPV6_ERRORS = (1, 2, 3, 4)
-_MAX_OPTION_STEPS = 40
-_TFO_MAGIC = 0xF989
-_NOP_NOP_TIMESTAMPS = 0x0101080A
-_MSS_OPTION = 0x0204
-_SACK_PERM_TIMESTAMPS = 0x0402080A
-_NOP_WSCALE = 0x01030300
-#: (column, option kind, option length, value bytes, value offset in the option)
-_VALUE_OPTIONS = (
-    ("mss", 2, 4, 2, 2),
-    ("wscale", 3, 3, 1, 2),
-    ("ts_val", 8, 10, 4, 2),
-    ("ts_ecr", 8, 10, 4, 6),
-)
 #: link header bytes gathered: SLL2 (20) + three VLAN tags + LLC/SNAP (8)
 _LINK_WIDTH = 40
 _IP_WIDTH = 40
 _IPV4_WIDTH = 20
-#: TCP header bytes gathered: the fixed header and the options read from fixed offsets
-#: (NOP, NOP, timestamps; Linux's SYN options); other options are read from the buffer.
-_TCP_WIDTH = 40
+#: TCP header bytes gathered: the fixed header (options are read from the buffer).
+_TCP_WIDTH = 20
 #: header bytes Wireshark reads before anything else: ports, numbers, flags, window.
 _TCP_FIELDS_LEN = 16
 
@@ -482,7 +468,7 @@ def _tcp_columns(
     src_hi, src_lo = _addresses(ip, source=True)
     dst_hi, dst_lo = _addresses(ip, source=False)
     analyzed = np.full(count, not quoted) & ~ip.more_fragments
-    options = _options(buf, header, ip.transport, captured_len)
+    options = _options(buf, ip.transport, captured_len)
     return TcpColumns(
         record=ip.rows,
         quoted=np.full(count, quoted),
@@ -517,7 +503,7 @@ def _checksums(buf: Bytes, ip: _IpLayer, analyzed: Bool, record_end: Int | None)
         rows = np.flatnonzero((is6 if version == 6 else ~is6) & analyzed)
         if len(rows) == 0:
             continue
-        block = ip.header[rows]
+        block = ip.header if len(rows) == len(ip.rows) else ip.header[rows]
         source = block[:, at[0] : at[0] + width]
         destination = block[:, at[1] : at[1] + width]
         tcp_len = ip.payload[rows]
@@ -528,66 +514,16 @@ def _checksums(buf: Bytes, ip: _IpLayer, analyzed: Bool, record_end: Int | None)
             record_end[rows] - ip.transport[rows],
             pseudo_header_sum(version, source, destination, tcp_len),
         )
-        result[rows] = np.where(ok.isna(), -1, ok.fillna(False).to_numpy(bool))
+        result[rows] = ok.to_numpy(dtype=np.int8, na_value=-1)
     return result
 
 
-def _options(buf: Bytes, header: Bytes, tcp_at: Int, header_len: Int) -> dict[str, npt.NDArray]:
-    """TCP options (in the first ``header_len`` bytes) by a bounded number of vectorized
-    steps over the option lists.
+def _options(buf: Bytes, tcp_at: Int, header_len: Int) -> dict[str, npt.NDArray]:
+    """TCP options in the first ``header_len`` bytes of each header, by a compiled walk
+    (:func:`hskit.native.kernels.tcp_options`)."""
+    from hskit.native.kernels import tcp_options  # numba loads on first use, not on import
 
-    The usual layout of established Linux connections (NOP, NOP, timestamps) is read in
-    one pass; the other option lists are walked one option per step.
-    """
-    count = len(header)
-    mss = np.full(count, -1, dtype=np.int64)
-    wscale = np.full(count, -1, dtype=np.int64)
-    sack_perm = np.zeros(count, dtype=bool)
-    tfo = np.zeros(count, dtype=bool)
-    usual = (header_len == 32) & (_field(header, 20, 4, np.uint32) == _NOP_NOP_TIMESTAMPS)
-    ts_val = np.where(usual, _field(header, 24, 4), -1)
-    ts_ecr = np.where(usual, _field(header, 28, 4), -1)
-    # Linux's SYN and SYN/ACK: MSS, SACK permitted, timestamps, NOP, window scale.
-    syn = np.flatnonzero(
-        (header_len == 40)
-        & (_field(header, 20, 2, np.uint16) == _MSS_OPTION)
-        & (_field(header, 24, 4, np.uint32) == _SACK_PERM_TIMESTAMPS)
-        & ((_field(header, 36, 4, np.uint32) & 0xFFFFFF00) == _NOP_WSCALE)
-    )
-    if len(syn):
-        usual[syn] = True
-        syn_header = header[syn]
-        mss[syn] = _field(syn_header, 22, 2)
-        sack_perm[syn] = True
-        ts_val[syn] = _field(syn_header, 28, 4)
-        ts_ecr[syn] = _field(syn_header, 32, 4)
-        wscale[syn] = syn_header[:, 39]
-    active = np.flatnonzero((header_len > 20) & ~usual)
-    pos = tcp_at[active] + 20
-    end = tcp_at[active] + header_len[active]
-    for _ in range(_MAX_OPTION_STEPS):
-        if len(active) == 0:
-            break
-        kind = _u8(buf, pos)
-        length = np.where(kind == 1, 1, _u8(buf, pos + 1))
-        live = (kind != 0) & ((kind == 1) | (length >= 2)) & (pos + length <= end)
-        for column, option, size, width, offset in _VALUE_OPTIONS:
-            chosen = np.flatnonzero(live & (kind == option) & (length == size))
-            if len(chosen):
-                value_at = pos[chosen] + offset
-                value = _u8(buf, value_at) if width == 1 else _u16(buf, value_at)
-                if width == 4:
-                    value = value << 16 | _u16(buf, value_at + 2)
-                column_array = {"mss": mss, "wscale": wscale, "ts_val": ts_val,
-                                "ts_ecr": ts_ecr}[column]  # fmt: skip
-                _take(column_array, active[chosen], value)
-        sack_perm[active[live & (kind == 4)]] = True
-        experimental = live & (kind == 254) & (length >= 4)
-        experimental[experimental] = _u16(buf, pos[experimental] + 2) == _TFO_MAGIC
-        tfo[active[live & (kind == 34) | experimental]] = True
-        pos = pos + length
-        keep = live & (pos < end)
-        active, pos, end = active[keep], pos[keep], end[keep]
+    mss, wscale, ts_val, ts_ecr, sack_perm, tfo = tcp_options(buf, tcp_at, header_len)
     return {
         "mss": mss,
         "wscale": wscale,
@@ -596,9 +532,3 @@ def _options(buf: Bytes, header: Bytes, tcp_at: Int, header_len: Int) -> dict[st
         "ts_val": ts_val,
         "ts_ecr": ts_ecr,
     }
-
-
-def _take(column: Int, rows: Int, values: Int) -> None:
-    """Set ``column`` at ``rows`` unless an earlier option already set it."""
-    unset = column[rows] == -1
-    column[rows[unset]] = values[unset]

@@ -9,20 +9,15 @@ everything it returns is a NumPy column, one entry per record (= Wireshark frame
 
 from __future__ import annotations
 
-import bisect
-import contextlib
 import os
 import re
 import struct
 import zlib
-from array import array
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
 from hskit.errors import CaptureTooLarge, HskitError, NotACapture, UnsupportedLinkType
 from hskit.progress import byte_progress
@@ -44,10 +39,9 @@ _INFLATE_STEP = 16 * 1024 * 1024
 #: ``HSKIT_MAX_DECOMPRESSED``'s syntax: bytes, or a number with a binary K/M/G/T suffix.
 _SIZE_TEXT = re.compile(r"\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*", re.IGNORECASE)
 _SIZE_SUFFIX = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-#: pcap record size assumed before the first record is walked.
-_FIRST_RECORD_GUESS = 256
-#: Fewer records than this are walked one by one rather than chained.
-_MIN_CHAIN = 16
+#: Fewer bytes than a record of a TCP segment takes: the columns reserved for one call
+#: of a compiled walk hold the records of that many bytes (more calls walk smaller ones).
+_SMALL_RECORD = 64
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _PCAP_MAGICS: dict[bytes, tuple[str, int]] = {
@@ -223,82 +217,56 @@ def walk_buffer(
     )
 
 
-def _words(
-    buffer: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], count: int, big_endian: bool
-) -> npt.NDArray[np.int64]:
-    """``count`` consecutive 32-bit unsigned integers at each offset, as int64 columns."""
-    block = sliding_window_view(buffer, 4 * count)[offsets]
-    return block.view(">u4" if big_endian else "<u4").astype(np.int64)
-
-
 # --------------------------------------------------------------------------- pcap
-def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) -> Records:
-    order, ns_per_unit = _PCAP_MAGICS[bytes(buffer[:4])]
-    if size < 24:
-        raise NotACapture("the file ends inside the pcap file header")
-    link_type = struct.unpack_from(order + "I", buffer, 20)[0] & 0xFFFF
-    caplen_at = struct.Struct(order + "I").unpack_from
-    # a record's captured length, given the offset of its header
-    next_caplen = struct.Struct(order + "8xI").unpack_from
-    data = memoryview(buffer)  # struct reads a memoryview faster than the array
+#: Bytes of the pcap file header; its link type is the 32-bit word at ``PCAP_LINK_TYPE_AT``.
+PCAP_FILE_HEADER = 24
+PCAP_LINK_TYPE_AT = 20
 
-    starts = array("q")  # 8 bytes per record, not a Python int's 36
-    append, extend = starts.append, starts.extend
-    offset = 24
-    last_header = size - 16
+
+def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) -> Records:
+    """The records of a pcap file, walked by :func:`hskit.native.kernels.walk_pcap`.
+
+    The first absurd captured length, or the record running past the end of the file,
+    ends the capture there.
+    """
+    from hskit.native import kernels  # numba loads on the first walk, not on import
+
+    order, ns_per_unit = _PCAP_MAGICS[bytes(buffer[:4])]
+    if size < PCAP_FILE_HEADER:
+        raise NotACapture("the file ends inside the pcap file header")
+    big_endian = order == ">"
+    link_type = struct.unpack_from(order + "I", buffer, PCAP_LINK_TYPE_AT)[0] & 0xFFFF
+    parts = [np.zeros((kernels.PCAP_COLUMNS, 0), dtype=np.int64)]
+    offset, ended = PCAP_FILE_HEADER, kernels.WALKED
     with byte_progress(size, enabled=progress) as bar:
         bar.update(offset)  # the file header
-        while offset <= last_header:
-            window_end = min(offset + PROGRESS_STEP, last_header)
-            begin = offset
-            while offset <= window_end:
-                # Chains of records that, at the average size so far, end well before the
-                # window does; the last few records are walked one by one.
-                average = (offset - 24) // len(starts) if starts else _FIRST_RECORD_GUESS
-                count = (window_end - offset) // (2 * max(average, 16))
-                chain: list[int] = []
-                if count >= _MIN_CHAIN:
-                    # a corrupt length leading past the buffer: walk one by one instead
-                    with contextlib.suppress(struct.error):
-                        chain = _chain(data, next_caplen, offset, count)
-                if not chain:
-                    while offset <= window_end:
-                        append(offset)
-                        offset += 16 + caplen_at(data, offset + 8)[0]
-                    break
-                if chain[-1] > last_header:  # a corrupt length led past the file's end
-                    chain = chain[: bisect.bisect_right(chain, last_header) + 1]
-                append(offset)
-                extend(chain[:-1])
-                offset = chain[-1]
-            bar.update(min(offset, size) - begin)
-    header = np.frombuffer(starts, dtype=np.int64)
-    words = _words(buffer, header, 4, order == ">")
-    # The walk trusted every length: the first absurd one, or the record running past the
-    # end of the file, ends the capture.
-    corrupt = words[:, 2] > MAX_CAPLEN
-    bad = np.flatnonzero(corrupt | (header + 16 + words[:, 2] > size))
-    stop_reason: str | None = None
-    if len(bad):
-        first = int(bad[0])
-        reason = (
-            f"corrupt record length {int(words[first, 2])}"
-            if corrupt[first]
-            else "file ends inside a record"
-        )
-        offset, header, words = int(header[first]), header[:first], words[:first]
+        while ended == kernels.WALKED and offset < size:
+            window_end = min(offset + PROGRESS_STEP, size)
+            columns = np.empty((kernels.PCAP_COLUMNS, _capacity(offset, window_end)), np.int64)
+            count, reached, ended = kernels.walk_pcap(
+                buffer, size, offset, window_end, big_endian, MAX_CAPLEN, columns
+            )
+            parts.append(columns[:, :count])
+            bar.update(reached - offset)
+            offset = reached
+    walked = np.concatenate(parts, axis=1)
+    data_offset, seconds, fraction, caplen, origlen = walked
+    if ended == kernels.CORRUPT_LENGTH:
+        length = struct.unpack_from(order + "I", buffer, offset + kernels.PCAP_CAPLEN_AT)[0]
+        reason = f"corrupt record length {length}"
     else:
         reason = "file ends inside a record"
+    stop_reason: str | None = None
     if offset < size:
-        stop_reason = f"{reason} at byte offset {offset} (record {len(header) + 1})"
-    ts_ns, timestamp_notes = _pcap_times(words[:, 0], words[:, 1], ns_per_unit)
+        stop_reason = f"{reason} at byte offset {offset} (record {len(data_offset) + 1})"
+    ts_ns, timestamp_notes = _pcap_times(seconds, fraction, ns_per_unit)
     return Records(
         buffer=buffer,
-        data_offset=header + 16,
-        caplen=words[:, 2],
-        origlen=words[:, 3],
+        data_offset=data_offset,
+        caplen=caplen,
+        origlen=origlen,
         ts_ns=ts_ns,
-        link_type=np.full(len(header), link_type, dtype=np.int32),
+        link_type=np.full(len(data_offset), link_type, dtype=np.int32),
         bytes_lost=size - offset,
         stop_reason=stop_reason,
         timestamp_notes=timestamp_notes,
@@ -327,20 +295,6 @@ def _pcap_times(
             "as Wireshark does, keeping the low 32 bits of its nanoseconds"
         )
     return seconds * 1_000_000_000 + ((fraction * ns_per_unit) & _NANOSECOND_BITS), notes
-
-
-def _chain(
-    data: memoryview,
-    next_caplen: Callable[[memoryview, int], tuple[int, ...]],
-    offset: int,
-    count: int,
-) -> list[int]:
-    """Offsets of the ``count`` pcap records following the one at ``offset``.
-
-    Lengths are trusted: the caller checks for offsets past the end of the file.
-    Raises :class:`struct.error` when a length leads past the end of ``data``.
-    """
-    return [offset := offset + 16 + next_caplen(data, offset)[0] for _ in range(count)]
 
 
 # --------------------------------------------------------------------------- pcapng
@@ -383,14 +337,17 @@ def _interface_options(
 
 
 def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) -> Records:
+    """The blocks of a pcapng file: runs of packet blocks walked by
+    :func:`hskit.native.kernels.walk_packet_blocks`, section headers, interface
+    descriptions and anything else read here, one block at a time."""
+    from hskit.native import kernels  # numba loads on the first walk, not on import
+
     interfaces: list[_Interface] = []
     sections: list[_Section] = []
-    packets = array("q")  # 8 bytes per block, not a Python int's 36
+    # offset and words of each packet block
+    packets = [np.zeros((1 + kernels.PCAPNG_WORDS, 0), dtype=np.int64)]
     headers: list[tuple[int, int]] = []
-    append = packets.append
     order = "<"
-    block_head = struct.Struct(order + "II").unpack_from
-    data = memoryview(buffer)  # struct reads a memoryview faster than the array
     offset = 0
     last_head = size - 12
     stop_reason: str | None = None
@@ -398,31 +355,32 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
         reported = 0
         while offset <= last_head:
             window_end = min(offset + PROGRESS_STEP, last_head)
-            # Enhanced packet blocks, the bulk of a file; their lengths are checked below.
-            while offset <= window_end:
-                kind, length = block_head(data, offset)
-                if kind != _EPB or length < 32:
-                    break
-                append(offset)
-                offset += length
+            # Packet blocks, the bulk of a file; enhanced packet blocks' lengths are
+            # checked in _packet_columns.
+            words = np.empty((1 + kernels.PCAPNG_WORDS, _capacity(offset, window_end)), np.int64)
+            count, offset = kernels.walk_packet_blocks(
+                buffer, size, offset, window_end, order == ">", MAX_CAPLEN + 1024, words
+            )
+            packets.append(words[:, :count])
             bar.update(min(offset, size) - reported)
             reported = min(offset, size)
-            if offset > window_end:
+            if offset > window_end or count == words.shape[1]:
                 continue
-            kind, length = block_head(data, offset)
+            kind, length = struct.unpack_from(order + "II", buffer, offset)
             if kind == _SHB:
                 magic = struct.unpack_from("<I", buffer, offset + 8)[0]
                 order = "<" if magic == _BYTE_ORDER_MAGIC else ">"
-                block_head = struct.Struct(order + "II").unpack_from
-                kind, length = block_head(data, offset)
+                kind, length = struct.unpack_from(order + "II", buffer, offset)
                 sections.append(_Section(offset, order == ">", len(interfaces)))
             if length < 12 or length % 4 or length > MAX_CAPLEN + 1024:
                 stop_reason = f"corrupt block length {length}"
                 break
             if offset + length > size:
                 break
-            if kind in _PACKET_BLOCKS:
-                append(offset)
+            if kind in _PACKET_BLOCKS:  # an enhanced packet block too short for its fields
+                head = bytes(buffer[offset : offset + 4 * kernels.PCAPNG_WORDS])
+                fields = struct.unpack(order + "7I", head.ljust(4 * kernels.PCAPNG_WORDS, b"\0"))
+                packets.append(np.array([[offset], *([word] for word in fields)], np.int64))
             elif kind in (_SHB, _IDB):
                 headers.append((offset, length))
             if kind == _IDB:
@@ -435,22 +393,33 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
         bar.update(min(offset, size) - reported)
     if stop_reason is None and offset < size:
         stop_reason = "file ends inside a block"
-    block = np.frombuffer(packets, dtype=np.int64)
-    records = _packet_columns(buffer, size, block, sections, interfaces, offset, stop_reason)
+    walked = np.concatenate(packets, axis=1)
+    records = _packet_columns(
+        buffer, size, walked[0], walked[1:].T, sections, interfaces, offset, stop_reason
+    )
     records.header_blocks = headers
     return records
+
+
+def _capacity(offset: int, window_end: int) -> int:
+    """Records reserved for one call of a compiled walk from ``offset`` to ``window_end``."""
+    return (window_end - offset) // _SMALL_RECORD + 1
 
 
 def _packet_columns(
     buffer: npt.NDArray[np.uint8],
     size: int,
     block: npt.NDArray[np.int64],
+    words: npt.NDArray[np.int64],
     sections: list[_Section],
     interfaces: list[_Interface],
     stop_offset: int,
     stop_reason: str | None,
 ) -> Records:
-    """Per-packet columns of every EPB, PB and SPB, gathered in both byte orders at once.
+    """Per-packet columns of every EPB, PB and SPB at offsets ``block``, from their first
+    words (one row per block: kind, length, interface, time stamp high and low, captured
+    and original length for an EPB or PB; an SPB has its original length where the EPB
+    has the interface).
 
     The walk did not check enhanced packet blocks' lengths: the first invalid one ends
     the capture here, like a cut file.
@@ -458,9 +427,6 @@ def _packet_columns(
     section = np.searchsorted([s.start for s in sections], block, side="right") - 1
     big = np.array([s.big_endian for s in sections], dtype=bool)[section]
     first_interface = np.array([s.first_interface for s in sections], dtype=np.int64)[section]
-    # kind, length, interface, timestamp high/low, captured and original length (EPB/PB);
-    # an SPB has its original length where the EPB has the interface.
-    words = np.where(big[:, None], _words(buffer, block, 7, True), _words(buffer, block, 7, False))
     corrupt = (words[:, 1] % 4 != 0) | (words[:, 1] > MAX_CAPLEN + 1024)
     bad = np.flatnonzero(corrupt | (block + words[:, 1] > size))
     if len(bad):

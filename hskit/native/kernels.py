@@ -1,0 +1,279 @@
+"""Compiled loops over the capture buffer: the record walks and the checksum word sums.
+
+The native reader's per-record work, compiled with numba. The buffer is a capture's
+bytes, possibly hostile: numba checks no bounds, so every read here is checked against
+the buffer's length first (a byte past it reads as 0, as the zero padding after a
+capture's bytes does), every loop advances by at least a record header, and every output
+array is sized by the caller from the bytes walked (no capture can make them grow).
+What a corrupt length means (where the walk stops, and why) is decided here exactly as
+the callers in :mod:`hskit.native.records` describe it.
+
+numba takes half a second to import: :mod:`hskit.native.records` and
+:mod:`hskit.native.checksum` import this module on their first call, not ``import hskit``.
+
+>>> buffer = np.zeros(64, np.uint8); buffer[8] = 20  # one pcap record header, caplen 20
+>>> columns = np.zeros((PCAP_COLUMNS, 4), np.int64)
+>>> walk_pcap(buffer, 36, 0, 36, False, 1 << 18, columns)
+(1, 36, 0)
+>>> columns[:, 0].tolist()  # data offset, seconds, fraction, caplen, origlen
+[16, 0, 0, 20, 0]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+Int = npt.NDArray[np.int64]
+Bytes = npt.NDArray[np.uint8]
+
+#: Bytes of a pcap record header: seconds, sub-second fraction, captured, original length.
+PCAP_RECORD_HEADER = 16
+#: Offset of the captured length in a pcap record header.
+PCAP_CAPLEN_AT = 8
+#: Rows of :func:`walk_pcap`'s output: data offset, seconds, fraction, caplen, origlen.
+PCAP_COLUMNS = 5
+#: How a pcap walk ended (third item of :func:`walk_pcap`'s result).
+WALKED, AT_END, CORRUPT_LENGTH, CUT_RECORD = 0, 1, 2, 3
+
+#: Bytes of a pcapng block's kind and total length.
+PCAPNG_BLOCK_HEAD = 8
+#: The fewest bytes of a pcapng block: kind, length, trailing length.
+PCAPNG_MIN_BLOCK = 12
+#: The fewest bytes of an enhanced packet block with its fixed fields.
+PCAPNG_MIN_EPB = 32
+#: 32-bit words of a packet block gathered by :func:`walk_packet_blocks`: kind, length,
+#: interface (SPB: original length), time stamp high and low, captured and original length.
+PCAPNG_WORDS = 7
+PCAPNG_EPB, PCAPNG_PB, PCAPNG_SPB = 0x00000006, 0x00000002, 0x00000003
+
+
+@njit(cache=True, nogil=True)
+def _u32(buffer: Bytes, at: int, big_endian: bool) -> int:
+    """The unsigned 32-bit integer at ``at``; bytes outside the buffer read as 0."""
+    if at >= 0 and at + 4 <= buffer.shape[0]:
+        first, second = np.int64(buffer[at]), np.int64(buffer[at + 1])
+        third, fourth = np.int64(buffer[at + 2]), np.int64(buffer[at + 3])
+        if big_endian:
+            return (first << 24) | (second << 16) | (third << 8) | fourth
+        return (fourth << 24) | (third << 16) | (second << 8) | first
+    value = np.int64(0)
+    for index in range(4):
+        value = (value << 8) | _byte(buffer, at + (index if big_endian else 3 - index))
+    return value
+
+
+@njit(cache=True, nogil=True)
+def _byte(buffer: Bytes, at: int) -> int:
+    """The byte at ``at``; 0 outside the buffer."""
+    # an if statement: a conditional expression here compiles to a much slower read
+    if at >= 0 and at < buffer.shape[0]:
+        return np.int64(buffer[at])
+    return np.int64(0)
+
+
+@njit(cache=True, nogil=True)
+def walk_pcap(
+    buffer: Bytes,
+    size: int,
+    offset: int,
+    window_end: int,
+    big_endian: bool,
+    max_caplen: int,
+    columns: Int,
+) -> tuple[int, int, int]:
+    """Walk the pcap records of ``buffer[:size]`` whose headers start at ``offset`` and
+    before ``window_end``: ``(records, offset reached, how it ended)``.
+
+    Each record's data offset, seconds, sub-second fraction, captured and original
+    length go to a column of ``columns`` (:data:`PCAP_COLUMNS` rows). The walk ends
+    :data:`WALKED` past ``window_end`` or once ``columns`` is full (call again from the
+    offset reached), :data:`AT_END` where no record header fits before ``size``, or at
+    the offset of the first record whose captured length exceeds ``max_caplen``
+    (:data:`CORRUPT_LENGTH`) or runs past ``size`` (:data:`CUT_RECORD`).
+    """
+    limit = min(size, buffer.shape[0])
+    count = 0
+    while offset < window_end and count < columns.shape[1]:
+        if offset + PCAP_RECORD_HEADER > limit:
+            return count, offset, AT_END
+        caplen = _u32(buffer, offset + PCAP_CAPLEN_AT, big_endian)
+        if caplen > max_caplen:
+            return count, offset, CORRUPT_LENGTH
+        if offset + PCAP_RECORD_HEADER + caplen > limit:
+            return count, offset, CUT_RECORD
+        columns[0, count] = offset + PCAP_RECORD_HEADER
+        columns[1, count] = _u32(buffer, offset, big_endian)
+        columns[2, count] = _u32(buffer, offset + 4, big_endian)
+        columns[3, count] = caplen
+        columns[4, count] = _u32(buffer, offset + 12, big_endian)
+        count += 1
+        offset += PCAP_RECORD_HEADER + caplen
+    return count, offset, WALKED
+
+
+@njit(cache=True, nogil=True)
+def walk_packet_blocks(
+    buffer: Bytes,
+    size: int,
+    offset: int,
+    window_end: int,
+    big_endian: bool,
+    max_block: int,
+    words: Int,
+) -> tuple[int, int]:
+    """Walk the run of pcapng packet blocks from ``offset`` while blocks start at or
+    before ``window_end``: ``(blocks, offset reached)``.
+
+    Enhanced packet blocks are taken at their word (lengths of 32 bytes or more; the
+    caller checks them afterwards, the walk trusts them); simple and obsolete packet
+    blocks only with a length that is a multiple of 4, from 12 to ``max_block``, and
+    within ``size``. Any other block ends the run at its offset, for the caller to read.
+    Each block's offset and its :data:`PCAPNG_WORDS` first words (in the section's byte
+    order) go to a column of ``words`` (``1 + PCAPNG_WORDS`` rows); the run also ends
+    when ``words`` is full (call again from the offset reached).
+    """
+    limit = min(size, buffer.shape[0])
+    count = 0
+    while offset <= window_end and offset + PCAPNG_MIN_BLOCK <= limit and count < words.shape[1]:
+        kind = _u32(buffer, offset, big_endian)
+        length = _u32(buffer, offset + 4, big_endian)
+        if kind == PCAPNG_EPB:
+            if length < PCAPNG_MIN_EPB:
+                break
+        elif kind in (PCAPNG_SPB, PCAPNG_PB):
+            if (
+                length < PCAPNG_MIN_BLOCK
+                or length % 4
+                or length > max_block
+                or offset + length > limit
+            ):
+                break
+        else:
+            break
+        words[0, count] = offset
+        for word in range(PCAPNG_WORDS):
+            words[1 + word, count] = _u32(buffer, offset + 4 * word, big_endian)
+        count += 1
+        offset += length
+    return count, offset
+
+
+@njit(cache=True, nogil=True)
+def word_sums(buffer: Bytes, start: Int, length: Int) -> Int:
+    """Sum of the big-endian 16-bit words of ``buffer[start[i] : start[i] + length[i]]``
+    for each ``i`` (an odd length's last byte is the high byte of a final word; bytes
+    outside the buffer read as 0).
+
+    >>> word_sums(np.array([1, 2, 3, 4, 5], np.uint8), np.array([0, 1]), np.array([5, 9]))
+    array([2310, 1544])
+    """
+    sums = np.zeros(start.shape[0], dtype=np.int64)
+    for row in range(start.shape[0]):
+        stop = min(start[row] + length[row], buffer.shape[0])
+        total = 0
+        at = start[row]
+        if at < 0:  # never for TCP headers; whole words before the buffer add nothing
+            at += (-at) // 2 * 2
+            if at < 0:  # the word of byte -1 (read as 0) and byte 0
+                total += np.int64(buffer[0]) if stop > 0 else 0
+                at = 1
+        while at + 1 < stop:
+            total += (np.int64(buffer[at]) << 8) | np.int64(buffer[at + 1])
+            at += 2
+        if at < stop:
+            total += np.int64(buffer[at]) << 8
+        sums[row] = total
+    return sums
+
+
+@njit(cache=True, nogil=True)
+def row_word_sums(rows: Bytes) -> Int:
+    """Sum of the big-endian 16-bit words of each row of a 2-D byte array (an odd width's
+    last byte is the high byte of a final word).
+
+    >>> row_word_sums(np.array([[0, 1, 0, 2], [1, 0, 0, 0]], np.uint8))
+    array([  3, 256])
+    """
+    sums = np.zeros(rows.shape[0], dtype=np.int64)
+    for row in range(rows.shape[0]):
+        total = 0
+        for column in range(0, rows.shape[1] - 1, 2):
+            total += (np.int64(rows[row, column]) << 8) | np.int64(rows[row, column + 1])
+        if rows.shape[1] % 2:
+            total += np.int64(rows[row, rows.shape[1] - 1]) << 8
+        sums[row] = total
+    return sums
+
+
+#: TCP option kinds read by :func:`tcp_options`.
+OPTION_END, OPTION_NOP, OPTION_MSS, OPTION_WSCALE = 0, 1, 2, 3
+OPTION_SACK_PERM, OPTION_TIMESTAMPS, OPTION_TFO, OPTION_EXPERIMENTAL = 4, 8, 34, 254
+#: The experiment id of TCP Fast Open in an experimental option (RFC 7413).
+TFO_MAGIC = 0xF989
+#: Bytes of the fixed TCP header, before the options.
+TCP_FIXED_HEADER = 20
+#: Options walked at most per header (40 option bytes of one byte each).
+MAX_OPTION_STEPS = 40
+
+
+@njit(cache=True, nogil=True)
+def tcp_options(
+    buffer: Bytes, tcp_at: Int, header_len: Int
+) -> tuple[Int, Int, Int, Int, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """The options of the TCP headers at ``tcp_at``, walked over their first
+    ``header_len`` bytes: ``(mss, wscale, ts_val, ts_ecr, sack_perm, tfo)``.
+
+    MSS, window scale, TSval and TSecr come from the first option of their kind with the
+    right length, -1 when there is none; TCP Fast Open is its own option or the
+    experimental one with TFO's id. The walk stops at an end-of-list option, at an
+    option shorter than 2 bytes (NOP aside) or running past the header, and after
+    :data:`MAX_OPTION_STEPS` options.
+
+    >>> header = np.zeros(32, np.uint8); header[12] = 0x80  # 32 bytes: NOP, NOP, TS
+    >>> header[20:32] = [1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9]
+    >>> [int(column[0]) for column in tcp_options(header, np.array([0]), np.array([32]))]
+    [-1, -1, 7, 9, 0, 0]
+    """
+    count = tcp_at.shape[0]
+    mss = np.full(count, -1, dtype=np.int64)
+    wscale = np.full(count, -1, dtype=np.int64)
+    ts_val = np.full(count, -1, dtype=np.int64)
+    ts_ecr = np.full(count, -1, dtype=np.int64)
+    sack_perm = np.zeros(count, dtype=np.bool_)
+    tfo = np.zeros(count, dtype=np.bool_)
+    for row in range(count):
+        position = tcp_at[row] + TCP_FIXED_HEADER
+        end = tcp_at[row] + header_len[row]
+        steps = 0
+        while position < end and steps < MAX_OPTION_STEPS:
+            kind = _byte(buffer, position)
+            length = np.int64(1)
+            if kind != OPTION_NOP:
+                length = _byte(buffer, position + 1)
+            if kind == OPTION_END or (kind != OPTION_NOP and length < 2):
+                break
+            if position + length > end:
+                break
+            value = position + 2
+            if kind == OPTION_MSS and length == 4 and mss[row] == -1:
+                mss[row] = _u32(buffer, value, True) >> 16
+            elif kind == OPTION_WSCALE and length == 3 and wscale[row] == -1:
+                wscale[row] = _byte(buffer, value)
+            elif kind == OPTION_TIMESTAMPS and length == 10:
+                if ts_val[row] == -1:
+                    ts_val[row] = _u32(buffer, value, True)
+                if ts_ecr[row] == -1:
+                    ts_ecr[row] = _u32(buffer, value + 4, True)
+            elif kind == OPTION_SACK_PERM:
+                sack_perm[row] = True
+            elif kind == OPTION_TFO or (
+                kind == OPTION_EXPERIMENTAL
+                and length >= 4
+                and _u32(buffer, value, True) >> 16 == TFO_MAGIC
+            ):
+                tfo[row] = True
+            position += length
+            steps += 1
+    return mss, wscale, ts_val, ts_ecr, sack_perm, tfo
