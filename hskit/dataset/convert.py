@@ -31,14 +31,15 @@ from hskit import schema
 from hskit.classify import classify
 from hskit.dataset.layout import (
     BUCKET,
-    CONNECTIONS,
+    STAGED_TABLES,
     STAGING,
-    STATES,
     STREAMS,
     Meta,
     bucket_folder,
     bucket_of,
 )
+from hskit.dataset.memory import give_back, returning_memory
+from hskit.dataset.tables import StagedTables
 from hskit.direction import from_client
 from hskit.loader import CaptureSource, capture_set
 from hskit.native.chunks import DEFAULT_CHUNK_SIZE, ChunkedLoad
@@ -80,24 +81,26 @@ def convert(
     load = ChunkedLoad(paths, chunk_size=chunk_size, label=label)
     staging = _Staging(folder / STAGING, buckets)
     try:
-        for chunk in load.segments(progress):
-            staging.add(chunk)
-        staging.close()
-        report = load.report
-        report.notes[:0] = notes
-        meta = Meta(
-            report=report,
-            buckets=buckets,
-            addresses=load.address_categories(),
-            sources=list(load.table.sources or []),
-            capture_end=staging.capture_end,
-        )
-        _classify_buckets(folder, staging, meta, progress)
-        pd.DataFrame(
-            {"stream": np.arange(len(staging.stream_bucket), dtype=np.uint32),
-             BUCKET: staging.stream_bucket.astype(np.int32)}
-        ).to_parquet(folder / STREAMS, index=False)  # fmt: skip
-        meta.write(folder)
+        with returning_memory():
+            for chunk in load.segments(progress):
+                staging.add(chunk)
+            staging.close()
+            give_back()
+            report = load.report
+            report.notes[:0] = notes
+            meta = Meta(
+                report=report,
+                buckets=buckets,
+                addresses=load.address_categories(),
+                sources=list(load.table.sources or []),
+                capture_end=staging.capture_end,
+            )
+            _classify_buckets(folder, staging, meta, progress)
+            pd.DataFrame(
+                {"stream": np.arange(len(staging.stream_bucket), dtype=np.uint32),
+                 BUCKET: staging.stream_bucket}
+            ).to_parquet(folder / STREAMS, index=False)  # fmt: skip
+            meta.write(folder)
     finally:
         shutil.rmtree(folder / STAGING, ignore_errors=True)
     return folder
@@ -152,7 +155,7 @@ class _Staging:
         #: files written so far, by bucket
         self._files: dict[int, int] = {}
         #: bucket of each stream seen so far
-        self.stream_bucket = np.zeros(0, dtype=np.int64)
+        self.stream_bucket = np.zeros(0, dtype=np.int32)
         self.capture_end = 0.0
 
     def path(self, bucket: int) -> Path:
@@ -205,7 +208,7 @@ class _Staging:
             rows["src_ip"].astype("string"), rows["src_port"].to_numpy(),
             rows["dst_ip"].astype("string"), rows["dst_port"].to_numpy(),
         )  # fmt: skip
-        grown = np.zeros(int(stream.max()) + 1, dtype=np.int64)
+        grown = np.zeros(int(stream.max()) + 1, dtype=np.int32)
         grown[:known] = self.stream_bucket
         grown[first.index.to_numpy()] = bucket_of(ids, self.buckets)
         self.stream_bucket = grown
@@ -219,17 +222,16 @@ class _Staging:
 
 
 def _classify_buckets(folder: Path, staging: _Staging, meta: Meta, progress: bool | None) -> None:
-    """Each bucket: settle ``from_client``, classify, write segments; then the tables."""
-    connections, states = [], []
+    """Each bucket: settle ``from_client``, classify, write segments, stage its tables and
+    give the freed memory back; then the tables, merged from the staged ones."""
+    tables = StagedTables(staging.folder / STAGED_TABLES)
     written = staging.buckets_written()
     bar = tqdm(written, desc="classifying buckets", unit="bucket", delay=BAR_DELAY,
                disable=progress is False, leave=False)  # fmt: skip
     for number in bar:
-        bucket_connections, bucket_states = _classify_bucket(folder, staging, meta, number)
-        connections.append(bucket_connections)
-        states.append(bucket_states)
-    _concat(connections, schema.empty_connections()).to_parquet(folder / CONNECTIONS, index=False)
-    _concat(states, schema.empty_states()).to_parquet(folder / STATES, index=False)
+        tables.add(number, *_classify_bucket(folder, staging, meta, number))
+        give_back()
+    tables.write(folder)
 
 
 def _classify_bucket(
@@ -274,10 +276,3 @@ def _states_to_capture_end(
     still_open = last & (states["state"] != "CLOSED").to_numpy()
     states.loc[still_open, "end"] = capture_end
     return states
-
-
-def _concat(tables: Sequence[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
-    if not tables:
-        return empty
-    table = pd.concat(tables, ignore_index=True)
-    return table.sort_values("stream", kind="stable", ignore_index=True)
