@@ -48,11 +48,11 @@ from hskit.zeek.community_id import community_ids
 
 #: capture bytes per bucket when the bucket count is chosen from the capture's size: a
 #: bucket's segments then take about this much memory when it is classified.
-BUCKET_BYTES = 16 * 1024 * 1024
+BUCKET_BYTES = 8 * 1024 * 1024
 #: the fewest buckets chosen (Dask gets that many partitions to share out).
 MIN_BUCKETS = 8
 #: bytes of staged segments held in memory before they are written to the staging files.
-STAGING_BYTES = 32 * 1024 * 1024
+STAGING_BYTES = 16 * 1024 * 1024
 #: categorical columns of the segments, written with 32-bit dictionary indices.
 _CATEGORICAL = ("src_ip", "dst_ip", schema.SOURCE)
 
@@ -224,7 +224,7 @@ class _Staging:
 def _classify_buckets(folder: Path, staging: _Staging, meta: Meta, progress: bool | None) -> None:
     """Each bucket: settle ``from_client``, classify, write segments, stage its tables and
     give the freed memory back; then the tables, merged from the staged ones."""
-    tables = StagedTables(staging.folder / STAGED_TABLES)
+    tables = StagedTables(staging.folder / STAGED_TABLES, meta.buckets)
     written = staging.buckets_written()
     bar = tqdm(written, desc="classifying buckets", unit="bucket", delay=BAR_DELAY,
                disable=progress is False, leave=False)  # fmt: skip

@@ -4,11 +4,14 @@ Each bucket's connections and states are written to the staging folder as soon a
 bucket is classified (sorted by stream, stably), so memory does not hold every bucket's
 tables to the end. :meth:`StagedTables.write` then merges the buckets' files into the
 dataset's ``connections.parquet`` and ``states.parquet``: a stream is in one bucket only,
-so the merge by stream, reading each file a batch at a time, gives the table the sort of
-their concatenation gives (:func:`hskit.load`'s order), in memory bounded by
-:data:`MERGE_ROWS` rows whatever the number of buckets or streams.
+so the merge by stream, reading each file a row group at a time, gives the table the sort
+of their concatenation gives (:func:`hskit.load`'s order), in memory bounded by
+:data:`MERGE_ROWS` rows whatever the number of buckets or streams: the staged files have
+row groups of ``MERGE_ROWS / buckets`` rows, and no file stays open (a Parquet reader
+holds about a megabyte of buffers outside Arrow's pool, which, a reader per bucket, would
+grow with the capture).
 
->>> tables = StagedTables(Path("dataset/.staging/tables"))  # doctest: +SKIP
+>>> tables = StagedTables(Path("dataset/.staging/tables"), buckets=32)  # doctest: +SKIP
 >>> tables.add(3, connections, states); tables.write(Path("dataset"))  # doctest: +SKIP
 """
 
@@ -25,12 +28,12 @@ import pyarrow.parquet as pq
 from hskit import schema
 from hskit.dataset.layout import CONNECTIONS, STATES
 
-#: rows held by the merge, shared out among the buckets' files (a batch of each).
-MERGE_ROWS = 256 * 1024
-#: fewest rows read from a file at a time, however many buckets share ``MERGE_ROWS``.
+#: rows held by the merge, shared out among the buckets' files (a row group of each).
+MERGE_ROWS = 64 * 1024
+#: fewest rows in a staged row group, however many buckets share ``MERGE_ROWS``.
 MIN_BATCH_ROWS = 1024
 #: rows merged before they are written as one row group of the dataset's table.
-ROW_GROUP_ROWS = 64 * 1024
+ROW_GROUP_ROWS = 32 * 1024
 #: the column the tables are ordered by.
 STREAM = "stream"
 
@@ -39,21 +42,27 @@ class StagedTables:
     """The connections and states of each classified bucket, one Parquet file per bucket
     and table in ``folder``.
 
-    >>> tables = StagedTables(Path("dataset/.staging/tables"))  # doctest: +SKIP
+    >>> tables = StagedTables(Path("dataset/.staging/tables"), buckets=32)  # doctest: +SKIP
     >>> tables.add(0, connections, states)  # doctest: +SKIP
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, buckets: int) -> None:
         self.folder = folder
         for name in (CONNECTIONS, STATES):
             (folder / name).mkdir(parents=True)
         self._buckets: list[int] = []
+        #: rows of a staged row group: the merge holds one of each bucket's file at most
+        self.group_rows = max(MIN_BATCH_ROWS, MERGE_ROWS // buckets)
 
     def add(self, bucket: int, connections: pd.DataFrame, states: pd.DataFrame) -> None:
         """Stage one bucket's tables, each sorted by stream (stably)."""
         for name, table in ((CONNECTIONS, connections), (STATES, states)):
             ordered = table.sort_values(STREAM, kind="stable", ignore_index=True)
-            ordered.to_parquet(self.folder / name / f"{bucket}.parquet", index=False)
+            ordered.to_parquet(
+                self.folder / name / f"{bucket}.parquet",
+                index=False,
+                row_group_size=self.group_rows,
+            )
         self._buckets.append(bucket)
 
     def write(self, dataset: Path) -> None:
@@ -74,9 +83,8 @@ def merge_by_stream(files: Sequence[Path], target: Path, empty: pd.DataFrame) ->
     if not files:
         empty.to_parquet(target, index=False)
         return
-    batch_rows = max(MIN_BATCH_ROWS, MERGE_ROWS // len(files))
-    cursors = [_Cursor(pq.ParquetFile(path), batch_rows) for path in files]
-    schema_ = cursors[0].schema
+    cursors = [_Cursor(path) for path in files]
+    schema_ = pq.read_schema(files[0])
     with pq.ParquetWriter(target, schema_) as writer:
         for table in _row_groups(_merged(cursors, schema_)):
             writer.write_table(table)
@@ -112,12 +120,15 @@ def _row_groups(runs: Iterator[pa.Table]) -> Iterator[pa.Table]:
 
 
 class _Cursor:
-    """A staged file read a batch at a time: the rows read and not yet merged."""
+    """A staged file read a row group at a time, opened for each: the rows read and not yet
+    merged."""
 
-    def __init__(self, file: pq.ParquetFile, batch_rows: int) -> None:
-        self.schema = file.schema_arrow
-        self._batches = file.iter_batches(batch_size=batch_rows)
-        self._held = self.schema.empty_table()
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        with pq.ParquetFile(path) as file:
+            self._groups = file.metadata.num_row_groups
+            self._held = file.schema_arrow.empty_table()
+        self._next_group = 0
         self._ended = False
 
     @property
@@ -127,11 +138,13 @@ class _Cursor:
     def fill(self) -> None:
         """Read until the held rows span two streams (so the first is whole), or the end."""
         while not self._ended and self._streams_held() < 2:
-            batch = next(self._batches, None)
-            if batch is None:
+            if self._next_group == self._groups:
                 self._ended = True
-            else:
-                self._held = pa.concat_tables([self._held, pa.Table.from_batches([batch])])
+                break
+            with pq.ParquetFile(self._path) as file:
+                group = file.read_row_group(self._next_group, use_threads=False)
+            self._held = pa.concat_tables([self._held, group])
+            self._next_group += 1
 
     def complete_through(self) -> int | float:
         """The last stream all of whose rows are held (infinity once read to the end)."""
