@@ -26,7 +26,7 @@ from hskit.wording import counted
 )  # fmt: skip
 @click.option(
     "--buckets", type=click.IntRange(min=1), default=None,
-    help="Segment partitions (default: one per 16 MB of capture, at least 8).",
+    help="Segment partitions (default: one per 4 MB of capture, at least 8).",
 )  # fmt: skip
 @click.option(
     "--chunk-size", type=click.IntRange(min=MIN_CHUNK_SIZE), default=DEFAULT_CHUNK_SIZE,

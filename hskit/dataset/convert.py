@@ -5,9 +5,12 @@ Two passes. First the native reader hands out the segments chunk by chunk
 bucket in a staging folder (held in memory up to ``STAGING_BYTES``, then written as one
 Parquet file per bucket). Then each bucket in turn is read back, its ``from_client``
 settled (:func:`hskit.direction.from_client` over whole streams), classified
-(:func:`hskit.classify.classify`) and written out. Peak memory is about a chunk and the
-held rows in the first pass and one bucket (its segments and their classification) in
-the second, whatever the size of the capture.
+(:func:`hskit.classify.classify`) and written out; its connections and states go to
+staging files too (:mod:`hskit.dataset.tables`), merged by stream at the end. Peak memory
+is about a chunk and the held rows in the first pass and one bucket (its segments and
+their classification) in the second, whatever the size of the capture; the conversion
+runs on allocators that give freed memory back (:mod:`hskit.dataset.memory`), else
+they would keep each bucket's peak and the process would grow bucket after bucket.
 
 >>> convert(["ring_1.pcapng", "ring_2.pcapng"], "dataset/", buckets=32)  # doctest: +SKIP
 PosixPath('dataset')
@@ -48,7 +51,7 @@ from hskit.zeek.community_id import community_ids
 
 #: capture bytes per bucket when the bucket count is chosen from the capture's size: a
 #: bucket's segments then take about this much memory when it is classified.
-BUCKET_BYTES = 8 * 1024 * 1024
+BUCKET_BYTES = 4 * 1024 * 1024
 #: the fewest buckets chosen (Dask gets that many partitions to share out).
 MIN_BUCKETS = 8
 #: bytes of staged segments held in memory before they are written to the staging files.
@@ -68,7 +71,7 @@ def convert(
     """Convert a capture, or a capture set (as :func:`hskit.load` takes it), to a Parquet
     dataset in the new or empty folder ``dataset``; return its path.
 
-    ``buckets`` (default: one per 16 MB of capture, at least 8) is the number of segment
+    ``buckets`` (default: one per 4 MB of capture, at least 8) is the number of segment
     partitions. Captures are read by the native reader, ``chunk_size`` bytes at a time.
 
     >>> convert("big.pcapng", "big-dataset/")  # doctest: +SKIP
