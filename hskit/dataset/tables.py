@@ -31,7 +31,7 @@ from hskit.dataset.layout import CONNECTIONS, STATES
 #: rows held by the merge, shared out among the buckets' files (a row group of each).
 MERGE_ROWS = 64 * 1024
 #: fewest rows in a staged row group, however many buckets share ``MERGE_ROWS``.
-MIN_BATCH_ROWS = 1024
+MIN_BATCH_ROWS = 64
 #: rows merged before they are written as one row group of the dataset's table.
 ROW_GROUP_ROWS = 32 * 1024
 #: the column the tables are ordered by.
