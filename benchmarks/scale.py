@@ -13,7 +13,10 @@ Then, for each size, every measurement in a fresh process (its peak RSS is its o
 ``hskit.load`` (pcapng, pcap, and the ring as a capture set), ``hskit summary`` as a whole
 process, and ``hskit convert`` to a Parquet dataset; with microseconds per segment, the
 size of the segments table and the load target (peak RSS at most 1.5x the table plus
-the chunk size), and the pcapng/pcap rate of the same packets.
+the chunk size), and the pcapng/pcap rate of the same packets. A load's ``us/seg`` is its
+first call in a fresh process (numba's cache load and first-call costs included);
+``steady us/seg`` times the same load in another fresh process after a warm-up load of
+the 1x capture of the same kind, so start-up costs are not spread over the segments.
 
 ``--convert-cap MB`` also runs ``hskit summary`` and ``hskit convert`` of the
 ``--cap-sizes`` captures (default: the two largest sizes), with their defaults, inside a
@@ -27,6 +30,7 @@ threads reserve over a gigabyte of address space they never touch.
     python benchmarks/scale.py                  # sizes 1, 2, 4, 8
     python benchmarks/scale.py --sizes 1,2      # a quick run
     python benchmarks/scale.py --sizes 1 --cap-sizes 10,20 --convert-cap 256
+    python benchmarks/scale.py --sizes 4,8,16,28 --only convert   # convert's peak by size
 
 Copies of one capture repeat its 4-tuples and sequence numbers, so a later copy's SYN
 continues the earlier copy's connection (as Wireshark sees it) rather than opening a new
@@ -69,6 +73,10 @@ LOAD = (
     + """
 import json, sys, time, hskit
 paths = sys.argv[1:]
+if "--warm-up" in paths:  # a load of the 1x capture first: time the steady state
+    split = paths.index("--warm-up")
+    warm, paths = paths[split + 1 :], paths[:split]
+    hskit.load(warm[0] if len(warm) == 1 else warm, backend="native", progress=False)
 start = time.perf_counter()
 cap = hskit.load(paths[0] if len(paths) == 1 else paths, backend="native", progress=False)
 seconds = time.perf_counter() - start
@@ -77,6 +85,8 @@ print(json.dumps({"seconds": seconds, "segments": len(cap.segments),
 """
 )
 CLI = PRELUDE + "from hskit.cli import main; main()"
+#: what one size measures, as ``--only`` names them.
+MEASURES = ("load", "summary", "convert")
 
 
 class Failed(RuntimeError):
@@ -169,37 +179,57 @@ def build(sizes: list[int]) -> None:
             Path(f"{as_pcap}.partial").rename(as_pcap)
 
 
-def measure(n: int) -> list[tuple[str, ...]]:
-    """Rows of the table for one size."""
+def _inputs(n: int) -> dict[str, list[str]]:
+    """The N-times capture of each kind loaded, by row name."""
+    return {
+        "load pcapng": [str(CACHE / f"copies-{n}x.pcapng")],
+        "load pcap": [str(CACHE / f"copies-{n}x.pcap")],
+        "load ring": sorted(map(str, (CACHE / f"copies-{n}x-ring").iterdir())),
+    }
+
+
+def measure(n: int, only: tuple[str, ...] = MEASURES) -> list[tuple[str, ...]]:
+    """Rows of the table for one size (the measurements named in ``only``)."""
     rows = []
     merged = CACHE / f"copies-{n}x.pcapng"
-    ring = sorted(map(str, (CACHE / f"copies-{n}x-ring").iterdir()))
-    segments = 0
     rates = {}
-    for what, paths in (
-        ("load pcapng", [str(merged)]),
-        ("load pcap", [str(CACHE / f"copies-{n}x.pcap")]),
-        (f"load ring of {n}", ring),
-    ):
+    warm_ups = _inputs(1)
+    for what, paths in _inputs(n).items() if "load" in only else ():
         done = run([sys.executable, "-c", LOAD, *paths])
         facts = json.loads(done.output)
+        steady = json.loads(run([sys.executable, "-c", LOAD, *paths, "--warm-up",
+                                 *warm_ups[what]]).output)  # fmt: skip
         segments = facts["segments"]
         rates[what] = segments / facts["seconds"]
         table_mb = facts["table_bytes"] / 2**20
         target = 1.5 * table_mb + CHUNK_MB
-        rows.append(_row(n, what, facts["seconds"], segments, done.peak_mb,
-                         f"table {table_mb:.0f} MB, target <= {target:.0f} MB"))  # fmt: skip
-    done = run([sys.executable, "-c", CLI, "summary", str(merged)])
-    rows.append(_row(n, "hskit summary", done.seconds, segments, done.peak_mb, "whole process"))
-    with tempfile.TemporaryDirectory(prefix="hskit-scale-") as folder:
-        dataset = Path(folder) / "dataset"
-        done = run([sys.executable, "-c", CLI, "convert", str(merged), "-o", str(dataset)])
-        size = sum(p.stat().st_size for p in dataset.rglob("*") if p.is_file())
-        rows.append(_row(n, "hskit convert", done.seconds, segments, done.peak_mb,
-                         f"dataset {size / 2**20:.0f} MB"))  # fmt: skip
-    ratio = rates["load pcapng"] / rates["load pcap"]
-    rows.append((f"{n}x", "pcapng / pcap rate", "", "", f"{ratio:.2f}", "", "", ""))
+        name = f"load ring of {n}" if what == "load ring" else what
+        rows.append(_row(n, name, facts["seconds"], segments, done.peak_mb,
+                         f"table {table_mb:.0f} MB, target <= {target:.0f} MB",
+                         steady_seconds=steady["seconds"]))  # fmt: skip
+    if "summary" in only:
+        done = run([sys.executable, "-c", CLI, "summary", str(merged)])
+        segments = _segments(done.output, "summary")
+        rows.append(_row(n, "hskit summary", done.seconds, segments, done.peak_mb, "whole process"))
+    if "convert" in only:
+        with tempfile.TemporaryDirectory(prefix="hskit-scale-") as folder:
+            dataset = Path(folder) / "dataset"
+            done = run([sys.executable, "-c", CLI, "convert", str(merged), "-o", str(dataset)])
+            size = sum(p.stat().st_size for p in dataset.rglob("*") if p.is_file())
+        rows.append(_row(n, "hskit convert", done.seconds, _segments(done.output, "convert"),
+                         done.peak_mb, f"dataset {size / 2**20:.0f} MB"))  # fmt: skip
+    if rates:
+        ratio = rates["load pcapng"] / rates["load pcap"]
+        rows.append((f"{n}x", "pcapng / pcap rate", "", "", f"{ratio:.2f}", "", "", "", ""))
     return rows
+
+
+def _segments(output: str, command: str) -> int:
+    """The segment count printed first by ``hskit convert`` ("wrote N segments of …") or
+    ``hskit summary`` ("CAPTURE: N TCP segments, …")."""
+    first = output.splitlines()[0]
+    count = first.split()[1] if command == "convert" else first.rsplit(": ", 1)[1].split()[0]
+    return int(count.replace(",", ""))
 
 
 def capped(n: int, cap_mb: int, command: str) -> tuple[str, ...]:
@@ -226,19 +256,23 @@ def capped(n: int, cap_mb: int, command: str) -> tuple[str, ...]:
     what = f"{command} in {cap_mb} MB cgroup"
     note = f"capture {capture_mb:.0f} MB = {capture_mb / cap_mb:.1f}x the cap: {outcome}"
     if done is None:
-        return (f"{n}x", what, "", "", "", "", "", note)
-    # "wrote N segments of …" (convert), "CAPTURE: N TCP segments, …" (summary)
-    first = done.output.splitlines()[0]
-    count = first.split()[1] if command == "convert" else first.rsplit(": ", 1)[1].split()[0]
-    segments = int(count.replace(",", ""))
-    return _row(n, what, done.seconds, segments, done.peak_mb, note)
+        return (f"{n}x", what, "", "", "", "", "", "", note)
+    return _row(n, what, done.seconds, _segments(done.output, command), done.peak_mb, note)
 
 
 def _row(
-    n: int, what: str, seconds: float, segments: int, peak_mb: float, note: str
+    n: int,
+    what: str,
+    seconds: float,
+    segments: int,
+    peak_mb: float,
+    note: str,
+    *,
+    steady_seconds: float | None = None,
 ) -> tuple[str, ...]:
+    steady = "" if steady_seconds is None else f"{steady_seconds / segments * 1e6:.2f}"
     return (f"{n}x", what, f"{seconds:.2f}", f"{segments:,}", f"{segments / seconds / 1e6:.2f}",
-            f"{seconds / segments * 1e6:.2f}", f"{peak_mb:.0f}", note)  # fmt: skip
+            f"{seconds / segments * 1e6:.2f}", steady, f"{peak_mb:.0f}", note)  # fmt: skip
 
 
 def main() -> None:
@@ -251,23 +285,32 @@ def main() -> None:
                         help="also summary, convert of --cap-sizes in a cgroup of MB")  # fmt: skip
     parser.add_argument("--cap-sizes", default=None, metavar="N,M",
                         help="sizes converted under the cap (default: 2 largest)")  # fmt: skip
+    parser.add_argument("--only", default=",".join(MEASURES), metavar="WHAT,…",
+                        help=f"measure only these of {', '.join(MEASURES)}")  # fmt: skip
     args = parser.parse_args()
     sizes = sorted(int(n) for n in args.sizes.split(","))
-    capped = sorted(int(n) for n in args.cap_sizes.split(",")) if args.cap_sizes else sizes[-2:]
-    build(sorted({*sizes, *(capped if args.convert_cap else [])}))
+    only = tuple(args.only.split(","))
+    if unknown := set(only) - set(MEASURES):
+        parser.error(f"--only takes {', '.join(MEASURES)}, not {', '.join(sorted(unknown))}")
+    cap_sizes = sorted(int(n) for n in args.cap_sizes.split(",")) if args.cap_sizes else sizes[-2:]
+    build(
+        sorted({*sizes, *(cap_sizes if args.convert_cap else []), *([1] if "load" in only else [])})
+    )
     if args.build_only:
         return
     baseline = run([sys.executable, "-c", PRELUDE + "import hskit.native"]).peak_mb
     print(f"peak RSS of the interpreter with hskit's reader imported: {baseline:.0f} MB")
-    header = ("size", "what", "seconds", "segments", "M seg/s", "us/seg", "peak RSS MB", "")
+    header = ("size", "what", "seconds", "segments", "M seg/s", "us/seg", "steady us/seg",
+              "peak RSS MB", "")  # fmt: skip
     print(" | ".join(header), flush=True)
     for n in sizes:
-        for row in measure(n):
+        for row in measure(n, only):
             print(" | ".join(row), flush=True)
     if args.convert_cap:
         for command in ("summary", "convert"):
-            for n in capped:
-                print(" | ".join(capped(n, args.convert_cap, command)), flush=True)
+            if command in only:
+                for n in cap_sizes:
+                    print(" | ".join(capped(n, args.convert_cap, command)), flush=True)
 
 
 if __name__ == "__main__":

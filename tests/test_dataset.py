@@ -8,16 +8,22 @@ bucket alone.
 
 from __future__ import annotations
 
+import importlib
+import shutil
 import struct
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from conftest import REPO
 
 import hskit
+from hskit.classify import classify
 from hskit.cli import main
+from hskit.dataset import tables
 from hskit.dataset.layout import bucket_of
 from hskit.zeek.community_id import community_ids
 
@@ -116,3 +122,65 @@ def test_diagnose_bucket_by_bucket_equals_the_in_memory_findings(name: str, tmp_
     assert (len(expected) > 0) == has_findings
     pd.testing.assert_frame_equal(disk.diagnose(stall_time=2.0), expected)
     assert disk._segments is None  # never every bucket at once
+
+
+def test_tables_merged_bucket_by_bucket_equal_the_in_memory_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # many buckets, and the merge reading a few rows of each staged file at a time
+    monkeypatch.setattr(tables, "MERGE_ROWS", 1)
+    monkeypatch.setattr(tables, "MIN_BATCH_ROWS", 3)
+    monkeypatch.setattr(tables, "ROW_GROUP_ROWS", 500)
+    source = CASES["busy_server"]
+    memory = hskit.load(source, progress=False)
+    hskit.convert(source, tmp_path / "ds", buckets=40, progress=False)
+    disk = hskit.load_dataset(tmp_path / "ds")
+    assert disk.meta.buckets == 40 and len(list((tmp_path / "ds" / "segments").iterdir())) > 30
+    assert pq.ParquetFile(tmp_path / "ds" / "states.parquet").num_row_groups > 10
+    pd.testing.assert_frame_equal(disk.connections, memory.connections, check_exact=True)
+    pd.testing.assert_frame_equal(disk.states, memory.states, check_exact=True)
+
+
+#: what a converted dataset holds, and nothing else (no staging left behind)
+DATASET_FILES = {"dataset.json", "connections.parquet", "states.parquet", "streams.parquet"}
+
+
+def _dataset_files(dataset: Path) -> set[str]:
+    return {str(p.relative_to(dataset)) for p in dataset.rglob("*") if "bucket=" not in str(p)}
+
+
+def test_convert_of_a_set_with_a_truncated_file_leaves_only_the_dataset(tmp_path: Path) -> None:
+    ring = tmp_path / "ring"
+    shutil.copytree(CASES["dumpcap_ring"], ring)
+    cut = sorted(ring.iterdir())[1]
+    cut.write_bytes(cut.read_bytes()[:-20])  # ends inside a block: read up to it, noted
+    with pytest.warns(hskit.errors.TruncatedCaptureWarning):
+        hskit.convert(ring, tmp_path / "ds", buckets=4, progress=False)
+    with pytest.warns(hskit.errors.TruncatedCaptureWarning):
+        memory = hskit.load(ring, progress=False)
+    assert _dataset_files(tmp_path / "ds") == DATASET_FILES | {"segments"}
+    disk = hskit.load_dataset(tmp_path / "ds")
+    assert disk.load_report == memory.load_report
+    pd.testing.assert_frame_equal(disk.states, memory.states, check_exact=True)
+
+
+def test_convert_failing_mid_way_removes_its_staging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    classified = []
+
+    def classify_then_fail(segments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if len(classified) == 2:
+            raise MemoryError("third bucket")
+        classified.append(len(segments))
+        return classify(segments)
+
+    # the module, not the function hskit.dataset exports under its name
+    monkeypatch.setattr(
+        importlib.import_module("hskit.dataset.convert"), "classify", classify_then_fail
+    )
+    pool = pa.default_memory_pool().backend_name
+    with pytest.raises(MemoryError, match="third bucket"):
+        hskit.convert(CASES["busy_server"], tmp_path / "ds", buckets=6, progress=False)
+    assert not (tmp_path / "ds" / ".staging").exists()
+    assert pa.default_memory_pool().backend_name == pool  # the caller's pool again

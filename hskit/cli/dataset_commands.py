@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pyarrow.parquet as pq
 
 import hskit
 from hskit.cli import main
 from hskit.cli.dask_options import dask_client, dask_options, on_dask
+from hskit.dataset.layout import CONNECTIONS, Meta
 from hskit.native.chunks import DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE
 from hskit.wording import counted
 
@@ -26,7 +28,7 @@ from hskit.wording import counted
 )  # fmt: skip
 @click.option(
     "--buckets", type=click.IntRange(min=1), default=None,
-    help="Segment partitions (default: one per 16 MB of capture, at least 8).",
+    help="Segment partitions (default: one per 4 MB of capture, at least 8).",
 )  # fmt: skip
 @click.option(
     "--chunk-size", type=click.IntRange(min=MIN_CHUNK_SIZE), default=DEFAULT_CHUNK_SIZE,
@@ -57,10 +59,12 @@ def convert(
             hskit.convert(source, output, buckets=buckets, chunk_size=chunk_size)
     except FileExistsError as error:
         raise click.ClickException(str(error)) from None
-    cap = hskit.load_dataset(output)
-    report = cap.load_report
+    # counts from the dataset's metadata: reading its tables back would take the memory
+    # the conversion was bounded not to take
+    meta = Meta.read(output)
+    connections = pq.read_metadata(output / CONNECTIONS).num_rows
     click.echo(
-        f"wrote {counted(report.tcp_segments, 'segment')} of "
-        f"{counted(len(cap.connections), 'connection')} in "
-        f"{counted(cap.meta.buckets, 'bucket')} to {output}"
+        f"wrote {counted(meta.report.tcp_segments, 'segment')} of "
+        f"{counted(connections, 'connection')} in "
+        f"{counted(meta.buckets, 'bucket')} to {output}"
     )

@@ -5,9 +5,12 @@ Two passes. First the native reader hands out the segments chunk by chunk
 bucket in a staging folder (held in memory up to ``STAGING_BYTES``, then written as one
 Parquet file per bucket). Then each bucket in turn is read back, its ``from_client``
 settled (:func:`hskit.direction.from_client` over whole streams), classified
-(:func:`hskit.classify.classify`) and written out. Peak memory is about a chunk and the
-held rows in the first pass and one bucket (its segments and their classification) in
-the second, whatever the size of the capture.
+(:func:`hskit.classify.classify`) and written out; its connections and states go to
+staging files too (:mod:`hskit.dataset.tables`), merged by stream at the end. Peak memory
+is about a chunk and the held rows in the first pass and one bucket (its segments and
+their classification) in the second, whatever the size of the capture; the conversion
+runs on allocators that give freed memory back (:mod:`hskit.dataset.memory`), else
+they would keep each bucket's peak and the process would grow bucket after bucket.
 
 >>> convert(["ring_1.pcapng", "ring_2.pcapng"], "dataset/", buckets=32)  # doctest: +SKIP
 PosixPath('dataset')
@@ -31,14 +34,15 @@ from hskit import schema
 from hskit.classify import classify
 from hskit.dataset.layout import (
     BUCKET,
-    CONNECTIONS,
+    STAGED_TABLES,
     STAGING,
-    STATES,
     STREAMS,
     Meta,
     bucket_folder,
     bucket_of,
 )
+from hskit.dataset.memory import give_back, returning_memory
+from hskit.dataset.tables import StagedTables
 from hskit.direction import from_client
 from hskit.loader import CaptureSource, capture_set
 from hskit.native.chunks import DEFAULT_CHUNK_SIZE, ChunkedLoad
@@ -47,11 +51,11 @@ from hskit.zeek.community_id import community_ids
 
 #: capture bytes per bucket when the bucket count is chosen from the capture's size: a
 #: bucket's segments then take about this much memory when it is classified.
-BUCKET_BYTES = 16 * 1024 * 1024
+BUCKET_BYTES = 4 * 1024 * 1024
 #: the fewest buckets chosen (Dask gets that many partitions to share out).
 MIN_BUCKETS = 8
 #: bytes of staged segments held in memory before they are written to the staging files.
-STAGING_BYTES = 32 * 1024 * 1024
+STAGING_BYTES = 16 * 1024 * 1024
 #: categorical columns of the segments, written with 32-bit dictionary indices.
 _CATEGORICAL = ("src_ip", "dst_ip", schema.SOURCE)
 
@@ -67,7 +71,7 @@ def convert(
     """Convert a capture, or a capture set (as :func:`hskit.load` takes it), to a Parquet
     dataset in the new or empty folder ``dataset``; return its path.
 
-    ``buckets`` (default: one per 16 MB of capture, at least 8) is the number of segment
+    ``buckets`` (default: one per 4 MB of capture, at least 8) is the number of segment
     partitions. Captures are read by the native reader, ``chunk_size`` bytes at a time.
 
     >>> convert("big.pcapng", "big-dataset/")  # doctest: +SKIP
@@ -80,24 +84,26 @@ def convert(
     load = ChunkedLoad(paths, chunk_size=chunk_size, label=label)
     staging = _Staging(folder / STAGING, buckets)
     try:
-        for chunk in load.segments(progress):
-            staging.add(chunk)
-        staging.close()
-        report = load.report
-        report.notes[:0] = notes
-        meta = Meta(
-            report=report,
-            buckets=buckets,
-            addresses=load.address_categories(),
-            sources=list(load.table.sources or []),
-            capture_end=staging.capture_end,
-        )
-        _classify_buckets(folder, staging, meta, progress)
-        pd.DataFrame(
-            {"stream": np.arange(len(staging.stream_bucket), dtype=np.uint32),
-             BUCKET: staging.stream_bucket.astype(np.int32)}
-        ).to_parquet(folder / STREAMS, index=False)  # fmt: skip
-        meta.write(folder)
+        with returning_memory():
+            for chunk in load.segments(progress):
+                staging.add(chunk)
+            staging.close()
+            give_back()
+            report = load.report
+            report.notes[:0] = notes
+            meta = Meta(
+                report=report,
+                buckets=buckets,
+                addresses=load.address_categories(),
+                sources=list(load.table.sources or []),
+                capture_end=staging.capture_end,
+            )
+            _classify_buckets(folder, staging, meta, progress)
+            pd.DataFrame(
+                {"stream": np.arange(len(staging.stream_bucket), dtype=np.uint32),
+                 BUCKET: staging.stream_bucket}
+            ).to_parquet(folder / STREAMS, index=False)  # fmt: skip
+            meta.write(folder)
     finally:
         shutil.rmtree(folder / STAGING, ignore_errors=True)
     return folder
@@ -152,7 +158,7 @@ class _Staging:
         #: files written so far, by bucket
         self._files: dict[int, int] = {}
         #: bucket of each stream seen so far
-        self.stream_bucket = np.zeros(0, dtype=np.int64)
+        self.stream_bucket = np.zeros(0, dtype=np.int32)
         self.capture_end = 0.0
 
     def path(self, bucket: int) -> Path:
@@ -205,7 +211,7 @@ class _Staging:
             rows["src_ip"].astype("string"), rows["src_port"].to_numpy(),
             rows["dst_ip"].astype("string"), rows["dst_port"].to_numpy(),
         )  # fmt: skip
-        grown = np.zeros(int(stream.max()) + 1, dtype=np.int64)
+        grown = np.zeros(int(stream.max()) + 1, dtype=np.int32)
         grown[:known] = self.stream_bucket
         grown[first.index.to_numpy()] = bucket_of(ids, self.buckets)
         self.stream_bucket = grown
@@ -219,17 +225,16 @@ class _Staging:
 
 
 def _classify_buckets(folder: Path, staging: _Staging, meta: Meta, progress: bool | None) -> None:
-    """Each bucket: settle ``from_client``, classify, write segments; then the tables."""
-    connections, states = [], []
+    """Each bucket: settle ``from_client``, classify, write segments, stage its tables and
+    give the freed memory back; then the tables, merged from the staged ones."""
+    tables = StagedTables(staging.folder / STAGED_TABLES, meta.buckets)
     written = staging.buckets_written()
     bar = tqdm(written, desc="classifying buckets", unit="bucket", delay=BAR_DELAY,
                disable=progress is False, leave=False)  # fmt: skip
     for number in bar:
-        bucket_connections, bucket_states = _classify_bucket(folder, staging, meta, number)
-        connections.append(bucket_connections)
-        states.append(bucket_states)
-    _concat(connections, schema.empty_connections()).to_parquet(folder / CONNECTIONS, index=False)
-    _concat(states, schema.empty_states()).to_parquet(folder / STATES, index=False)
+        tables.add(number, *_classify_bucket(folder, staging, meta, number))
+        give_back()
+    tables.write(folder)
 
 
 def _classify_bucket(
@@ -274,10 +279,3 @@ def _states_to_capture_end(
     still_open = last & (states["state"] != "CLOSED").to_numpy()
     states.loc[still_open, "end"] = capture_end
     return states
-
-
-def _concat(tables: Sequence[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
-    if not tables:
-        return empty
-    table = pd.concat(tables, ignore_index=True)
-    return table.sort_values("stream", kind="stable", ignore_index=True)

@@ -26,6 +26,8 @@ STATES = "states.parquet"
 STREAMS = "streams.parquet"
 #: where segments wait, bucket by bucket, until their bucket is classified.
 STAGING = ".staging"
+#: the folder of ``STAGING`` where each classified bucket's connections and states wait.
+STAGED_TABLES = "tables"
 #: the column of ``streams.parquet`` and the partition key of ``segments/``.
 BUCKET = "bucket"
 
