@@ -472,11 +472,14 @@ def _child(path: str, backend: str, address_space: int, pipe: Connection) -> Non
 
 @cache
 def _context() -> multiprocessing.context.BaseContext:
-    """A fork server with hskit imported once: a case's child starts in milliseconds, from
-    a process without threads (one OpenBLAS thread, so little address space is reserved)."""
+    """A fork server with hskit imported and its compiled reader loaded once
+    (:mod:`fuzz_warm`): a case's child starts in milliseconds, from a process without
+    threads (one OpenBLAS thread, so little address space is reserved)."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["hskit", "hskit.native", "hskit.tshark", "pandas"])
+    context.set_forkserver_preload(
+        ["hskit", "hskit.native", "hskit.tshark", "pandas", "fuzz_warm"]
+    )
     return context
 
 
