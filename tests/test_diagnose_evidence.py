@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import hskit
-from hskit.diagnose import diagnose, diagnose_evidence
-from hskit.diagnose.evidence import concat_evidence, stream_evidence
+from hskit.diagnose import FINDERS, diagnose, diagnose_evidence, diagnosis_steps
+from hskit.diagnose.evidence import concat_evidence, finished, stream_evidence
 
 #: samples whose findings use every evidence table: loss, retransmissions, zero window,
 #: stalls, SYN floods with cookie signs, unanswered SYNs with backoff, slow handshakes.
@@ -75,3 +75,21 @@ def test_evidence_of_no_segments_has_no_capture_end() -> None:
     empty = hskit.schema.empty_segments()
     evidence = stream_evidence(empty, hskit.analyze(empty))
     assert evidence.capture_end is None and evidence.directions.empty
+
+
+@pytest.mark.parametrize("name", ["busy_server", "loss", "syn_flood"])
+def test_diagnosis_in_steps_gives_way_between_them_and_finds_what_the_parts_find(
+    name: str,
+) -> None:
+    """The live capture's findings thread runs ``diagnose`` step by step, letting the
+    tables go first between steps: one pause after the analysis, after each of the
+    evidence's three stages and after each finder; the findings equal those found from
+    the evidence of a 3-way split (a path that does not go through the steps)."""
+    cap = hskit.load(hskit.samples.path(name), progress=False)
+    pauses: list[int] = []
+    steps = diagnosis_steps(cap.segments, cap.connections, cap.states)
+    findings = finished(steps, lambda: pauses.append(len(pauses)))
+    assert len(pauses) == 1 + 3 + len(FINDERS)
+    joined = concat_evidence(evidence_in_parts(cap.segments, 3))
+    pd.testing.assert_frame_equal(findings, diagnose_evidence(joined, cap.connections, cap.states))
+    assert not findings.empty

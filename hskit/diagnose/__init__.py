@@ -21,8 +21,9 @@ from typing import Any
 
 import pandas as pd
 
+from hskit.analysis import analyze
 from hskit.diagnose.display import findings_table
-from hskit.diagnose.evidence import Evidence, build_context, context_of
+from hskit.diagnose.evidence import Evidence, Steps, context_of, evidence_steps, finished
 from hskit.diagnose.flood import find_syn_flood
 from hskit.diagnose.handshake import find_no_answer, find_refused, find_slow_handshake
 from hskit.diagnose.loss import find_loss, find_retransmissions
@@ -67,10 +68,41 @@ def diagnose(
 
     >>> diagnose(segments, connections, states, flood_min_half_open=50)  # doctest: +SKIP
     """
+    return finished(
+        diagnosis_steps(segments, connections, states, thresholds, analysis=analysis, **overrides)
+    )
+
+
+def diagnosis_steps(
+    segments: pd.DataFrame,
+    connections: pd.DataFrame,
+    states: pd.DataFrame,
+    thresholds: Thresholds | None = None,
+    *,
+    analysis: pd.DataFrame | None = None,
+    **overrides: Any,
+) -> Steps[pd.DataFrame]:
+    """:func:`diagnose` one step at a time (the analysis, each table of the evidence,
+    each finder): yields between steps and returns the findings, so a caller can let
+    other work go first between them (the live capture's findings thread gives way to
+    its tables; Python runs one thread at a time).
+
+    >>> from hskit.diagnose.evidence import finished
+    >>> finished(diagnosis_steps(cap.segments, cap.connections, cap.states))  # doctest: +SKIP
+    """
     settings = _settings(thresholds, overrides)
     if connections.empty:
         return empty_findings()
-    return _findings(build_context(segments, connections, states, analysis), settings)
+    if analysis is None:
+        analysis = analyze(segments)
+        yield
+    evidence = yield from evidence_steps(segments, analysis)
+    context = context_of(evidence, connections, states)
+    found = []
+    for finder in FINDERS.values():
+        found.append(finder(context, settings))
+        yield
+    return _combined(found)
 
 
 def diagnose_evidence(
@@ -88,7 +120,8 @@ def diagnose_evidence(
     settings = _settings(thresholds, overrides)
     if connections.empty:
         return empty_findings()
-    return _findings(context_of(evidence, connections, states), settings)
+    context = context_of(evidence, connections, states)
+    return _combined([finder(context, settings) for finder in FINDERS.values()])
 
 
 def _settings(thresholds: Thresholds | None, overrides: dict[str, Any]) -> Thresholds:
@@ -102,9 +135,8 @@ def _settings(thresholds: Thresholds | None, overrides: dict[str, Any]) -> Thres
     return replace(thresholds or Thresholds(), **overrides)
 
 
-def _findings(context: Context, settings: Thresholds) -> pd.DataFrame:
+def _combined(found: list[pd.DataFrame]) -> pd.DataFrame:
     """Every finder's rows, most severe and earliest first."""
-    found = [finder(context, settings) for finder in FINDERS.values()]
     found = [table for table in found if not table.empty]
     if not found:
         return empty_findings()
@@ -125,6 +157,7 @@ __all__ = [
     "Thresholds",
     "diagnose",
     "diagnose_evidence",
+    "diagnosis_steps",
     "empty_findings",
     "findings_table",
 ]

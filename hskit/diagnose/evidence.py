@@ -15,17 +15,21 @@ segments that keeps each connection whole (:func:`concat_evidence`): in memory
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
-from hskit.analysis import analyze
 from hskit.diagnose.table import Context
 from hskit.diagnose.window import segment_signs, stall_gaps
 from hskit.schema import ACK, SYN
 from hskit.timing import endpoint_text, syn_retransmissions
+
+T = TypeVar("T")
+#: a computation in steps: yields between them, returns its result.
+Steps = Generator[None, None, T]
 
 #: per direction: the column of ``Evidence.directions`` and what it counts.
 DIRECTION_COUNTS = {
@@ -73,40 +77,59 @@ def stream_evidence(segments: pd.DataFrame, analysis: pd.DataFrame) -> Evidence:
 
     >>> stream_evidence(cap.segments, hskit.analyze(cap.segments)).gaps  # doctest: +SKIP
     """
+    return finished(evidence_steps(segments, analysis))
+
+
+def evidence_steps(segments: pd.DataFrame, analysis: pd.DataFrame) -> Steps[Evidence]:
+    """:func:`stream_evidence` one table at a time: yields between them and returns the
+    :class:`Evidence` (``yield from`` it in a caller that lets other work run between
+    steps, as the live capture's findings thread does).
+
+    >>> finished(evidence_steps(cap.segments, cap.analysis)).capture_end  # doctest: +SKIP
+    """
     stream = segments["stream"].to_numpy(np.int64)
     syn = (segments["flags"].to_numpy(np.int64) & SYN) != 0
     retransmission = analysis["retransmission"].to_numpy(bool)
-    streams = pd.DataFrame(
-        {"time": segments["time"].to_numpy(), "resent_syns": syn & retransmission}
-    ).groupby(stream, sort=True)
+    streams = (
+        pd.DataFrame({"time": segments["time"].to_numpy(), "resent_syns": syn & retransmission})
+        .groupby(stream, sort=True)
+        .agg(start=("time", "min"), end=("time", "max"), resent_syns=("resent_syns", "sum"))
+        .rename_axis("stream")
+    )
+    yield
     gaps = stall_gaps(segments)
+    yield
+    directions = _directions(segments, analysis, syn)
+    yield
+    syn_retries = syn_retransmissions(segments)
+    synacks = _synacks(segments)
     return Evidence(
-        streams=streams.agg(
-            start=("time", "min"), end=("time", "max"), resent_syns=("resent_syns", "sum")
-        ).rename_axis("stream"),
-        directions=_directions(segments, analysis, syn),
-        syn_retries=syn_retransmissions(segments),
-        synacks=_synacks(segments),
+        streams=streams,
+        directions=directions,
+        syn_retries=syn_retries,
+        synacks=synacks,
         gaps=gaps[gaps["trying"] > 0].reset_index(drop=True),
         capture_end=float(segments["time"].max()) if len(segments) else None,
     )
 
 
-def build_context(
-    segments: pd.DataFrame,
-    connections: pd.DataFrame,
-    states: pd.DataFrame,
-    analysis: pd.DataFrame | None = None,
-) -> Context:
-    """The context of a whole capture in memory: the evidence of its segments
-    (:func:`stream_evidence` of them and their :func:`hskit.analyze`, computed here
-    unless ``analysis`` gives it).
+def finished(steps: Steps[T], between_steps: Callable[[], None] | None = None) -> T:
+    """Run ``steps`` to the end (calling ``between_steps`` between two of them): what
+    they return.
 
-    >>> build_context(cap.segments, cap.connections, cap.states).capture_end  # doctest: +SKIP
+    >>> def two_steps():
+    ...     yield
+    ...     return 2
+    >>> finished(two_steps())
+    2
     """
-    if analysis is None:
-        analysis = analyze(segments)
-    return context_of(stream_evidence(segments, analysis), connections, states)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+        if between_steps is not None:
+            between_steps()
 
 
 def context_of(evidence: Evidence, connections: pd.DataFrame, states: pd.DataFrame) -> Context:

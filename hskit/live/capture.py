@@ -33,6 +33,8 @@ from hskit.capture import Capture
 from hskit.classify import classify
 from hskit.classify.synthetic import Conversation
 from hskit.classify.synthetic import segments as synthetic_segments
+from hskit.diagnose import diagnosis_steps
+from hskit.diagnose.evidence import finished
 from hskit.errors import HskitError
 from hskit.live.incremental import Classified, ClassifiedCapture
 from hskit.live.merge import Merger
@@ -92,6 +94,8 @@ class LiveCapture:
         self._parts: list[Capture] = []
         self._files: list[RingFile] = []
         self._files_seen = 0
+        #: a closed ring file is being loaded (the tables have work the findings give way to).
+        self._loading = False
         #: TCP segments in every ring file loaded since the start.
         self.segments_seen = 0
         self.load_errors: list[str] = []
@@ -106,7 +110,7 @@ class LiveCapture:
         #: the last findings: (table, ring files they cover, of a final snapshot).
         self._findings: tuple[pd.DataFrame, int, bool] | None = None
         self._findings_lock = threading.Lock()
-        #: how long the last findings took to run.
+        #: the CPU seconds the last findings took.
         self._findings_seconds = 0.0
         #: the findings thread's next job (every, callback), and the signal for it.
         self._findings_job: tuple[int, Callable[[pd.DataFrame, int], None]] | None = None
@@ -128,13 +132,18 @@ class LiveCapture:
             self._warming.join()
         for path in self.recorder.closed_files():
             closed_at = time.monotonic()
+            with self._changed:
+                self._loading = True
             try:
                 part = load(path, progress=False)
             except HskitError as error:  # a file the program wrote badly: say so, go on
                 with self._changed:
                     self.load_errors.append(f"{path}: {error}")
+                    self._loading = False
+                    self._changed.notify_all()
                 continue
             with self._changed:
+                self._loading = False
                 self._parts.append(part)
                 self._files.append(RingFile(path, closed_at, time.monotonic()))
                 kept = self.recorder.settings.files
@@ -198,6 +207,8 @@ class LiveCapture:
                 self._snapshot = Snapshot(
                     seen, capture, connections, time.monotonic(), newest, final=ended
                 )
+                with self._changed:  # the findings thread waits for the tables to catch up
+                    self._changed.notify_all()
             return self._snapshot
 
     def _appended(self, parts: list[Capture], *, final: bool) -> Capture:
@@ -244,12 +255,16 @@ class LiveCapture:
         """Findings so far, as ``Capture.diagnose`` (``overrides`` are thresholds)."""
         return self.capture.diagnose(**overrides)
 
-    def findings(self, every: int = 1) -> tuple[pd.DataFrame, int]:
+    def findings(
+        self, every: int = 1, *, between_steps: Callable[[], None] | None = None
+    ) -> tuple[pd.DataFrame, int]:
         """``(diagnose(), ring files it covers)``, run again only once ``every`` more ring
         files are loaded (at each of the first ``every`` files), or when the capture has
         ended: the findings cost what the whole capture holds, so a view that redraws
         every file runs them every few files. Blocks while they run (the tables do not
-        wait for them: :meth:`findings_later` runs them on a thread of their own).
+        wait for them: :meth:`findings_later` runs them on a thread of their own);
+        ``between_steps`` is called between the steps of ``diagnose``
+        (:func:`hskit.diagnose.diagnosis_steps`).
 
         >>> findings, files = live.findings(every=5)  # doctest: +SKIP
         """
@@ -258,13 +273,21 @@ class LiveCapture:
             cached = self._findings
             stale = cached is None or cached[1] < every or snapshot.files - cached[1] >= every
             if stale or (snapshot.final and not cached[2]):
-                started = time.monotonic()
+                started = time.thread_time()  # their cost, not the time they gave way
                 cached = self._findings = (
-                    snapshot.capture.diagnose(),
+                    finished(
+                        diagnosis_steps(
+                            snapshot.capture.segments,
+                            snapshot.capture.connections,
+                            snapshot.capture.states,
+                            analysis=snapshot.capture.analysis,
+                        ),
+                        between_steps,
+                    ),
                     snapshot.files,
                     snapshot.final,
                 )
-                self._findings_seconds = time.monotonic() - started
+                self._findings_seconds = time.thread_time() - started
             return cached[0], cached[1]
 
     @property
@@ -308,7 +331,22 @@ class LiveCapture:
                 every, done = self._findings_job
                 self._findings_job = None
             pause = FINDINGS_PAUSE * self._findings_seconds / self.recorder.settings.period
-            done(*self.findings(max(every, math.ceil(pause))))
+            done(*self.findings(max(every, math.ceil(pause)), between_steps=self._give_way))
+
+    def _give_way(self) -> None:
+        """Between two steps of the findings: wait while a ring file is being loaded or
+        is loaded but not in the tables yet (at most a ring period a step), so the
+        tables never share the interpreter with the findings while they catch up."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: not self._loading and self._files_seen <= self._tables_files(),
+                self.recorder.settings.period,
+            )
+
+    def _tables_files(self) -> int:
+        """Ring files in the last snapshot of the tables (0 before the first)."""
+        snapshot = self._snapshot
+        return 0 if snapshot is None else snapshot.files
 
     # ------------------------------------------------------------------ control
     @property
