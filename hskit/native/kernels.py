@@ -161,6 +161,79 @@ def walk_packet_blocks(
 
 
 @njit(cache=True, nogil=True)
+def packet_columns(
+    walked: Int,
+    big_endian: npt.NDArray[np.bool_],
+    first_interface: Int,
+    units: npt.NDArray[np.uint64],
+    tsoffset: Int,
+    link_types: npt.NDArray[np.int32],
+) -> tuple[Int, Int, Int, Int, npt.NDArray[np.int32], bool]:
+    """Per-packet columns of the first ``len(big_endian)`` packet blocks gathered by
+    :func:`walk_packet_blocks` (``walked``: their offsets and words, one column each),
+    given each block's section byte order and first interface, and each interface's
+    time stamp units per second (0: past 64 bits), offset seconds and link type:
+    ``(data offset, caplen, origlen, ts_ns, link type, whether every block names a
+    described interface)`` (when not, the columns are unfinished).
+
+    Time stamps follow Wireshark's unsigned 64-bit arithmetic (the sub-second product
+    wraps for resolutions finer than a nanosecond, as Wireshark's does); they are 0 on an
+    interface of units 0, and the most negative int64 (NaT) for a simple packet block.
+    Captured lengths are clipped to the block as Wireshark clips them.
+
+    >>> walked = np.array([[0], [6], [48], [0], [4275878552], [1985229328], [12], [60]])
+    >>> units = np.array([10**12], np.uint64)
+    >>> columns = packet_columns(
+    ...     walked, np.zeros(1, np.bool_), np.zeros(1, np.int64), units,
+    ...     np.zeros(1, np.int64), np.ones(1, np.int32))
+    >>> [int(column[0]) for column in columns[:5]], columns[5]
+    ([28, 12, 60, 18364758009537486, 1], True)
+    """
+    count = big_endian.shape[0]
+    data_offset = np.empty(count, np.int64)
+    caplen = np.empty(count, np.int64)
+    origlen = np.empty(count, np.int64)
+    ts_ns = np.empty(count, np.int64)
+    link = np.empty(count, np.int32)
+    interfaces = units.shape[0]
+    for row in range(count):
+        block, kind, length = walked[0, row], walked[1, row], walked[2, row]
+        third = walked[3, row]
+        if kind == PCAPNG_SPB:
+            local = np.int64(0)
+            origlen[row] = third
+            caplen[row] = min(max(min(third, length - 16), 0), length - 16)
+            data_offset[row] = block + 12
+        else:
+            if kind == PCAPNG_EPB:
+                local = third
+            elif big_endian[row]:
+                local = third >> 16
+            else:
+                local = third & 0xFFFF
+            origlen[row] = walked[7, row]
+            caplen[row] = min(max(walked[6, row], 0), length - 32)
+            data_offset[row] = block + 28
+        interface = first_interface[row] + local
+        if interface < 0 or interface >= interfaces:
+            return data_offset, caplen, origlen, ts_ns, link, False
+        link[row] = link_types[interface]
+        if kind == PCAPNG_SPB:
+            ts_ns[row] = np.iinfo(np.int64).min
+            continue
+        per_second = units[interface]
+        seconds = np.int64(0)
+        nanoseconds = np.int64(0)
+        if per_second != 0:
+            ticks = (np.uint64(walked[4, row]) << np.uint64(32)) | np.uint64(walked[5, row])
+            seconds = np.int64(ticks // per_second)
+            fraction = (ticks % per_second) * np.uint64(1_000_000_000)
+            nanoseconds = np.int64(fraction // per_second)
+        ts_ns[row] = (seconds + tsoffset[interface]) * 1_000_000_000 + nanoseconds
+    return data_offset, caplen, origlen, ts_ns, link, True
+
+
+@njit(cache=True, nogil=True)
 def word_sums(buffer: Bytes, start: Int, length: Int) -> Int:
     """Sum of the big-endian 16-bit words of ``buffer[start[i] : start[i] + length[i]]``
     for each ``i`` (an odd length's last byte is the high byte of a final word; bytes

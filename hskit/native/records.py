@@ -394,9 +394,7 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
     if stop_reason is None and offset < size:
         stop_reason = "file ends inside a block"
     walked = np.concatenate(packets, axis=1)
-    records = _packet_columns(
-        buffer, size, walked[0], walked[1:].T, sections, interfaces, offset, stop_reason
-    )
+    records = _packet_columns(buffer, size, walked, sections, interfaces, offset, stop_reason)
     records.header_blocks = headers
     return records
 
@@ -409,88 +407,63 @@ def _capacity(offset: int, window_end: int) -> int:
 def _packet_columns(
     buffer: npt.NDArray[np.uint8],
     size: int,
-    block: npt.NDArray[np.int64],
-    words: npt.NDArray[np.int64],
+    walked: npt.NDArray[np.int64],
     sections: list[_Section],
     interfaces: list[_Interface],
     stop_offset: int,
     stop_reason: str | None,
 ) -> Records:
-    """Per-packet columns of every EPB, PB and SPB at offsets ``block``, from their first
-    words (one row per block: kind, length, interface, time stamp high and low, captured
-    and original length for an EPB or PB; an SPB has its original length where the EPB
-    has the interface).
+    """Per-packet columns of every EPB, PB and SPB, computed by
+    :func:`hskit.native.kernels.packet_columns` from ``walked``: one column per block, its
+    offset then its first words (kind, length, interface, time stamp high and low,
+    captured and original length for an EPB or PB; an SPB has its original length where
+    the EPB has the interface).
 
     The walk did not check enhanced packet blocks' lengths: the first invalid one ends
     the capture here, like a cut file.
     """
+    from hskit.native import kernels
+
+    block, length = walked[0], walked[2]
     section = np.searchsorted([s.start for s in sections], block, side="right") - 1
     big = np.array([s.big_endian for s in sections], dtype=bool)[section]
     first_interface = np.array([s.first_interface for s in sections], dtype=np.int64)[section]
-    corrupt = (words[:, 1] % 4 != 0) | (words[:, 1] > MAX_CAPLEN + 1024)
-    bad = np.flatnonzero(corrupt | (block + words[:, 1] > size))
+    corrupt = (length % 4 != 0) | (length > MAX_CAPLEN + 1024)
+    bad = np.flatnonzero(corrupt | (block + length > size))
     if len(bad):
         first = int(bad[0])
         stop_reason = (
-            f"corrupt block length {int(words[first, 1])}"
+            f"corrupt block length {int(length[first])}"
             if corrupt[first]
             else "file ends inside a block"
         )
         stop_offset = int(block[first])
-        block, big, first_interface, words = (
-            a[:first] for a in (block, big, first_interface, words)
-        )
+        block, big, first_interface = (a[:first] for a in (block, big, first_interface))
     if stop_reason is not None:
         stop_reason = f"{stop_reason} at byte offset {stop_offset} (record {len(block) + 1})"
-    count = len(block)
-    if count and not interfaces:
+    if len(block) and not interfaces:
         raise NotACapture("a pcapng packet block comes before any interface description")
-    kind, block_len = words[:, 0], words[:, 1]
-    is_spb = kind == _SPB
-    pb_interface = np.where(big, words[:, 2] >> 16, words[:, 2] & 0xFFFF)
-    local = np.where(kind == _EPB, words[:, 2], np.where(is_spb, 0, pb_interface))
-    interface = first_interface + local
-    if count and int(interface.max()) >= len(interfaces):
+    data_offset, caplen, origlen, ts_ns, link, described = kernels.packet_columns(
+        walked,
+        big,
+        first_interface,
+        np.array([i.units_per_second for i in interfaces], dtype=np.uint64),
+        np.array([i.offset_seconds for i in interfaces], dtype=np.int64),
+        np.array([i.link_type for i in interfaces], dtype=np.int32),
+    )
+    if not described:
         raise NotACapture("a pcapng packet block names an interface that was never described")
-    ticks = (words[:, 3].astype(np.uint64) << np.uint64(32)) | words[:, 4].astype(np.uint64)
-    origlen = np.where(is_spb, words[:, 2], words[:, 6])
-    caplen = np.where(is_spb, np.minimum(origlen, block_len - 16), words[:, 5])
-    caplen = np.clip(caplen, 0, np.where(is_spb, block_len - 16, block_len - 32))
-
-    units = np.array([i.units_per_second for i in interfaces] or [1], dtype=np.uint64)[interface]
-    tsoffset = np.array([i.offset_seconds for i in interfaces] or [0], dtype=np.int64)[interface]
-    ts_ns = _pcapng_times(ticks, units, tsoffset)
-    link = np.array([i.link_type for i in interfaces] or [0], dtype=np.int32)[interface]
     return Records(
         buffer=buffer,
-        data_offset=np.where(is_spb, block + 12, block + 28),
+        data_offset=data_offset,
         caplen=caplen,
         origlen=origlen,
-        ts_ns=np.where(is_spb, NO_TIMESTAMP, ts_ns),
+        ts_ns=ts_ns,
         link_type=link,
         bytes_lost=size - stop_offset,
         stop_reason=stop_reason,
         timestamp_notes=_resolution_notes(interfaces),
     )
-
-
-def _pcapng_times(
-    ticks: npt.NDArray[np.uint64], units: npt.NDArray[np.uint64], tsoffset: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
-    """Nanoseconds since the epoch, in Wireshark's unsigned 64-bit arithmetic (whose
-    sub-second product wraps for resolutions finer than a nanosecond, as Wireshark's does);
-    0 on interfaces whose resolution is past 64 bits (``units`` 0).
-
-    >>> ticks = np.array([18364758544493064720], dtype=np.uint64)
-    >>> _pcapng_times(ticks, np.array([10**12], dtype=np.uint64), np.zeros(1, np.int64))
-    array([18364758009537486])
-    """
-    valid = units != 0
-    per_second = np.where(valid, units, np.uint64(1))
-    seconds = np.where(valid, ticks // per_second, np.uint64(0)).astype(np.int64)
-    nanoseconds = (ticks % per_second) * np.uint64(1_000_000_000) // per_second
-    nanoseconds = np.where(valid, nanoseconds, np.uint64(0)).astype(np.int64)
-    return (seconds + tsoffset) * 1_000_000_000 + nanoseconds
 
 
 def _resolution_notes(interfaces: list[_Interface]) -> list[str]:
