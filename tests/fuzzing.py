@@ -477,9 +477,7 @@ def _context() -> multiprocessing.context.BaseContext:
     threads (one OpenBLAS thread, so little address space is reserved)."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(
-        ["hskit", "hskit.native", "hskit.tshark", "pandas", "fuzz_warm"]
-    )
+    context.set_forkserver_preload(["hskit", "hskit.native", "hskit.tshark", "pandas", "fuzz_warm"])
     return context
 
 
