@@ -69,7 +69,7 @@ def test_a_capture_analyses_its_segments_once(monkeypatch) -> None:
 
     monkeypatch.setattr(hskit.analysis, "analyze", counted)
     monkeypatch.setattr(sys.modules["hskit.classify"], "analyze", counted)
-    monkeypatch.setattr(hskit.diagnose.evidence, "analyze", counted)
+    monkeypatch.setattr(sys.modules["hskit.diagnose"], "analyze", counted)
     cap = hskit.load(hskit.samples.path("loss"))
     _ = cap.connections, cap.analysis, cap.states
     findings = cap.diagnose()

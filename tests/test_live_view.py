@@ -8,6 +8,7 @@ closes first waits), and numpy's percentiles of the handshake times.
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,8 +105,10 @@ class ReplayedRing:
         self.settings = RingSettings("replay", None, folder)
         self.running = True
         self._closed: queue.Queue[Path | None] = queue.Queue()
+        self.files_closed = 0
 
     def hand(self, path: Path) -> None:
+        self.files_closed += 1
         self._closed.put(path)
 
     def stop(self) -> None:
@@ -115,6 +118,29 @@ class ReplayedRing:
     def closed_files(self) -> Iterator[Path]:
         while (path := self._closed.get()) is not None:
             yield path
+
+
+def test_a_wait_counts_only_files_closed_after_it_not_older_ones_loaded_late(
+    tmp_path: Path,
+) -> None:
+    ring = ReplayedRing(tmp_path)
+    release = threading.Event()
+    warming = threading.Thread(target=release.wait)  # the compiled reader still loading
+    warming.start()
+    live = LiveCapture(ring, warming=warming)  # type: ignore[arg-type]
+    ring.hand(hskit.samples.path("syn_flood"))  # closed before the wait: no traffic of ours
+    answers: list[bool] = []
+    waiter = threading.Thread(target=lambda: answers.append(live.wait(files=1, timeout=TIMEOUT)))
+    waiter.start()
+    time.sleep(0.2)
+    release.set()
+    assert live.wait(since=0, timeout=TIMEOUT)  # the older file is loaded now...
+    waiter.join(0.5)
+    assert waiter.is_alive() and answers == []  # ...and the wait goes on
+    ring.hand(hskit.samples.path("close_client_first"))  # the file that held the traffic
+    waiter.join(TIMEOUT)
+    assert answers == [True] and live.files_seen == 2
+    live.stop()
 
 
 def _drawn(view: LiveView, files: int) -> bool:

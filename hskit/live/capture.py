@@ -94,6 +94,8 @@ class LiveCapture:
         self._parts: list[Capture] = []
         self._files: list[RingFile] = []
         self._files_seen = 0
+        #: ring files loaded or failed to load since the start (in the order they closed).
+        self._files_done = 0
         #: a closed ring file is being loaded (the tables have work the findings give way to).
         self._loading = False
         #: TCP segments in every ring file loaded since the start.
@@ -139,6 +141,7 @@ class LiveCapture:
             except HskitError as error:  # a file the program wrote badly: say so, go on
                 with self._changed:
                     self.load_errors.append(f"{path}: {error}")
+                    self._files_done += 1
                     self._loading = False
                     self._changed.notify_all()
                 continue
@@ -150,6 +153,7 @@ class LiveCapture:
                 if kept is not None:  # the ring's size: older files are gone from disk too
                     del self._parts[:-kept], self._files[:-kept]
                 self._files_seen += 1
+                self._files_done += 1
                 self.segments_seen += len(part.segments)
                 self._changed.notify_all()
         with self._changed:
@@ -159,9 +163,14 @@ class LiveCapture:
     def wait(
         self, files: int = 1, timeout: float | None = None, *, since: int | None = None
     ) -> bool:
-        """Wait until ``files`` more ring files are loaded than ``since`` (a count of
-        :attr:`files_seen`; default: now), or the capture ended; True if they were.
+        """Wait until ``files`` ring files that close after this call are loaded (or
+        failed to load), or the capture ended; True if they were. With ``since`` (a count
+        of :attr:`files_seen`), wait instead until ``files`` more than ``since`` are loaded.
         Blocks the caller: in a notebook prefer ``live.view()``.
+
+        Files that closed before the call but still wait to be loaded (the first file
+        waits for the compiled reader) do not count: after traffic, ``wait(files=1)``
+        returns once the file that was being written, which holds it, is in the tables.
 
         >>> live.wait(files=1, timeout=5)  # doctest: +SKIP
         True
@@ -170,7 +179,11 @@ class LiveCapture:
         True
         """
         with self._changed:
-            goal = (self._files_seen if since is None else since) + files
+            if since is None:
+                goal = self.recorder.files_closed + files
+                self._changed.wait_for(lambda: self._files_done >= goal or self._ended, timeout)
+                return self._files_done >= goal
+            goal = since + files
             self._changed.wait_for(lambda: self._files_seen >= goal or self._ended, timeout)
             return self._files_seen >= goal
 

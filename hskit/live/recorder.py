@@ -123,6 +123,12 @@ class Recorder:
         self._stderr: list[str] = []
         self._started = threading.Event()
         self._closed: queue.Queue[Path | None] = queue.Queue()
+        #: how many ring files the program has closed so far (loaded or not).
+        self.files_closed = 0
+
+    def _report_closed(self, path: Path) -> None:
+        self.files_closed += 1
+        self._closed.put(path)
 
     @staticmethod
     def _choose_tool(wanted: str | None) -> str:
@@ -209,7 +215,7 @@ class Recorder:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
             if line.strip():
-                self._closed.put(Path(line.strip()))
+                self._report_closed(Path(line.strip()))
         self._closed.put(None)
 
     def _watch_folder(self) -> None:
@@ -221,7 +227,7 @@ class Recorder:
             files = sorted(self.settings.folder.glob("ring_*.pcap"))
             closed = files if ended else files[:-1]
             for path in closed[reported:]:
-                self._closed.put(path)
+                self._report_closed(path)
             reported = max(reported, len(closed))
             if ended:
                 self._closed.put(None)
