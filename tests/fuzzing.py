@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import gzip
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import random
 import resource
@@ -478,7 +479,23 @@ def _context() -> multiprocessing.context.BaseContext:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["hskit", "hskit.native", "hskit.tshark", "pandas", "fuzz_warm"])
+    # The fork server imports its preload list without the parent's sys.path (Python
+    # < 3.13) and skips a module it cannot import: tests/ reaches it through PYTHONPATH.
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent), before]))
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
     return context
+
+
+def preloaded(pipe: Connection) -> None:
+    """Send which of numba and the compiled reader a case's child starts with."""
+    pipe.send(sorted({"numba", "hskit.native.kernels"} & set(sys.modules)))
 
 
 def run_case(

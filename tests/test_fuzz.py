@@ -58,6 +58,17 @@ def test_the_corpus_is_deterministic_and_uses_every_mutation() -> None:
     assert used == {*fuzzing.MUTATIONS, "gzip_corrupt"}
 
 
+def test_a_case_starts_with_the_compiled_reader_loaded_by_the_fork_server() -> None:
+    context = fuzzing._context()
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=fuzzing.preloaded, args=(send,))
+    child.start()
+    send.close()
+    assert receive.poll(60), "the child did not answer"
+    assert receive.recv() == ["hskit.native.kernels", "numba"]
+    child.join(60)
+
+
 def test_the_harness_reports_a_hang(tmp_path) -> None:
     case = fuzzing.make_case(1)
     assert fuzzing.run_case(case, "native", folder=tmp_path, timeout=0).kind == "hang"
