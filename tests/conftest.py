@@ -23,6 +23,9 @@ from hskit.tshark.facts import CACHE_DIR_VARIABLE
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "sample_pcaps"
+#: link addresses of crafted frames (locally administered): scapy's default Ether() asks
+#: the network for the destination's MAC (ARP / neighbour solicitation), frame by frame.
+CRAFTED_LINK = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
 #: Zeek's traces and conn.log baselines, kept in the repository by tests/data/zeek/sync.py.
 ZEEK_ORACLE_DIR = REPO / "tests" / "data" / "zeek"
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")

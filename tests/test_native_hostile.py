@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import unavailable
+from conftest import CRAFTED_LINK, unavailable
 from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
@@ -48,7 +48,9 @@ TICKS = 0xFEDCBA9876543210  # pcapng time stamp units, all 64 bits used
 
 
 def _syn() -> bytes:
-    return bytes(Ether() / IP(src=CLIENT, dst=SERVER) / TCP(sport=40000, dport=80, flags="S"))
+    return bytes(
+        Ether(**CRAFTED_LINK) / IP(src=CLIENT, dst=SERVER) / TCP(sport=40000, dport=80, flags="S")
+    )
 
 
 def _tshark_fields(tshark: str, capture: Path, *fields: str) -> list[list[str]]:
@@ -225,8 +227,8 @@ def test_payload_len_counts_only_bytes_that_were_on_the_wire_as_tshark(
     tshark: str, tmp_path: Path
 ) -> None:
     segment = TCP(sport=1, dport=2, flags="PA") / Raw(b"x" * 10)
-    v4 = bytes(Ether() / IP(src=CLIENT, dst=SERVER, len=1000) / segment)
-    v6 = bytes(Ether() / IPv6(src="fd00::1", dst="fd00::2", plen=900) / segment)
+    v4 = bytes(Ether(**CRAFTED_LINK) / IP(src=CLIENT, dst=SERVER, len=1000) / segment)
+    v6 = bytes(Ether(**CRAFTED_LINK) / IPv6(src="fd00::1", dst="fd00::2", plen=900) / segment)
     # (frame, original length): the IP length claims more than the wire held, or as much
     # as a longer original frame held (cut by the snap length), or more than a shorter one
     records = [(v4, len(v4)), (v4, 1014), (v4, 1200), (v4, 500), (v6, len(v6)), (v6, 954)]
@@ -247,7 +249,7 @@ def _segment(
 ) -> Packet:
     ends = (CLIENT, SERVER, 40000, 80) if client else (SERVER, CLIENT, 80, 40000)
     source, destination, sport, dport = ends
-    packet = Ether() / IP(src=source, dst=destination) / TCP(
+    packet = Ether(**CRAFTED_LINK) / IP(src=source, dst=destination) / TCP(
         sport=sport, dport=dport, flags=flags, seq=seq, ack=ack
     ) / Raw(data)  # fmt: skip
     packet.time = time

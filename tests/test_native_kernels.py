@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, SAMPLE_DIR
+from conftest import CRAFTED_LINK, REPO, SAMPLE_DIR
 
 from hskit.native import kernels
 from hskit.native.records import MAX_CAPLEN, Records, read_records
@@ -247,7 +247,7 @@ def test_checksum_verdicts_equal_tsharks_on_wrong_odd_and_cut_segments(tshark, t
         tcp = TCP(sport=40000 + number % 4, dport=80, seq=number * 1000, flags="PA")
         if number % 5 == 0:
             tcp.chksum = int(rng.integers(0, 0x10000))  # most likely wrong
-        packets.append(Ether() / ip / tcp / Raw(payload))
+        packets.append(Ether(**CRAFTED_LINK) / ip / tcp / Raw(payload))
     whole = tmp_path / "checksums.pcap"
     wrpcap(str(whole), packets)
     cut = tmp_path / "checksums_cut.pcap"

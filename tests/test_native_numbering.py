@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CRAFTED_LINK
 
 import hskit
 from hskit import native
@@ -82,7 +83,7 @@ def many_connections(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for number, (client, server, from_client, flags, seq, ack, size) in enumerate(rows):
         (src, sport), (dst, dport) = (client, server) if from_client else (server, client)
         ip = scapy.IPv6(src=src, dst=dst) if ":" in src else scapy.IP(src=src, dst=dst)
-        packet = scapy.Ether() / ip / scapy.TCP(sport=sport, dport=dport, flags=flags,
+        packet = scapy.Ether(**CRAFTED_LINK) / ip / scapy.TCP(sport=sport, dport=dport, flags=flags,
                                                  seq=seq, ack=ack)  # fmt: skip
         if size:
             packet = packet / scapy.Raw(bytes(size))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CRAFTED_LINK
 
 import hskit
 from hskit import native
@@ -43,7 +44,7 @@ def rebased_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for number, (from_client, flags, seq, ack, payload) in enumerate(EXCHANGE):
         (src, sport), (dst, dport) = (CLIENT, SERVER) if from_client else (SERVER, CLIENT)
         packet = (
-            scapy.Ether()
+            scapy.Ether(**CRAFTED_LINK)
             / scapy.IP(src=src, dst=dst)
             / scapy.TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack)
         )

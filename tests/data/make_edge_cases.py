@@ -34,6 +34,9 @@ HERE = Path(__file__).resolve().parent
 PORT = 47800  # server port for the loopback traffic
 CLIENT_PORT = 47900  # the reused client port
 UDP_PORT = 47801
+#: link addresses of crafted frames (locally administered): scapy's default Ether()
+#: asks the network for the destination's MAC (ARP / neighbour solicitation) per frame.
+LINK = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
 
 Record = tuple[int, int, bytes, int]  # (seconds, microseconds, data, original length)
 
@@ -43,6 +46,7 @@ def _serve(family: int, address: str, port: int, stop_after: float) -> subproces
     """A small echo server in a child process that answers each connection once."""
     code = f"""
 import socket, time
+
 s = socket.socket({family}, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.setsockopt(socket.IPPROTO_TCP, 23, 5)  # TCP_FASTOPEN queue
@@ -282,21 +286,21 @@ def crafted_records() -> list[Record]:
                    ("WScale", 7)]  # fmt: skip
     tfo_experimental = [("MSS", 1400), (254, b"\xf9\x89")]  # RFC 6994 kind with TFO's magic
     packets = [
-        Ether() / ARP(psrc=a4, pdst=b4),
-        Ether()
+        Ether(**LINK) / ARP(psrc=a4, pdst=b4),
+        Ether(**LINK)
         / IP(src=a4, dst=b4)
         / TCP(sport=1111, dport=80, flags="S", seq=1000, options=syn_options),
-        Ether()
+        Ether(**LINK)
         / IP(src=b4, dst=a4)
         / TCP(sport=80, dport=1111, flags="SA", seq=5000, ack=1001, options=tfo_experimental),
-        Ether()
+        Ether(**LINK)
         / IP(src=a4, dst=b4, options=b"\x01\x01\x01\x00")
         / TCP(sport=1111, dport=80, flags="A", seq=1001, ack=5001),
-        Ether()
+        Ether(**LINK)
         / IP(src=a4, dst=b4, len=0)
         / TCP(sport=1111, dport=80, flags="PA", seq=1041, ack=5001)
         / (b"z" * 30),  # TSO: length 0
-        Ether() / IP(src=a4, dst=b4) / UDP(sport=53, dport=53) / b"dns",
+        Ether(**LINK) / IP(src=a4, dst=b4) / UDP(sport=53, dport=53) / b"dns",
         Dot3()
         / LLC(dsap=0xAA, ssap=0xAA, ctrl=3)
         / SNAP(OUI=0, code=0x0800)
@@ -305,36 +309,42 @@ def crafted_records() -> list[Record]:
         Dot3() / LLC(dsap=0x42, ssap=0x42, ctrl=3) / b"spanning tree",
         # ICMP errors quoting SYNs of connections not seen yet: Wireshark numbers a stream
         # for each; a SYN that follows for the second joins its stream.
-        Ether()
+        Ether(**LINK)
         / IP(src="10.0.0.9", dst="10.0.0.7")
         / ICMP(type=3, code=3)
         / IP(src="10.0.0.7", dst="10.0.0.8")
         / TCP(sport=5555, dport=80, flags="S", seq=9),
-        Ether()
+        Ether(**LINK)
         / IP(src="10.0.0.9", dst="10.0.0.5")
         / ICMP(type=3, code=13)
         / IP(src="10.0.0.5", dst="10.0.0.6")
         / TCP(sport=4444, dport=25, flags="S", seq=42),
-        Ether() / IP(src="10.0.0.5", dst="10.0.0.6") / TCP(sport=4444, dport=25, flags="S", seq=42),
-        Ether() / IP(src=a4, dst=b4) / ICMP(),
-        Ether()
+        Ether(**LINK)
+        / IP(src="10.0.0.5", dst="10.0.0.6")
+        / TCP(sport=4444, dport=25, flags="S", seq=42),
+        Ether(**LINK) / IP(src=a4, dst=b4) / ICMP(),
+        Ether(**LINK)
         / IPv6(src=a6, dst=b6)
         / IPv6ExtHdrHopByHop()
         / IPv6ExtHdrDestOpt()
         / TCP(sport=2222, dport=443, flags="S", seq=77, options=[("MSS", 1220)]),
-        Ether()
+        Ether(**LINK)
         / IPv6(src=b6, dst=a6)
         / IPv6ExtHdrRouting(addresses=[a6])
         / TCP(sport=443, dport=2222, flags="SA", seq=99, ack=78),
-        Ether() / IPv6(src="::ffff:10.0.0.1", dst=b6) / TCP(sport=3333, dport=22, flags="R"),
+        Ether(**LINK) / IPv6(src="::ffff:10.0.0.1", dst=b6) / TCP(sport=3333, dport=22, flags="R"),
         # A 4-tuple reused in the other direction, then a SYN that joins that conversation
         # because it has no base sequence number yet in its direction.
-        Ether() / IP(src=c4, dst=d4) / TCP(sport=1000, dport=2000, flags="S", seq=100),
-        Ether() / IP(src=d4, dst=c4) / TCP(sport=2000, dport=1000, flags="SA", seq=500, ack=101),
-        Ether() / IP(src=c4, dst=d4) / TCP(sport=1000, dport=2000, flags="R", seq=101),
-        Ether() / IP(src=d4, dst=c4) / TCP(sport=2000, dport=1000, flags="S", seq=900),
-        Ether() / IP(src=c4, dst=d4) / TCP(sport=1000, dport=2000, flags="S", seq=300),
-        Ether() / IP(src=c4, dst=d4) / TCP(sport=1000, dport=2000, flags="SA", seq=300, ack=901),
+        Ether(**LINK) / IP(src=c4, dst=d4) / TCP(sport=1000, dport=2000, flags="S", seq=100),
+        Ether(**LINK)
+        / IP(src=d4, dst=c4)
+        / TCP(sport=2000, dport=1000, flags="SA", seq=500, ack=101),
+        Ether(**LINK) / IP(src=c4, dst=d4) / TCP(sport=1000, dport=2000, flags="R", seq=101),
+        Ether(**LINK) / IP(src=d4, dst=c4) / TCP(sport=2000, dport=1000, flags="S", seq=900),
+        Ether(**LINK) / IP(src=c4, dst=d4) / TCP(sport=1000, dport=2000, flags="S", seq=300),
+        Ether(**LINK)
+        / IP(src=c4, dst=d4)
+        / TCP(sport=1000, dport=2000, flags="SA", seq=300, ack=901),
     ]
     return [(1_700_000_000 + i, 1000 * i, bytes(p), len(bytes(p))) for i, p in enumerate(packets)]
 
@@ -347,17 +357,17 @@ def fragment_records() -> list[Record]:
 
     a4, b4, a6, b6 = "10.0.0.1", "10.0.0.2", "2001:db8::1", "2001:db8::2"
     packets = [
-        Ether() / IP(src=a4, dst=b4) / TCP(sport=1111, dport=80, flags="S", seq=1000),
-        Ether()
+        Ether(**LINK) / IP(src=a4, dst=b4) / TCP(sport=1111, dport=80, flags="S", seq=1000),
+        Ether(**LINK)
         / IP(src=a4, dst=b4, flags="MF", id=7)
         / TCP(sport=1111, dport=80, flags="PA", seq=1001, ack=5001)
         / (b"x" * 40),
-        Ether() / IP(src=a4, dst=b4, frag=3, id=7, proto=6) / (b"y" * 24),
-        Ether()
+        Ether(**LINK) / IP(src=a4, dst=b4, frag=3, id=7, proto=6) / (b"y" * 24),
+        Ether(**LINK)
         / IPv6(src=a6, dst=b6)
         / IPv6ExtHdrFragment(offset=0, m=1, id=5)
         / TCP(sport=2222, dport=443, flags="A", seq=78, ack=100),
-        Ether()
+        Ether(**LINK)
         / IPv6(src=a6, dst=b6)
         / IPv6ExtHdrFragment(offset=2, m=0, id=5, nh=6)
         / (b"w" * 16),
@@ -373,8 +383,8 @@ def unsupported_records() -> dict[str, list[Record]]:
 
     tcp = TCP(sport=1, dport=2, flags="S")
     frames = {
-        "gre": Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / GRE() / IP() / tcp,
-        "mpls": Ether(type=0x8847) / MPLS(label=16, s=1) / IP() / tcp,
+        "gre": Ether(**LINK) / IP(src="10.0.0.1", dst="10.0.0.2") / GRE() / IP() / tcp,
+        "mpls": Ether(type=0x8847, **LINK) / MPLS(label=16, s=1) / IP() / tcp,
     }
     return {name: [(1_700_000_000, 0, bytes(f), len(bytes(f)))] for name, f in frames.items()}
 
