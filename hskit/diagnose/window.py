@@ -124,28 +124,39 @@ def find_zero_window(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     return pd.concat(findings, ignore_index=True) if findings else empty_findings()
 
 
-def stall_gaps(segments: pd.DataFrame) -> pd.DataFrame:
-    """Each stream's gaps between progress segments: ``stream, start, end, trying``.
+def stall_gaps(segments: pd.DataFrame, signs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each stream's gaps between progress segments: ``stream, start, end, trying``,
+    ordered by stream and time (``signs``: :func:`segment_signs` of ``segments`` when it
+    is at hand).
 
     >>> stall_gaps(cap.segments).sort_values("end").tail()  # doctest: +SKIP
     """
-    signs = segment_signs(segments)
-    gap = signs["progress"].groupby(segments["stream"], sort=False).cumsum()
-    keyed = pd.DataFrame(
+    if signs is None:
+        signs = segment_signs(segments)
+    stream = segments["stream"].to_numpy()
+    # each stream's rows together, in capture order within it: a gap's rows follow one
+    # another, as the progress segment that opens it (a stable sort on the stream alone)
+    order = np.argsort(stream, kind="stable")
+    stream, time = stream[order], segments["time"].to_numpy()[order]
+    progress = signs["progress"].to_numpy(bool)[order]
+    trying = signs["trying"].to_numpy(bool)[order].astype(np.int64)
+    new_stream = np.ones(len(stream), bool)
+    new_stream[1:] = stream[1:] != stream[:-1]
+    first = np.flatnonzero(new_stream | progress)  # each gap's first row
+    if not len(first):
+        return pd.DataFrame({"stream": stream, "start": time, "end": time, "trying": trying})
+    last = np.append(first[1:], len(stream)) - 1
+    start = time[first]
+    same_stream_next = np.append(~new_stream[first[1:]], False)
+    end = np.where(same_stream_next, np.append(start[1:], 0.0), time[last])
+    return pd.DataFrame(
         {
-            "stream": segments["stream"].to_numpy(),
-            "gap": gap.to_numpy(),
-            "time": segments["time"].to_numpy(),
-            "trying": signs["trying"].to_numpy(),
+            "stream": stream[first],
+            "start": start,
+            "end": end,
+            "trying": np.add.reduceat(trying, first),
         }
     )
-    gaps = keyed.groupby(["stream", "gap"], sort=True).agg(
-        start=("time", "first"), last=("time", "last"), trying=("trying", "sum")
-    )
-    gaps = gaps.reset_index()
-    next_start = gaps.groupby("stream")["start"].shift(-1)
-    gaps["end"] = next_start.fillna(gaps["last"])
-    return gaps[["stream", "start", "end", "trying"]]
 
 
 def find_stalled(context: Context, thresholds: Thresholds) -> pd.DataFrame:

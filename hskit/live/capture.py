@@ -59,12 +59,18 @@ FINDINGS_PAUSE = 4
 
 @dataclass(frozen=True)
 class RingFile:
-    """A closed ring file and when hskit learnt that it was closed and had loaded it
-    (``time.monotonic()`` seconds)."""
+    """A closed ring file, when the capture program said it was closed, and when hskit
+    began and finished loading it (``time.monotonic()`` seconds; the loader takes one
+    file at a time, so a file can wait for the one before it).
+
+    >>> RingFile(Path("ring_00001.pcapng"), 1.0, 1.4, load_started_at=1.1).loaded_at
+    1.4
+    """
 
     path: Path
     closed_at: float
     loaded_at: float
+    load_started_at: float
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,8 @@ class LiveCapture:
         if self._warming is not None:
             self._warming.join()
         for path in self.recorder.closed_files():
-            closed_at = time.monotonic()
+            started = time.monotonic()
+            closed_at = self.recorder.closed_at.get(path, started)
             with self._changed:
                 self._loading = True
             try:
@@ -148,7 +155,9 @@ class LiveCapture:
             with self._changed:
                 self._loading = False
                 self._parts.append(part)
-                self._files.append(RingFile(path, closed_at, time.monotonic()))
+                self._files.append(
+                    RingFile(path, closed_at, time.monotonic(), load_started_at=started)
+                )
                 kept = self.recorder.settings.files
                 if kept is not None:  # the ring's size: older files are gone from disk too
                     del self._parts[:-kept], self._files[:-kept]
