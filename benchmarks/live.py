@@ -110,11 +110,11 @@ def redraw(live: hskit.LiveCapture) -> tuple[Snapshot, float]:
 
 
 #: what the findings thread does between two of its pauses, in order (the first holds
-#: the snapshot the findings read and the capture's whole-capture analysis).
+#: the snapshot the findings read when the view has not made it, and the analysis).
 FINDINGS_STEPS = (
-    "snapshot+analysis+streams", "stall_gaps", "directions", "synacks+no_answer", "refused",
-    "syn_flood", "slow_handshake", "time_wait", "resets", "zero_window", "stalled", "loss",
-    "retransmissions", "combined",
+    "snapshot+analysis", "streams", "signs", "stall_gaps", "directions", "synacks+no_answer",
+    "refused", "syn_flood", "slow_handshake", "time_wait", "resets", "zero_window",
+    "stalled", "loss", "retransmissions", "combined",
 )  # fmt: skip
 
 
@@ -123,6 +123,7 @@ class Redraw:
     """One redraw's times (``time.monotonic()``): the newest file drawn closed, its load
     began and ended, the snapshot was asked for and ready, the figures were drawn."""
 
+    files: int
     closed: float
     load_started: float
     loaded: float
@@ -214,8 +215,8 @@ def measure(
                 lags.append((done - drawn.newest_closed_at) / period)
                 behind.append(live.files_seen - drawn.files)
                 ring = {f.closed_at: f for f in live.files}[drawn.newest_closed_at]
-                redraws.append(Redraw(ring.closed_at, ring.load_started_at, ring.loaded_at,
-                                      asked, ready, done))  # fmt: skip
+                times = (ring.closed_at, ring.load_started_at, ring.loaded_at, asked, ready, done)
+                redraws.append(Redraw(drawn.files, *times))
             traffic = done - started
             live.wait(files=1, timeout=period, since=drawn.files)  # as the view waits
     finally:
@@ -245,6 +246,12 @@ def measure(
           f"p95 {np.percentile(lag, 95):.2f}, median {np.median(lag):.2f}; closed files "
           f"not yet drawn when a redraw ended: max {max(behind, default=0)}")  # fmt: skip
     print("lag of each redraw, ring periods:", " ".join(f"{x:.2f}" for x in lag))
+    warm = min((one.load_started for one in redraws), default=0.0)
+    after = np.array([(r.drawn - r.closed) / period for r in redraws if r.closed >= warm])
+    if len(after):  # the files that closed while the loader waited for the warm-up left out
+        print(f"  of the {len(after)} redraws of files closed after the warm-up: max "
+              f"{np.max(after):.2f}, p95 {np.percentile(after, 95):.2f}, "
+              f"median {np.median(after):.2f}")  # fmt: skip
     if breakdown:
         _print_breakdown(redraws, steps, period, breakdown)
     if findings:
@@ -273,7 +280,8 @@ def _print_breakdown(redraws: list[Redraw], steps: FindingsSteps, period: int, w
         parts = ", ".join(f"{name} {value:.2f}" for name, value in one.parts().items())
         during = steps.during(one.closed, one.drawn)
         meanwhile = ", ".join(f"{name} {took:.2f}" for name, took in during) or "none"
-        print(f"  lag {(one.drawn - one.closed) / period:.2f}: {parts}; findings: {meanwhile}")
+        print(f"  lag {(one.drawn - one.closed) / period:.2f} (file {one.files}): {parts}; "
+              f"findings: {meanwhile}")  # fmt: skip
     if redraws:
         medians = {n: np.median([r.parts()[n] for r in redraws]) for n in redraws[0].parts()}
         print("  median of every redraw: "

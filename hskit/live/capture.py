@@ -34,7 +34,7 @@ from hskit.classify import classify
 from hskit.classify.synthetic import Conversation
 from hskit.classify.synthetic import segments as synthetic_segments
 from hskit.diagnose import diagnosis_steps
-from hskit.diagnose.evidence import finished
+from hskit.diagnose.evidence import Steps, finished
 from hskit.errors import HskitError
 from hskit.live.incremental import Classified, ClassifiedCapture
 from hskit.live.merge import Merger
@@ -297,15 +297,7 @@ class LiveCapture:
             if stale or (snapshot.final and not cached[2]):
                 started = time.thread_time()  # their cost, not the time they gave way
                 cached = self._findings = (
-                    finished(
-                        diagnosis_steps(
-                            snapshot.capture.segments,
-                            snapshot.capture.connections,
-                            snapshot.capture.states,
-                            analysis=snapshot.capture.analysis,
-                        ),
-                        between_steps,
-                    ),
+                    finished(_diagnosis_of(snapshot.capture), between_steps),
                     snapshot.files,
                     snapshot.final,
                 )
@@ -407,6 +399,22 @@ def warm_up() -> None:
     """
     talk = Conversation().client("S").server("S.").client(".").client("P.", data=10)
     classify(synthetic_segments(talk.server(".").client("F.").server("F.").client(".")))
+
+
+def _diagnosis_of(capture: Capture) -> Steps[pd.DataFrame]:
+    """``capture.diagnose()`` in steps (:func:`hskit.diagnose.diagnosis_steps`), the
+    capture's own analysis the first of them (a pass over every segment, kept by the
+    capture).
+
+    >>> finished(_diagnosis_of(live.capture))  # doctest: +SKIP
+    """
+    analysis = capture.analysis
+    yield
+    return (
+        yield from diagnosis_steps(
+            capture.segments, capture.connections, capture.states, analysis=analysis
+        )
+    )
 
 
 def _with_current_states(capture: Capture) -> pd.DataFrame:
