@@ -112,7 +112,8 @@ def redraw(live: hskit.LiveCapture) -> tuple[Snapshot, float]:
 #: what the findings thread does between two of its pauses, in order (the first holds
 #: the snapshot the findings read when the view has not made it, and the analysis).
 FINDINGS_STEPS = (
-    "snapshot+analysis", "streams", "signs", "stall_gaps", "directions", "synacks+no_answer",
+    "snapshot+analysis", "streams", "signs:windows", "signs:progress", "stall_gaps",
+    "directions", "synacks+no_answer",
     "refused", "syn_flood", "slow_handshake", "time_wait", "resets", "zero_window",
     "stalled", "loss", "retransmissions", "combined",
 )  # fmt: skip

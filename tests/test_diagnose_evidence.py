@@ -89,13 +89,13 @@ def test_diagnosis_in_steps_gives_way_between_them_and_finds_what_the_parts_find
 ) -> None:
     """The live capture's findings thread runs ``diagnose`` step by step, letting the
     tables go first between steps: one pause after the analysis, after each of the
-    evidence's four stages and after each finder; the findings equal those found from
+    evidence's five stages and after each finder; the findings equal those found from
     the evidence of a 3-way split (a path that does not go through the steps)."""
     cap = hskit.load(hskit.samples.path(name), progress=False)
     pauses: list[int] = []
     steps = diagnosis_steps(cap.segments, cap.connections, cap.states)
     findings = finished(steps, lambda: pauses.append(len(pauses)))
-    assert len(pauses) == 1 + 4 + len(FINDERS)
+    assert len(pauses) == 1 + 5 + len(FINDERS)
     joined = concat_evidence(evidence_in_parts(cap.segments, 3))
     pd.testing.assert_frame_equal(findings, diagnose_evidence(joined, cap.connections, cap.states))
     assert not findings.empty

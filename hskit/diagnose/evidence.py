@@ -15,21 +15,17 @@ segments that keeps each connection whole (:func:`concat_evidence`): in memory
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
+from hskit.diagnose.steps import Steps, finished
 from hskit.diagnose.table import Context
-from hskit.diagnose.window import segment_signs, stall_gaps
+from hskit.diagnose.window import segment_signs_steps, stall_gaps
 from hskit.schema import ACK, SYN
 from hskit.timing import endpoint_text, syn_retransmissions
-
-T = TypeVar("T")
-#: a computation in steps: yields between them, returns its result.
-Steps = Generator[None, None, T]
 
 #: per direction: the column of ``Evidence.directions`` and what it counts.
 DIRECTION_COUNTS = {
@@ -97,7 +93,7 @@ def evidence_steps(segments: pd.DataFrame, analysis: pd.DataFrame) -> Steps[Evid
         .rename_axis("stream")
     )
     yield
-    signs = segment_signs(segments)
+    signs = yield from segment_signs_steps(segments)
     yield
     gaps = stall_gaps(segments, signs)
     yield
@@ -113,25 +109,6 @@ def evidence_steps(segments: pd.DataFrame, analysis: pd.DataFrame) -> Steps[Evid
         gaps=gaps[gaps["trying"] > 0].reset_index(drop=True),
         capture_end=float(segments["time"].max()) if len(segments) else None,
     )
-
-
-def finished(steps: Steps[T], between_steps: Callable[[], None] | None = None) -> T:
-    """Run ``steps`` to the end (calling ``between_steps`` between two of them): what
-    they return.
-
-    >>> def two_steps():
-    ...     yield
-    ...     return 2
-    >>> finished(two_steps())
-    2
-    """
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
-        if between_steps is not None:
-            between_steps()
 
 
 def context_of(evidence: Evidence, connections: pd.DataFrame, states: pd.DataFrame) -> Context:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hskit.diagnose.steps import Steps, finished
 from hskit.diagnose.table import (
     Context,
     Thresholds,
@@ -38,6 +39,15 @@ def segment_signs(segments: pd.DataFrame) -> pd.DataFrame:
 
     >>> segment_signs(cap.segments).sum()  # doctest: +SKIP
     """
+    return finished(segment_signs_steps(segments))
+
+
+def segment_signs_steps(segments: pd.DataFrame) -> Steps[pd.DataFrame]:
+    """:func:`segment_signs` in two steps (the windows, then the progress): yields
+    between them and returns the signs.
+
+    >>> finished(segment_signs_steps(cap.segments))  # doctest: +SKIP
+    """
     flags = segments["flags"].to_numpy(dtype=np.int64)
     payload = segments["payload_len"].to_numpy(dtype=np.int64)
     from_client = segments["from_client"].to_numpy()
@@ -51,6 +61,7 @@ def segment_signs(segments: pd.DataFrame) -> pd.DataFrame:
     server_win = server_win.groupby(stream, sort=False).ffill()
     peer_win = np.where(from_client, server_win.to_numpy(), client_win.to_numpy())
     probe = (peer_win == 0) & (payload <= 1) & ((flags & (SYN | FIN | RST)) == 0)
+    yield
 
     seq_end = segments["rel_seq"].to_numpy(dtype=np.int64) + payload
     sent_end = pd.Series(np.where(payload > 0, seq_end, 0), index=segments.index)

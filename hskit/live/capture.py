@@ -94,7 +94,8 @@ class LiveCapture:
 
     def __init__(self, recorder: Recorder, *, warming: threading.Thread | None = None) -> None:
         self.recorder = recorder
-        #: the thread of :func:`warm_up`, which the loader waits for before its first file.
+        #: a thread (such as one running :func:`warm_up`) the loader waits for before its
+        #: first file.
         self._warming = warming
         self.folder = recorder.settings.folder
         self._parts: list[Capture] = []
@@ -393,7 +394,8 @@ def warm_up() -> None:
     """Classify a hand-built connection once, so the first ring file does not pay for
     what a process's first ``hskit.classify`` does once (importing and loading the
     compiled analysis passes: seconds on a loaded machine). :func:`hskit.live` runs it
-    on a thread of its own while the capture program starts.
+    before it starts the capture program (on a thread beside it, the first ring files
+    waited for it: a lag of up to 2.6 periods at the first file).
 
     >>> warm_up()
     """
