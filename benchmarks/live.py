@@ -37,6 +37,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -97,13 +99,77 @@ def generate(rate: float, seconds: float, connections: int) -> None:
     client.close()
 
 
-def redraw(live: hskit.LiveCapture) -> Snapshot:
+def redraw(live: hskit.LiveCapture) -> tuple[Snapshot, float]:
     """What the view's thread does once: snapshot and three figures (the findings run on
-    their own thread, as the view's do); the snapshot drawn."""
+    their own thread, as the view's do); the snapshot drawn and when it was ready."""
     snapshot = live.snapshot()
+    ready = time.monotonic()
     for figure in (states_now_figure, new_connections_figure, rtt_percentiles_figure):
         figure(snapshot.connections).to_json(validate=False)
-    return snapshot
+    return snapshot, ready
+
+
+#: what the findings thread does between two of its pauses, in order (the first holds
+#: the snapshot the findings read when the view has not made it, and the analysis).
+FINDINGS_STEPS = (
+    "snapshot+analysis", "streams", "signs:windows", "signs:progress", "stall_gaps",
+    "directions", "synacks+no_answer",
+    "refused", "syn_flood", "slow_handshake", "time_wait", "resets", "zero_window",
+    "stalled", "loss", "retransmissions", "combined",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Redraw:
+    """One redraw's times (``time.monotonic()``): the newest file drawn closed, its load
+    began and ended, the snapshot was asked for and ready, the figures were drawn."""
+
+    files: int
+    closed: float
+    load_started: float
+    loaded: float
+    asked: float
+    ready: float
+    drawn: float
+
+    def parts(self) -> dict[str, float]:
+        """The lag split into where it went, seconds."""
+        return {
+            "queue": self.load_started - self.closed,  # the loader busy with older files
+            "load": self.loaded - self.load_started,
+            "idle": self.asked - self.loaded,  # the view drawing an older file or pausing
+            "snapshot": self.ready - self.asked,  # merge, classify, states (and its lock)
+            "draw": self.drawn - self.ready,
+        }
+
+
+class FindingsSteps:
+    """Records what the findings thread did and when: ``(step, started, ended)``."""
+
+    def __init__(self, live: hskit.LiveCapture) -> None:
+        self.steps: list[tuple[str, float, float]] = []
+        self._findings = live.findings
+        live.findings = self.findings  # type: ignore[method-assign]
+
+    def findings(self, every: int = 1, *, between_steps: Callable[[], None] | None = None):
+        """``live.findings`` timing each step between two calls of ``between_steps``."""
+        number, began = 0, time.monotonic()
+
+        def paused() -> None:
+            nonlocal number, began
+            self.steps.append((FINDINGS_STEPS[number], began, time.monotonic()))
+            if between_steps is not None:
+                between_steps()
+            number, began = number + 1, time.monotonic()
+
+        answer = self._findings(every, between_steps=paused)
+        self.steps.append((FINDINGS_STEPS[number] if number else "cached", began,
+                           time.monotonic()))  # fmt: skip
+        return answer
+
+    def during(self, start: float, end: float) -> list[tuple[str, float]]:
+        """The steps that ran between ``start`` and ``end``: name and whole duration."""
+        return [(name, b - a) for name, a, b in self.steps if a < end and b > start]
 
 
 def measure(
@@ -114,6 +180,7 @@ def measure(
     files: int | None,
     findings: bool,
     keep: Path | None,
+    breakdown: int = 0,
 ) -> None:
     load_before = os.getloadavg()
     live = hskit.live(
@@ -128,6 +195,8 @@ def measure(
          str(seconds), "--connections", str(connections)]
     )  # fmt: skip
     lags: list[float] = []
+    redraws: list[Redraw] = []
+    steps = FindingsSteps(live)
     behind: list[int] = []
     findings_behind: list[int] = []
 
@@ -138,13 +207,17 @@ def measure(
     traffic = seconds
     try:
         while generator.poll() is None:
-            drawn = redraw(live)
+            asked = time.monotonic()
+            drawn, ready = redraw(live)
             done = time.monotonic()
             if findings:
                 live.findings_later(FINDINGS_EVERY, findings_drawn)
             if drawn.newest_closed_at is not None:
                 lags.append((done - drawn.newest_closed_at) / period)
                 behind.append(live.files_seen - drawn.files)
+                ring = {f.closed_at: f for f in live.files}[drawn.newest_closed_at]
+                times = (ring.closed_at, ring.load_started_at, ring.loaded_at, asked, ready, done)
+                redraws.append(Redraw(drawn.files, *times))
             traffic = done - started
             live.wait(files=1, timeout=period, since=drawn.files)  # as the view waits
     finally:
@@ -174,6 +247,14 @@ def measure(
           f"p95 {np.percentile(lag, 95):.2f}, median {np.median(lag):.2f}; closed files "
           f"not yet drawn when a redraw ended: max {max(behind, default=0)}")  # fmt: skip
     print("lag of each redraw, ring periods:", " ".join(f"{x:.2f}" for x in lag))
+    warm = min((one.load_started for one in redraws), default=0.0)
+    after = np.array([(r.drawn - r.closed) / period for r in redraws if r.closed >= warm])
+    if len(after):  # the files that closed while the loader waited for the warm-up left out
+        print(f"  of the {len(after)} redraws of files closed after the warm-up: max "
+              f"{np.max(after):.2f}, p95 {np.percentile(after, 95):.2f}, "
+              f"median {np.median(after):.2f}")  # fmt: skip
+    if breakdown:
+        _print_breakdown(redraws, steps, period, breakdown)
     if findings:
         print(f"findings (every {FINDINGS_EVERY} files or less often, own thread): "
               f"{len(findings_behind)} runs, ring files behind when done: "
@@ -189,6 +270,29 @@ def measure(
           f"{'met' if rate_seen >= 50_000 and dropped == 0 else 'NOT met'}")  # fmt: skip
     print(f"  view at most one ring period behind: "
           f"{'met' if np.nanmax(lag) <= 1.0 else 'NOT met'}")  # fmt: skip
+
+
+def _print_breakdown(redraws: list[Redraw], steps: FindingsSteps, period: int, worst: int) -> None:
+    """The ``worst`` redraws' lag split into its parts, with the findings steps that ran
+    meanwhile, and the median of each part over all redraws."""
+    print(f"the {worst} worst redraws, seconds (queue: waiting for the loader; idle: "
+          "loaded, the view busy with an older file) and findings steps meanwhile:")  # fmt: skip
+    for one in sorted(redraws, key=lambda r: r.closed - r.drawn)[:worst]:
+        parts = ", ".join(f"{name} {value:.2f}" for name, value in one.parts().items())
+        during = steps.during(one.closed, one.drawn)
+        meanwhile = ", ".join(f"{name} {took:.2f}" for name, took in during) or "none"
+        print(f"  lag {(one.drawn - one.closed) / period:.2f} (file {one.files}): {parts}; "
+              f"findings: {meanwhile}")  # fmt: skip
+    if redraws:
+        medians = {n: np.median([r.parts()[n] for r in redraws]) for n in redraws[0].parts()}
+        print("  median of every redraw: "
+              + ", ".join(f"{name} {value:.2f}" for name, value in medians.items()))  # fmt: skip
+    longest: dict[str, float] = {}
+    for name, began, ended in steps.steps:
+        longest[name] = max(longest.get(name, 0.0), ended - began)
+    print("  longest findings steps, s: " + ", ".join(
+        f"{name} {took:.2f}" for name, took in sorted(longest.items(), key=lambda x: -x[1])[:6]
+    ))  # fmt: skip
 
 
 #: the steps of one ring file, as the live capture and its view do them.
@@ -243,6 +347,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the ring in this folder")
     parser.add_argument("--replay", type=Path,
                         help="replay a kept ring: CPU seconds of each step per file")  # fmt: skip
+    parser.add_argument("--breakdown", type=int, default=0, metavar="N",
+                        help="split the lag of the N worst redraws into its parts")  # fmt: skip
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
@@ -251,7 +357,8 @@ def main() -> None:
         replay(args.replay)
     else:
         measure(args.rate, args.seconds, args.connections, args.period, args.files,
-                findings=not args.no_findings, keep=args.keep)  # fmt: skip
+                findings=not args.no_findings, keep=args.keep,
+                breakdown=args.breakdown)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -12,7 +12,13 @@ import pytest
 
 import hskit
 from hskit.diagnose import FINDERS, diagnose, diagnose_evidence, diagnosis_steps
-from hskit.diagnose.evidence import concat_evidence, finished, stream_evidence
+from hskit.diagnose.evidence import (
+    DIRECTION_COUNTS,
+    concat_evidence,
+    finished,
+    stream_evidence,
+)
+from hskit.diagnose.window import segment_signs, stall_gaps
 
 #: samples whose findings use every evidence table: loss, retransmissions, zero window,
 #: stalls, SYN floods with cookie signs, unanswered SYNs with backoff, slow handshakes.
@@ -83,13 +89,63 @@ def test_diagnosis_in_steps_gives_way_between_them_and_finds_what_the_parts_find
 ) -> None:
     """The live capture's findings thread runs ``diagnose`` step by step, letting the
     tables go first between steps: one pause after the analysis, after each of the
-    evidence's three stages and after each finder; the findings equal those found from
+    evidence's five stages and after each finder; the findings equal those found from
     the evidence of a 3-way split (a path that does not go through the steps)."""
     cap = hskit.load(hskit.samples.path(name), progress=False)
     pauses: list[int] = []
     steps = diagnosis_steps(cap.segments, cap.connections, cap.states)
     findings = finished(steps, lambda: pauses.append(len(pauses)))
-    assert len(pauses) == 1 + 3 + len(FINDERS)
+    assert len(pauses) == 1 + 5 + len(FINDERS)
     joined = concat_evidence(evidence_in_parts(cap.segments, 3))
     pd.testing.assert_frame_equal(findings, diagnose_evidence(joined, cap.connections, cap.states))
     assert not findings.empty
+
+
+@pytest.mark.parametrize("name", [*SAMPLES, "zero_window_stall", "reorder"])
+def test_stall_gaps_and_direction_counts_are_what_group_bys_over_the_segments_give(
+    name: str,
+) -> None:
+    """The stall gaps and per-direction counts (built with NumPy from a stable sort on
+    the stream) equal pandas group-bys over ``(stream, gap)`` and ``(stream, from_client)``
+    of every segment: each gap from its progress segment to the next one (or its last
+    segment), each direction's counts and zero-window times."""
+    cap = hskit.load(hskit.samples.path(name), progress=False)
+    segments, signs = cap.segments, segment_signs(cap.segments)
+    gap = signs["progress"].groupby(segments["stream"], sort=False).cumsum()
+    rows = segments[["stream", "time"]].assign(gap=gap, trying=signs["trying"])
+    gaps = (
+        rows.groupby(["stream", "gap"], sort=True)
+        .agg(start=("time", "first"), last=("time", "last"), trying=("trying", "sum"))
+        .reset_index()
+    )
+    gaps["end"] = gaps.groupby("stream")["start"].shift(-1).fillna(gaps["last"])
+    pd.testing.assert_frame_equal(stall_gaps(segments), gaps[["stream", "start", "end", "trying"]])
+
+    evidence = stream_evidence(segments, cap.analysis)
+    analysis = cap.analysis
+    syn = (segments["flags"].to_numpy() & hskit.schema.SYN) != 0
+    zero_window_time = segments["time"].where(signs["zero_window"])
+    table = pd.DataFrame(
+        {
+            "stream": segments["stream"].astype("int64"),
+            "from_client": segments["from_client"].astype(bool),
+            "payload": segments["payload_len"] > 0,
+            "retransmitted": analysis["retransmission"] & ~syn,
+            "lost_data": analysis["lost_segment"] | analysis["fast_retransmission"],
+            "acked_unseen": analysis["ack_lost_segment"],
+            "zero_windows": signs["zero_window"],
+            "probes": signs["probe"],
+            "zero_window_first": zero_window_time,
+            "zero_window_last": zero_window_time,
+        }
+    )
+    grouped = table.groupby(["stream", "from_client"], sort=True)
+    expected = (
+        grouped[list(DIRECTION_COUNTS)]
+        .sum()
+        .assign(
+            zero_window_first=grouped["zero_window_first"].min(),
+            zero_window_last=grouped["zero_window_last"].max(),
+        )
+    )
+    pd.testing.assert_frame_equal(evidence.directions, expected)

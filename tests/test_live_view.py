@@ -106,8 +106,10 @@ class ReplayedRing:
         self.running = True
         self._closed: queue.Queue[Path | None] = queue.Queue()
         self.files_closed = 0
+        self.closed_at: dict[Path, float] = {}
 
     def hand(self, path: Path) -> None:
+        self.closed_at[path] = time.monotonic()
         self.files_closed += 1
         self._closed.put(path)
 

@@ -15,21 +15,17 @@ segments that keeps each connection whole (:func:`concat_evidence`): in memory
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
+from hskit.diagnose.steps import Steps, finished
 from hskit.diagnose.table import Context
-from hskit.diagnose.window import segment_signs, stall_gaps
+from hskit.diagnose.window import segment_signs_steps, stall_gaps
 from hskit.schema import ACK, SYN
 from hskit.timing import endpoint_text, syn_retransmissions
-
-T = TypeVar("T")
-#: a computation in steps: yields between them, returns its result.
-Steps = Generator[None, None, T]
 
 #: per direction: the column of ``Evidence.directions`` and what it counts.
 DIRECTION_COUNTS = {
@@ -97,9 +93,11 @@ def evidence_steps(segments: pd.DataFrame, analysis: pd.DataFrame) -> Steps[Evid
         .rename_axis("stream")
     )
     yield
-    gaps = stall_gaps(segments)
+    signs = yield from segment_signs_steps(segments)
     yield
-    directions = _directions(segments, analysis, syn)
+    gaps = stall_gaps(segments, signs)
+    yield
+    directions = _directions(segments, analysis, syn, signs)
     yield
     syn_retries = syn_retransmissions(segments)
     synacks = _synacks(segments)
@@ -111,25 +109,6 @@ def evidence_steps(segments: pd.DataFrame, analysis: pd.DataFrame) -> Steps[Evid
         gaps=gaps[gaps["trying"] > 0].reset_index(drop=True),
         capture_end=float(segments["time"].max()) if len(segments) else None,
     )
-
-
-def finished(steps: Steps[T], between_steps: Callable[[], None] | None = None) -> T:
-    """Run ``steps`` to the end (calling ``between_steps`` between two of them): what
-    they return.
-
-    >>> def two_steps():
-    ...     yield
-    ...     return 2
-    >>> finished(two_steps())
-    2
-    """
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
-        if between_steps is not None:
-            between_steps()
 
 
 def context_of(evidence: Evidence, connections: pd.DataFrame, states: pd.DataFrame) -> Context:
@@ -148,30 +127,40 @@ def context_of(evidence: Evidence, connections: pd.DataFrame, states: pd.DataFra
     return Context(conns, states, capture_end, evidence)
 
 
-def _directions(segments: pd.DataFrame, analysis: pd.DataFrame, syn: np.ndarray) -> pd.DataFrame:
-    """Per ``(stream, from_client)``: the :data:`DIRECTION_COUNTS` and the zero-window times."""
-    signs = segment_signs(segments)
-    zero_window = signs["zero_window"].to_numpy()
-    time = segments["time"].to_numpy()
-    table = pd.DataFrame(
+def _directions(
+    segments: pd.DataFrame, analysis: pd.DataFrame, syn: np.ndarray, signs: pd.DataFrame
+) -> pd.DataFrame:
+    """Per ``(stream, from_client)``, sorted: the :data:`DIRECTION_COUNTS` and the
+    zero-window times (``signs``: :func:`hskit.diagnose.window.segment_signs`)."""
+    zero_window = signs["zero_window"].to_numpy(bool)
+    counted = {
+        "payload": segments["payload_len"].to_numpy() > 0,
+        "retransmitted": analysis["retransmission"].to_numpy(bool) & ~syn,
+        "lost_data": (analysis["lost_segment"] | analysis["fast_retransmission"]).to_numpy(bool),
+        "acked_unseen": analysis["ack_lost_segment"].to_numpy(bool),
+        "zero_windows": zero_window,
+        "probes": signs["probe"].to_numpy(bool),
+    }
+    stream = segments["stream"].to_numpy(np.int64)
+    from_client = segments["from_client"].to_numpy(bool)
+    keys, direction = np.unique(stream * 2 + from_client, return_inverse=True)
+    advertised = np.flatnonzero(zero_window)
+    advertised_at = segments["time"].to_numpy(np.float64)[advertised]
+    first = np.full(len(keys), np.nan)
+    last = np.full(len(keys), np.nan)
+    np.fmin.at(first, direction[advertised], advertised_at)
+    np.fmax.at(last, direction[advertised], advertised_at)
+    index = pd.MultiIndex.from_arrays([keys // 2, keys % 2 == 1], names=["stream", "from_client"])
+    return pd.DataFrame(
         {
-            "stream": segments["stream"].to_numpy(np.int64),
-            "from_client": segments["from_client"].to_numpy(bool),
-            "payload": segments["payload_len"].to_numpy() > 0,
-            "retransmitted": analysis["retransmission"].to_numpy(bool) & ~syn,
-            "lost_data": (analysis["lost_segment"] | analysis["fast_retransmission"]).to_numpy(),
-            "acked_unseen": analysis["ack_lost_segment"].to_numpy(bool),
-            "zero_windows": zero_window,
-            "probes": signs["probe"].to_numpy(),
-            "zero_window_first": np.where(zero_window, time, np.nan),
-            "zero_window_last": np.where(zero_window, time, np.nan),
-        }
-    )
-    grouped = table.groupby(["stream", "from_client"], sort=True)
-    counts = grouped[list(DIRECTION_COUNTS)].sum()
-    return counts.assign(
-        zero_window_first=grouped["zero_window_first"].min(),
-        zero_window_last=grouped["zero_window_last"].max(),
+            **{
+                name: np.bincount(direction, rows, len(keys)).astype(np.int64)
+                for name, rows in counted.items()
+            },
+            "zero_window_first": first,
+            "zero_window_last": last,
+        },
+        index=index,
     )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hskit.diagnose.steps import Steps, finished
 from hskit.diagnose.table import (
     Context,
     Thresholds,
@@ -38,6 +39,15 @@ def segment_signs(segments: pd.DataFrame) -> pd.DataFrame:
 
     >>> segment_signs(cap.segments).sum()  # doctest: +SKIP
     """
+    return finished(segment_signs_steps(segments))
+
+
+def segment_signs_steps(segments: pd.DataFrame) -> Steps[pd.DataFrame]:
+    """:func:`segment_signs` in two steps (the windows, then the progress): yields
+    between them and returns the signs.
+
+    >>> finished(segment_signs_steps(cap.segments))  # doctest: +SKIP
+    """
     flags = segments["flags"].to_numpy(dtype=np.int64)
     payload = segments["payload_len"].to_numpy(dtype=np.int64)
     from_client = segments["from_client"].to_numpy()
@@ -51,6 +61,7 @@ def segment_signs(segments: pd.DataFrame) -> pd.DataFrame:
     server_win = server_win.groupby(stream, sort=False).ffill()
     peer_win = np.where(from_client, server_win.to_numpy(), client_win.to_numpy())
     probe = (peer_win == 0) & (payload <= 1) & ((flags & (SYN | FIN | RST)) == 0)
+    yield
 
     seq_end = segments["rel_seq"].to_numpy(dtype=np.int64) + payload
     sent_end = pd.Series(np.where(payload > 0, seq_end, 0), index=segments.index)
@@ -124,28 +135,39 @@ def find_zero_window(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     return pd.concat(findings, ignore_index=True) if findings else empty_findings()
 
 
-def stall_gaps(segments: pd.DataFrame) -> pd.DataFrame:
-    """Each stream's gaps between progress segments: ``stream, start, end, trying``.
+def stall_gaps(segments: pd.DataFrame, signs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each stream's gaps between progress segments: ``stream, start, end, trying``,
+    ordered by stream and time (``signs``: :func:`segment_signs` of ``segments`` when it
+    is at hand).
 
     >>> stall_gaps(cap.segments).sort_values("end").tail()  # doctest: +SKIP
     """
-    signs = segment_signs(segments)
-    gap = signs["progress"].groupby(segments["stream"], sort=False).cumsum()
-    keyed = pd.DataFrame(
+    if signs is None:
+        signs = segment_signs(segments)
+    stream = segments["stream"].to_numpy()
+    # each stream's rows together, in capture order within it: a gap's rows follow one
+    # another, as the progress segment that opens it (a stable sort on the stream alone)
+    order = np.argsort(stream, kind="stable")
+    stream, time = stream[order], segments["time"].to_numpy()[order]
+    progress = signs["progress"].to_numpy(bool)[order]
+    trying = signs["trying"].to_numpy(bool)[order].astype(np.int64)
+    new_stream = np.ones(len(stream), bool)
+    new_stream[1:] = stream[1:] != stream[:-1]
+    first = np.flatnonzero(new_stream | progress)  # each gap's first row
+    if not len(first):
+        return pd.DataFrame({"stream": stream, "start": time, "end": time, "trying": trying})
+    last = np.append(first[1:], len(stream)) - 1
+    start = time[first]
+    same_stream_next = np.append(~new_stream[first[1:]], False)
+    end = np.where(same_stream_next, np.append(start[1:], 0.0), time[last])
+    return pd.DataFrame(
         {
-            "stream": segments["stream"].to_numpy(),
-            "gap": gap.to_numpy(),
-            "time": segments["time"].to_numpy(),
-            "trying": signs["trying"].to_numpy(),
+            "stream": stream[first],
+            "start": start,
+            "end": end,
+            "trying": np.add.reduceat(trying, first),
         }
     )
-    gaps = keyed.groupby(["stream", "gap"], sort=True).agg(
-        start=("time", "first"), last=("time", "last"), trying=("trying", "sum")
-    )
-    gaps = gaps.reset_index()
-    next_start = gaps.groupby("stream")["start"].shift(-1)
-    gaps["end"] = next_start.fillna(gaps["last"])
-    return gaps[["stream", "start", "end", "trying"]]
 
 
 def find_stalled(context: Context, thresholds: Thresholds) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
+import warnings
 from pathlib import Path
 
 from hskit.live.capture import LiveCapture, warm_up
@@ -44,6 +44,9 @@ def live(
     dumpcap if installed). Raises :class:`~hskit.errors.CapturePermissionDenied` with
     what to do when this user may not capture.
 
+    The first call in a process takes about 1.5 s more: it loads the compiled analysis
+    passes before the capture starts, so the first ring files are not held behind them.
+
     Call it from a thread that lives as long as the capture (a notebook's or script's
     main thread): the capture program is ended when that thread dies.
 
@@ -55,7 +58,12 @@ def live(
         raise ValueError(f"files must be None (keep every file) or an integer >= 2, not {files!r}")
     ring = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="hskit-live-"))
     recorder = Recorder(RingSettings(interface, bpf, ring, period=period, files=files, tool=tool))
-    warming = threading.Thread(target=warm_up, name="hskit-live-warm-up", daemon=True)
-    warming.start()
+    # before the capture starts (about 1.5 s the first time in a process, milliseconds
+    # after): on a thread beside it, the first ring files waited for it to be loaded
+    try:
+        warm_up()
+    except Exception as error:  # not the caller's error: the first file's load raises it
+        warnings.warn(f"hskit.live could not load the compiled passes ahead: {error}",
+                      RuntimeWarning, stacklevel=2)  # fmt: skip
     recorder.start()
-    return LiveCapture(recorder, warming=warming)
+    return LiveCapture(recorder)

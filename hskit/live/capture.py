@@ -34,7 +34,7 @@ from hskit.classify import classify
 from hskit.classify.synthetic import Conversation
 from hskit.classify.synthetic import segments as synthetic_segments
 from hskit.diagnose import diagnosis_steps
-from hskit.diagnose.evidence import finished
+from hskit.diagnose.evidence import Steps, finished
 from hskit.errors import HskitError
 from hskit.live.incremental import Classified, ClassifiedCapture
 from hskit.live.merge import Merger
@@ -59,12 +59,18 @@ FINDINGS_PAUSE = 4
 
 @dataclass(frozen=True)
 class RingFile:
-    """A closed ring file and when hskit learnt that it was closed and had loaded it
-    (``time.monotonic()`` seconds)."""
+    """A closed ring file, when the capture program said it was closed, and when hskit
+    began and finished loading it (``time.monotonic()`` seconds; the loader takes one
+    file at a time, so a file can wait for the one before it).
+
+    >>> RingFile(Path("ring_00001.pcapng"), 1.0, 1.4, load_started_at=1.1).loaded_at
+    1.4
+    """
 
     path: Path
     closed_at: float
     loaded_at: float
+    load_started_at: float
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,8 @@ class LiveCapture:
 
     def __init__(self, recorder: Recorder, *, warming: threading.Thread | None = None) -> None:
         self.recorder = recorder
-        #: the thread of :func:`warm_up`, which the loader waits for before its first file.
+        #: a thread (such as one running :func:`warm_up`) the loader waits for before its
+        #: first file.
         self._warming = warming
         self.folder = recorder.settings.folder
         self._parts: list[Capture] = []
@@ -133,7 +140,8 @@ class LiveCapture:
         if self._warming is not None:
             self._warming.join()
         for path in self.recorder.closed_files():
-            closed_at = time.monotonic()
+            started = time.monotonic()
+            closed_at = self.recorder.closed_at.get(path, started)
             with self._changed:
                 self._loading = True
             try:
@@ -148,7 +156,9 @@ class LiveCapture:
             with self._changed:
                 self._loading = False
                 self._parts.append(part)
-                self._files.append(RingFile(path, closed_at, time.monotonic()))
+                self._files.append(
+                    RingFile(path, closed_at, time.monotonic(), load_started_at=started)
+                )
                 kept = self.recorder.settings.files
                 if kept is not None:  # the ring's size: older files are gone from disk too
                     del self._parts[:-kept], self._files[:-kept]
@@ -288,15 +298,7 @@ class LiveCapture:
             if stale or (snapshot.final and not cached[2]):
                 started = time.thread_time()  # their cost, not the time they gave way
                 cached = self._findings = (
-                    finished(
-                        diagnosis_steps(
-                            snapshot.capture.segments,
-                            snapshot.capture.connections,
-                            snapshot.capture.states,
-                            analysis=snapshot.capture.analysis,
-                        ),
-                        between_steps,
-                    ),
+                    finished(_diagnosis_of(snapshot.capture), between_steps),
                     snapshot.files,
                     snapshot.final,
                 )
@@ -392,12 +394,29 @@ def warm_up() -> None:
     """Classify a hand-built connection once, so the first ring file does not pay for
     what a process's first ``hskit.classify`` does once (importing and loading the
     compiled analysis passes: seconds on a loaded machine). :func:`hskit.live` runs it
-    on a thread of its own while the capture program starts.
+    before it starts the capture program (on a thread beside it, the first ring files
+    waited for it: a lag of up to 2.6 periods at the first file).
 
     >>> warm_up()
     """
     talk = Conversation().client("S").server("S.").client(".").client("P.", data=10)
     classify(synthetic_segments(talk.server(".").client("F.").server("F.").client(".")))
+
+
+def _diagnosis_of(capture: Capture) -> Steps[pd.DataFrame]:
+    """``capture.diagnose()`` in steps (:func:`hskit.diagnose.diagnosis_steps`), the
+    capture's own analysis the first of them (a pass over every segment, kept by the
+    capture).
+
+    >>> finished(_diagnosis_of(live.capture))  # doctest: +SKIP
+    """
+    analysis = capture.analysis
+    yield
+    return (
+        yield from diagnosis_steps(
+            capture.segments, capture.connections, capture.states, analysis=analysis
+        )
+    )
 
 
 def _with_current_states(capture: Capture) -> pd.DataFrame:

@@ -125,8 +125,11 @@ class Recorder:
         self._closed: queue.Queue[Path | None] = queue.Queue()
         #: how many ring files the program has closed so far (loaded or not).
         self.files_closed = 0
+        #: when the program said each ring file was closed (``time.monotonic()`` seconds).
+        self.closed_at: dict[Path, float] = {}
 
     def _report_closed(self, path: Path) -> None:
+        self.closed_at[path] = time.monotonic()
         self.files_closed += 1
         self._closed.put(path)
 
