@@ -141,7 +141,7 @@ class LiveCapture:
             self._warming.join()
         for path in self.recorder.closed_files():
             started = time.monotonic()
-            closed_at = self.recorder.closed_at.get(path, started)
+            closed_at = self.recorder.closed_at.pop(path, started)
             with self._changed:
                 self._loading = True
             try:

@@ -125,7 +125,8 @@ class Recorder:
         self._closed: queue.Queue[Path | None] = queue.Queue()
         #: how many ring files the program has closed so far (loaded or not).
         self.files_closed = 0
-        #: when the program said each ring file was closed (``time.monotonic()`` seconds).
+        #: when the program said each ring file was closed (``time.monotonic()`` seconds),
+        #: until the loader takes it.
         self.closed_at: dict[Path, float] = {}
 
     def _report_closed(self, path: Path) -> None:
