@@ -168,6 +168,8 @@ class _Staging:
         self._batches: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]] = []
         #: address of each staged address id
         self._addresses = pd.Index([], dtype=object)
+        #: see :meth:`_dataset_addresses`
+        self._read_addresses: tuple[npt.NDArray[np.int32], pd.CategoricalDtype] | None = None
         #: bucket of each stream seen so far
         self.stream_bucket = np.zeros(0, dtype=np.int32)
         self.capture_end = 0.0
@@ -256,21 +258,31 @@ class _Staging:
         batches = []
         for index, (first, count) in enumerate(self._batches):
             if count[number]:
-                with pa.ipc.open_file(pa.OSFile(str(self.folder / f"{index}.arrow"))) as reader:
+                with pa.OSFile(str(self.folder / f"{index}.arrow")) as source:
+                    reader = pa.ipc.open_file(source)
                     stop = first[number] + count[number]
                     batches += [reader.get_batch(i) for i in range(first[number], stop)]
         segments = pa.Table.from_batches(batches, schema=self._schema).to_pandas()
-        # staged id -> the dataset's category code (-1 stays -1: the appended last element)
-        codes = np.append(pd.Index(meta.addresses).get_indexer(self._addresses), -1)
-        addresses = pd.CategoricalDtype(meta.addresses)
+        codes, addresses = self._dataset_addresses(meta)
         for column in ("src_ip", "dst_ip"):
-            values = codes[segments[column].to_numpy()].astype(np.int32)
+            values = codes[segments[column].to_numpy()]
             segments[column] = pd.Categorical.from_codes(values, dtype=addresses)
         if meta.sources:
             segments[schema.SOURCE] = pd.Categorical.from_codes(
                 segments[schema.SOURCE].to_numpy(), categories=meta.sources
             )
         return in_capture_order(segments, meta)
+
+    def _dataset_addresses(self, meta: Meta) -> tuple[npt.NDArray[np.int32], pd.CategoricalDtype]:
+        """The dataset's address code of each staged id (id -1, the last, stays -1) and
+        its address categories: made on the first read, once every address is known."""
+        if self._read_addresses is None:
+            codes = pd.Index(meta.addresses).get_indexer(self._addresses)
+            self._read_addresses = (
+                np.append(codes, -1).astype(np.int32),
+                pd.CategoricalDtype(meta.addresses),
+            )
+        return self._read_addresses
 
 
 def _classify_buckets(folder: Path, staging: _Staging, meta: Meta, progress: bool | None) -> None:

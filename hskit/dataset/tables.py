@@ -56,7 +56,7 @@ class StagedTables:
             (folder / name).mkdir(parents=True)
         #: stream numbers in a range: a range of the larger table holds about MERGE_ROWS rows
         self.range_streams = max(MIN_BATCH_ROWS, MERGE_ROWS // ROWS_PER_STREAM)
-        #: each table's schema: the first bucket's as read back (every bucket is cast to it)
+        #: each table's schema: the first bucket's, widened (every bucket is cast to it)
         self._schemas: dict[str, pa.Schema] = {}
         self._held: dict[str, list[pa.Table]] = {CONNECTIONS: [], STATES: []}
         self._held_rows = 0
@@ -67,7 +67,7 @@ class StagedTables:
         """Stage bucket ``bucket``'s tables."""
         for name, frame in ((CONNECTIONS, connections), (STATES, states)):
             table = pa.Table.from_pandas(frame, preserve_index=False)
-            expected = self._schemas.setdefault(name, _as_read_back(table.schema))
+            expected = self._schemas.setdefault(name, _wide_dictionaries(table.schema))
             self._held[name].append(table.cast(expected))
             self._held_rows += table.num_rows
         if self._held_rows >= MERGE_ROWS:
@@ -124,10 +124,12 @@ class StagedTables:
                 yield run.take(np.argsort(run.column(STREAM).to_numpy(), kind="stable"))
 
 
-def _as_read_back(schema_: pa.Schema) -> pa.Schema:
-    """``schema_`` as Parquet reads it back: dictionaries with 32-bit indices.
+def _wide_dictionaries(schema_: pa.Schema) -> pa.Schema:
+    """``schema_`` with 32-bit dictionary indices (pandas gives the narrowest that holds a
+    table's categories, which a later bucket's may not fit).
 
-    >>> _as_read_back(pa.schema([("a", pa.dictionary(pa.int8(), pa.string()))])).field("a").type
+    >>> narrow = pa.schema([("a", pa.dictionary(pa.int8(), pa.string()))])
+    >>> _wide_dictionaries(narrow).field("a").type
     DictionaryType(dictionary<values=string, indices=int32, ordered=0>)
     """
     fields = [
