@@ -293,7 +293,7 @@ def _classify_buckets(folder: Path, staging: _Staging, meta: Meta, progress: boo
     bar = tqdm(written, desc="classifying buckets", unit="bucket", delay=BAR_DELAY,
                disable=progress is False, leave=False)  # fmt: skip
     for number in bar:
-        tables.add(number, *_classify_bucket(folder, staging, meta, number))
+        tables.add(*_classify_bucket(folder, staging, meta, number))
         give_back()
     tables.write(folder)
 

@@ -14,7 +14,7 @@ grow with the capture (one per :data:`MERGE_ROWS` rows), not with the capture ti
 bucket count as a merge of one file per bucket, read a few rows of each at a time, did.
 
 >>> tables = StagedTables(Path("dataset/.staging/tables"))  # doctest: +SKIP
->>> tables.add(3, connections, states); tables.write(Path("dataset"))  # doctest: +SKIP
+>>> tables.add(connections, states); tables.write(Path("dataset"))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class StagedTables:
     ``folder``: one per table each time :data:`MERGE_ROWS` rows are held.
 
     >>> tables = StagedTables(Path("dataset/.staging/tables"))  # doctest: +SKIP
-    >>> tables.add(0, connections, states)  # doctest: +SKIP
+    >>> tables.add(connections, states)  # doctest: +SKIP
     """
 
     def __init__(self, folder: Path) -> None:
@@ -63,8 +63,8 @@ class StagedTables:
         #: per table, its staged files: the row group of each range they hold
         self._files: dict[str, list[dict[int, int]]] = {CONNECTIONS: [], STATES: []}
 
-    def add(self, bucket: int, connections: pd.DataFrame, states: pd.DataFrame) -> None:
-        """Stage bucket ``bucket``'s tables."""
+    def add(self, connections: pd.DataFrame, states: pd.DataFrame) -> None:
+        """Stage one bucket's tables."""
         for name, frame in ((CONNECTIONS, connections), (STATES, states)):
             table = pa.Table.from_pandas(frame, preserve_index=False)
             expected = self._schemas.setdefault(name, _wide_dictionaries(table.schema))
