@@ -25,6 +25,7 @@ from hskit.classify import classify
 from hskit.cli import main
 from hskit.dataset import tables
 from hskit.dataset.layout import bucket_of
+from hskit.native.chunks import ChunkedLoad
 from hskit.zeek.community_id import community_ids
 
 DATA = REPO / "tests" / "data"
@@ -139,6 +140,30 @@ def test_tables_merged_bucket_by_bucket_equal_the_in_memory_tables(
     assert pq.ParquetFile(tmp_path / "ds" / "states.parquet").num_row_groups > 10
     pd.testing.assert_frame_equal(disk.connections, memory.connections, check_exact=True)
     pd.testing.assert_frame_equal(disk.states, memory.states, check_exact=True)
+
+
+def test_segments_are_staged_in_one_file_per_flush_whatever_the_bucket_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a flush after every chunk of 16 kB: many staging files, each holding many buckets
+    convert_module = importlib.import_module("hskit.dataset.convert")
+    monkeypatch.setattr(convert_module, "STAGING_BYTES", 1)
+    staged: list[int] = []
+
+    def classify_counting(segments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        staged.append(len(list((tmp_path / "ds" / ".staging").glob("*.arrow"))))
+        return classify(segments)
+
+    monkeypatch.setattr(convert_module, "classify", classify_counting)
+    source = CASES["busy_server"]
+    hskit.convert(source, tmp_path / "ds", buckets=40, chunk_size=16 * 1024, progress=False)
+    load = ChunkedLoad([source], chunk_size=16 * 1024)
+    chunks = sum(1 for chunk in load.segments(progress=False) if len(chunk))
+    assert chunks > 5 and set(staged) == {chunks}  # not chunks x buckets
+    memory = hskit.load(source, backend="native", progress=False)
+    disk = hskit.load_dataset(tmp_path / "ds")
+    pd.testing.assert_frame_equal(disk.segments, memory.segments, check_exact=True)
+    pd.testing.assert_frame_equal(disk.connections, memory.connections, check_exact=True)
 
 
 #: what a converted dataset holds, and nothing else (no staging left behind)

@@ -3,10 +3,11 @@
 Two passes. First the native reader hands out the segments chunk by chunk
 (:class:`hskit.native.chunks.ChunkedLoad`); each chunk's rows go to their connection's
 bucket in a staging folder (held in memory up to ``STAGING_BYTES``, then written as one
-Parquet file per bucket). Then each bucket in turn is read back, its ``from_client``
+Arrow IPC file, a batch per bucket). Then each bucket in turn is read back, its ``from_client``
 settled (:func:`hskit.direction.from_client` over whole streams), classified
 (:func:`hskit.classify.classify`) and written out; its connections and states go to
-staging files too (:mod:`hskit.dataset.tables`), merged by stream at the end. Peak memory
+staging files too (:mod:`hskit.dataset.tables`), put in stream order at the end. The
+files written and read grow with the capture, not with its square. Peak memory
 is about a chunk and the held rows in the first pass and one bucket (its segments and
 their classification) in the second, whatever the size of the capture; the conversion
 runs on allocators that give freed memory back (:mod:`hskit.dataset.memory`), else
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -56,8 +58,8 @@ BUCKET_BYTES = 4 * 1024 * 1024
 MIN_BUCKETS = 8
 #: bytes of staged segments held in memory before they are written to the staging files.
 STAGING_BYTES = 16 * 1024 * 1024
-#: categorical columns of the segments, written with 32-bit dictionary indices.
-_CATEGORICAL = ("src_ip", "dst_ip", schema.SOURCE)
+#: staged segments are compressed (cheaply: they are read back once).
+_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
 def convert(
@@ -137,11 +139,18 @@ def bucket_count(paths: Sequence[Path], buckets: int | None) -> int:
 
 
 class _Staging:
-    """Per bucket, a folder of Parquet files of the segments of its connections.
+    """The segments of each bucket, on disk until their bucket is classified.
 
-    Chunks are held in memory until they add up to :data:`STAGING_BYTES`, then written as one
-    file per bucket they touch. No writer stays open, so memory does not grow with the
-    number of chunks (an open ``pq.ParquetWriter`` keeps metadata for every row group).
+    Chunks are held in memory until they add up to :data:`STAGING_BYTES`, then written as
+    one Arrow IPC file whose record batches are the held rows of each bucket, in bucket
+    order. So the files and write calls grow with the capture (one per flush), not with
+    the capture times the bucket count (a file per bucket and flush made both grow with
+    the square of the capture, each small write costing the same few milliseconds), and a
+    bucket is read back as its batch of each file: a seek, no Parquet footer to parse.
+    Addresses are staged as ids into the staging's own list of addresses (a chunk's
+    categories are those met so far, in an order that changes from chunk to chunk), and
+    ``source`` as its codes; :meth:`read` gives back the dataset's categories. No writer
+    stays open, so memory does not grow with the number of chunks.
 
     >>> staging = _Staging(Path("dataset/.staging"), buckets=8)  # doctest: +SKIP
     >>> staging.add(chunk); staging.close(); staging.buckets_written()  # doctest: +SKIP
@@ -155,14 +164,15 @@ class _Staging:
         #: slices of the chunks not yet written, by bucket
         self._held: dict[int, list[pa.Table]] = {}
         self._held_bytes = 0
-        #: files written so far, by bucket
-        self._files: dict[int, int] = {}
+        #: per staged file, the first batch and the batch count of each bucket
+        self._batches: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]] = []
+        #: address of each staged address id
+        self._addresses = pd.Index([], dtype=object)
+        #: see :meth:`_dataset_addresses`
+        self._read_addresses: tuple[npt.NDArray[np.int32], pd.CategoricalDtype] | None = None
         #: bucket of each stream seen so far
         self.stream_bucket = np.zeros(0, dtype=np.int32)
         self.capture_end = 0.0
-
-    def path(self, bucket: int) -> Path:
-        return self.folder / str(bucket)
 
     def add(self, chunk: pd.DataFrame) -> None:
         if not len(chunk):
@@ -172,12 +182,9 @@ class _Staging:
         self.capture_end = max(self.capture_end, float(np.nanmax(chunk["time"].to_numpy())))
         bucket = self.stream_bucket[stream]
         order = np.argsort(bucket, kind="stable")
-        table = pa.Table.from_pandas(chunk.take(order), preserve_index=False)
+        table = pa.Table.from_pandas(self._as_staged(chunk.take(order)), preserve_index=False)
         if self._schema is None:
-            self._schema = pa.schema(
-                [pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
-                 if f.name in _CATEGORICAL else f for f in table.schema]
-            )  # fmt: skip
+            self._schema = table.schema
         table = table.cast(self._schema)
         sorted_bucket = bucket[order]
         starts = np.flatnonzero(np.r_[True, sorted_bucket[1:] != sorted_bucket[:-1]])
@@ -189,13 +196,36 @@ class _Staging:
         if self._held_bytes >= STAGING_BYTES:
             self._write_held()
 
+    def _as_staged(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """``chunk`` with staged address ids for its addresses and codes for ``source``."""
+        categories = chunk["src_ip"].cat.categories
+        ids = self._addresses.get_indexer(categories)
+        if (ids < 0).any():
+            self._addresses = self._addresses.append(categories[ids < 0])
+            ids = self._addresses.get_indexer(categories)
+        # a missing address (code -1) keeps id -1: the appended last element
+        ids = np.append(ids, -1).astype(np.int32)
+        for column in ("src_ip", "dst_ip"):
+            chunk[column] = ids[chunk[column].cat.codes.to_numpy()]
+        if schema.SOURCE in chunk.columns:
+            chunk[schema.SOURCE] = chunk[schema.SOURCE].cat.codes.to_numpy(np.int32)
+        return chunk
+
     def _write_held(self) -> None:
-        """Write the held slices: one new file per bucket."""
-        for number, tables in self._held.items():
-            count = self._files.get(number, 0)
-            self.path(number).mkdir(exist_ok=True)
-            pq.write_table(pa.concat_tables(tables), self.path(number) / f"{count}.parquet")
-            self._files[number] = count + 1
+        """Write the held slices: one new file, a batch of each bucket, in bucket order."""
+        if not self._held:
+            return
+        first = np.zeros(self.buckets, dtype=np.int32)
+        count = np.zeros(self.buckets, dtype=np.int32)
+        path = self.folder / f"{len(self._batches)}.arrow"
+        with pa.ipc.new_file(str(path), self._schema, options=_IPC_OPTIONS) as writer:
+            for number in sorted(self._held):
+                first[number] = writer.stats.num_record_batches
+                # one batch, not one per chunk: a batch costs the same fixed time to write
+                # and read whatever its size, and a flush has a slice of each chunk
+                writer.write_table(pa.concat_tables(self._held[number]).combine_chunks())
+                count[number] = writer.stats.num_record_batches - first[number]
+        self._batches.append((first, count))
         self._held.clear()
         self._held_bytes = 0
 
@@ -221,18 +251,51 @@ class _Staging:
         self._write_held()
 
     def buckets_written(self) -> list[int]:
-        return sorted(self._files)
+        counts = sum((count for _, count in self._batches), np.zeros(self.buckets, np.int32))
+        return np.flatnonzero(counts).tolist()
+
+    def read(self, number: int, meta: Meta) -> pd.DataFrame:
+        """Bucket ``number``'s segments, as :func:`read_segments` reads them from the
+        dataset (``from_client`` as the chunks had it)."""
+        batches = []
+        for index, (first, count) in enumerate(self._batches):
+            if count[number]:
+                with pa.OSFile(str(self.folder / f"{index}.arrow")) as source:
+                    reader = pa.ipc.open_file(source)
+                    stop = first[number] + count[number]
+                    batches += [reader.get_batch(i) for i in range(first[number], stop)]
+        segments = pa.Table.from_batches(batches, schema=self._schema).to_pandas()
+        codes, addresses = self._dataset_addresses(meta)
+        for column in ("src_ip", "dst_ip"):
+            values = codes[segments[column].to_numpy()]
+            segments[column] = pd.Categorical.from_codes(values, dtype=addresses)
+        if meta.sources:
+            segments[schema.SOURCE] = pd.Categorical.from_codes(
+                segments[schema.SOURCE].to_numpy(), categories=meta.sources
+            )
+        return in_capture_order(segments, meta)
+
+    def _dataset_addresses(self, meta: Meta) -> tuple[npt.NDArray[np.int32], pd.CategoricalDtype]:
+        """The dataset's address code of each staged id (id -1, the last, stays -1) and
+        its address categories: made on the first read, once every address is known."""
+        if self._read_addresses is None:
+            codes = pd.Index(meta.addresses).get_indexer(self._addresses)
+            self._read_addresses = (
+                np.append(codes, -1).astype(np.int32),
+                pd.CategoricalDtype(meta.addresses),
+            )
+        return self._read_addresses
 
 
 def _classify_buckets(folder: Path, staging: _Staging, meta: Meta, progress: bool | None) -> None:
     """Each bucket: settle ``from_client``, classify, write segments, stage its tables and
     give the freed memory back; then the tables, merged from the staged ones."""
-    tables = StagedTables(staging.folder / STAGED_TABLES, meta.buckets)
+    tables = StagedTables(staging.folder / STAGED_TABLES)
     written = staging.buckets_written()
     bar = tqdm(written, desc="classifying buckets", unit="bucket", delay=BAR_DELAY,
                disable=progress is False, leave=False)  # fmt: skip
     for number in bar:
-        tables.add(number, *_classify_bucket(folder, staging, meta, number))
+        tables.add(*_classify_bucket(folder, staging, meta, number))
         give_back()
     tables.write(folder)
 
@@ -242,7 +305,7 @@ def _classify_bucket(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bucket ``number``'s connections and states; its segments written to the dataset and
     freed on return, before the next bucket is read."""
-    segments = read_segments(staging.path(number), meta)
+    segments = staging.read(number, meta)
     segments["from_client"] = from_client(segments)
     connections, states = classify(segments)
     states = _states_to_capture_end(states, segments, meta.capture_end)
@@ -257,6 +320,11 @@ def read_segments(path: Path, meta: Meta, filters: list | None = None) -> pd.Dat
     segments = pq.read_table(path, filters=filters).to_pandas()
     if BUCKET in segments.columns:
         segments = segments.drop(columns=BUCKET)
+    return in_capture_order(segments, meta)
+
+
+def in_capture_order(segments: pd.DataFrame, meta: Meta) -> pd.DataFrame:
+    """``segments`` in capture order, with the dataset's dtypes and categories."""
     segments = segments.sort_values("frame", kind="stable", ignore_index=True)
     for column, dtype in schema.SEGMENT_DTYPES.items():
         if column in ("src_ip", "dst_ip"):
