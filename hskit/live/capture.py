@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from hskit import schema
-from hskit.capture import Capture
-from hskit.classify import classify
+from hskit.capture import Capture, LoadReport
 from hskit.classify.synthetic import Conversation
 from hskit.classify.synthetic import segments as synthetic_segments
 from hskit.diagnose import diagnosis_steps
@@ -391,16 +390,24 @@ class LiveCapture:
 
 
 def warm_up() -> None:
-    """Classify a hand-built connection once, so the first ring file does not pay for
-    what a process's first ``hskit.classify`` does once (importing and loading the
-    compiled analysis passes: seconds on a loaded machine). :func:`hskit.live` runs it
+    """Classify a hand-built connection once and draw the live view's figures of it, so
+    the first ring file does not pay for what a process's first ``hskit.classify`` and
+    first plotly figure do once (importing and loading the compiled analysis passes,
+    plotly's figure machinery: seconds on a loaded machine). :func:`hskit.live` runs it
     before it starts the capture program (on a thread beside it, the first ring files
     waited for it: a lag of up to 2.6 periods at the first file).
 
     >>> warm_up()
     """
+    # plotly loads here, when a live capture starts, not on `import hskit`
+    from hskit.live.figures import new_connections_figure, rtt_percentiles_figure, states_now_figure
+
     talk = Conversation().client("S").server("S.").client(".").client("P.", data=10)
-    classify(synthetic_segments(talk.server(".").client("F.").server("F.").client(".")))
+    segments = synthetic_segments(talk.server(".").client("F.").server("F.").client("."))
+    report = LoadReport("warm-up", "synthetic", len(segments), len(segments))
+    connections = _with_current_states(Capture(segments, report))
+    for figure in (states_now_figure, new_connections_figure, rtt_percentiles_figure):
+        figure(connections).to_json(validate=False)
 
 
 def _diagnosis_of(capture: Capture) -> Steps[pd.DataFrame]:
