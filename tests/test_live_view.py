@@ -109,8 +109,16 @@ class ReplayedRing:
         self.closed_at: dict[Path, float] = {}
 
     def hand(self, path: Path) -> None:
+        """Close ``path`` and give it to the loader at once."""
+        self.close(path)
+        self.deliver(path)
+
+    def close(self, path: Path) -> None:
+        """Say ``path`` closed (the loader is busy: it gets it on :meth:`deliver`)."""
         self.closed_at[path] = time.monotonic()
         self.files_closed += 1
+
+    def deliver(self, path: Path) -> None:
         self._closed.put(path)
 
     def stop(self) -> None:
@@ -126,16 +134,14 @@ def test_a_wait_counts_only_files_closed_after_it_not_older_ones_loaded_late(
     tmp_path: Path,
 ) -> None:
     ring = ReplayedRing(tmp_path)
-    release = threading.Event()
-    warming = threading.Thread(target=release.wait)  # the compiled reader still loading
-    warming.start()
-    live = LiveCapture(ring, warming=warming)  # type: ignore[arg-type]
-    ring.hand(hskit.samples.path("syn_flood"))  # closed before the wait: no traffic of ours
+    live = LiveCapture(ring)  # type: ignore[arg-type]
+    older = hskit.samples.path("syn_flood")
+    ring.close(older)  # closed before the wait, not yet loaded: no traffic of ours
     answers: list[bool] = []
     waiter = threading.Thread(target=lambda: answers.append(live.wait(files=1, timeout=TIMEOUT)))
     waiter.start()
     time.sleep(0.2)
-    release.set()
+    ring.deliver(older)
     assert live.wait(since=0, timeout=TIMEOUT)  # the older file is loaded now...
     waiter.join(0.5)
     assert waiter.is_alive() and answers == []  # ...and the wait goes on

@@ -44,8 +44,9 @@ def live(
     dumpcap if installed). Raises :class:`~hskit.errors.CapturePermissionDenied` with
     what to do when this user may not capture.
 
-    The first call in a process takes about 1.5 s more: it loads the compiled analysis
-    passes before the capture starts, so the first ring files are not held behind them.
+    The first call in a process takes about 2 s more: it loads the compiled analysis
+    passes and draws the view's figures once (:func:`hskit.live.capture.warm_up`) before
+    the capture starts, so the first ring files are not held behind them.
 
     Call it from a thread that lives as long as the capture (a notebook's or script's
     main thread): the capture program is ended when that thread dies.
@@ -58,7 +59,7 @@ def live(
         raise ValueError(f"files must be None (keep every file) or an integer >= 2, not {files!r}")
     ring = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="hskit-live-"))
     recorder = Recorder(RingSettings(interface, bpf, ring, period=period, files=files, tool=tool))
-    # before the capture starts (about 1.5 s the first time in a process, milliseconds
+    # before the capture starts (about 2 s the first time in a process, milliseconds
     # after): on a thread beside it, the first ring files waited for it to be loaded
     try:
         warm_up()

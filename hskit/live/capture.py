@@ -91,11 +91,8 @@ class LiveCapture:
     """A running capture: ``segments``, ``connections``, ``states`` and ``diagnose()`` of
     everything captured so far, and ``stop()``. Made by :func:`hskit.live`."""
 
-    def __init__(self, recorder: Recorder, *, warming: threading.Thread | None = None) -> None:
+    def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        #: a thread (such as one running :func:`warm_up`) the loader waits for before its
-        #: first file.
-        self._warming = warming
         self.folder = recorder.settings.folder
         self._parts: list[Capture] = []
         self._files: list[RingFile] = []
@@ -136,8 +133,6 @@ class LiveCapture:
 
     # ------------------------------------------------------------------ loading
     def _load_ring(self) -> None:
-        if self._warming is not None:
-            self._warming.join()
         for path in self.recorder.closed_files():
             started = time.monotonic()
             closed_at = self.recorder.closed_at.pop(path, started)
