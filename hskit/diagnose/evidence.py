@@ -42,6 +42,7 @@ DIRECTION_COUNTS = {
 class Evidence:
     """The segments' share of a diagnosis, per stream; a few rows per connection.
 
+    >>> import hskit
     >>> stream_evidence(hskit.schema.empty_segments(), hskit.analyze(
     ...     hskit.schema.empty_segments())).capture_end is None
     True
