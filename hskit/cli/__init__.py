@@ -10,6 +10,7 @@ raises on purpose become a one-line message and exit status 1, never a traceback
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,8 +92,24 @@ def table_output_option(function: Any) -> Any:
         "--output",
         required=True,
         type=click.Path(dir_okay=False, path_type=Path),
+        callback=folder_takes_a_file,
         help="Where to write the table: a .parquet or .csv file.",
     )(function)
+
+
+def folder_takes_a_file(_ctx: click.Context, _param: click.Parameter, output: Path) -> Path:
+    """Click callback of an output option: the one-line error of :func:`writing` before any
+    work when ``output``'s folder cannot take a new file (missing, not a folder, no
+    permission, ``/proc``), so a long load is not spent on a result that cannot be written.
+    A file made and removed there is the test: it asks exactly what the write will ask.
+
+    >>> folder_takes_a_file(None, None, Path("/no/such/folder/x.csv"))
+    Traceback (most recent call last):
+    click.exceptions.ClickException: cannot write /no/such/folder/x.csv: No such file or directory
+    """
+    with writing(output), tempfile.NamedTemporaryFile(dir=output.parent, prefix=".hskit-"):
+        pass
+    return output
 
 
 @contextmanager
@@ -133,6 +150,7 @@ __all__ = [
     "dataset_commands",
     "demo_commands",
     "diagnose_commands",
+    "folder_takes_a_file",
     "live_commands",
     "load_capture",
     "load_commands",

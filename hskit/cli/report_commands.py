@@ -11,7 +11,14 @@ from pathlib import Path
 
 import click
 
-from hskit.cli import backend_option, capture_argument, load_capture, main, writing
+from hskit.cli import (
+    backend_option,
+    capture_argument,
+    folder_takes_a_file,
+    load_capture,
+    main,
+    writing,
+)
 from hskit.wording import counted
 
 
@@ -23,6 +30,7 @@ from hskit.wording import counted
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=folder_takes_a_file,
     help="Where to write the report (one HTML file that opens offline).",
 )
 @click.option(

@@ -14,7 +14,14 @@ import click
 import hskit
 from hskit.classify.zeek.connections import Timeouts
 from hskit.classify.zeek.ports import DEFAULT_LIKELY_SERVER_PORTS, bare_mode_ports
-from hskit.cli import backend_option, capture_argument, load_capture, main, writing
+from hskit.cli import (
+    backend_option,
+    capture_argument,
+    folder_takes_a_file,
+    load_capture,
+    main,
+    writing,
+)
 from hskit.zeek.ascii import write_conn_log
 
 
@@ -26,6 +33,7 @@ from hskit.zeek.ascii import write_conn_log
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=folder_takes_a_file,
     help="Where to write the conn.log.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Zeek's JSON lines instead of its TSV.")
