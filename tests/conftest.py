@@ -84,17 +84,33 @@ def zeek_oracle_dir() -> Path:
 
 #: Figures reported by tests in this run, by test (function name, without parameters).
 _FIGURES: defaultdict[str, list[str]] = defaultdict(list)
+#: the name of a test's property that holds a reported figure.
+_FIGURE = "hskit figure"
 
 
 @pytest.fixture
 def figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """``figures(line)``: report a measured figure (printed, and repeated in the summary)."""
+    """``figures(line)``: report a measured figure (printed, and repeated in the summary).
+
+    The figure travels as a property of the test's report, so the summary holds it also
+    when the test ran in a pytest-xdist worker process.
+    """
 
     def report(line: str) -> None:
         print(line)
-        _FIGURES[request.node.originalname].append(line.strip("\n"))
+        request.node.user_properties.append((_FIGURE, (request.node.originalname, line)))
 
     return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the figures of each finished test (in the process that prints the summary)."""
+    if report.when != "call":
+        return
+    for key, value in report.user_properties:
+        if key == _FIGURE:
+            test, line = value
+            _FIGURES[test].append(line.strip("\n"))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
