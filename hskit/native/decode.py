@@ -91,6 +91,8 @@ _IPV4_WIDTH = 20
 _TCP_WIDTH = 20
 #: header bytes Wireshark reads before anything else: ports, numbers, flags, window.
 _TCP_FIELDS_LEN = 16
+#: Why records are skipped, as counted by :func:`decode` (in this order).
+SKIP_REASONS = ("not_ip", "truncated_headers", "not_tcp", "ip_fragment")
 
 
 @dataclass
@@ -412,11 +414,11 @@ def decode(records: Records) -> tuple[TcpColumns, dict[str, int]]:
         tuple(getattr(columns, f.name) for f in fields(columns)),
     )  # fmt: skip
     columns = columns.select(slice(0, fast))
+    if not others:
+        return columns, dict.fromkeys(SKIP_REASONS, 0)
     rest, skipped = decode_general(records.select(general[:others]))
-    if others:
-        rest.record = general[rest.record]
-        columns = TcpColumns.concat(columns, rest)
-    return columns, skipped
+    rest.record = general[rest.record]
+    return TcpColumns.concat(columns, rest), skipped
 
 
 @cache
@@ -454,11 +456,10 @@ def decode_general(records: Records) -> tuple[TcpColumns, dict[str, int]]:
     cut = np.flatnonzero((version != 0) & ~whole_ip)
     proto_at = net[cut] + np.where(version[cut] == 4, 9, 6)
     cut_tcp = (proto_at < end[cut]) & (_u8(buf, np.minimum(proto_at, len(buf) - 1)) == _PROTO_TCP)
-    skipped = {
-        "not_ip": int((version == 0).sum() + (~ip.ok).sum()),
-        "truncated_headers": int(cut_tcp.sum()),
-        "not_tcp": int((~cut_tcp).sum()),
-    }
+    skipped = dict.fromkeys(SKIP_REASONS, 0)
+    skipped["not_ip"] = int((version == 0).sum() + (~ip.ok).sum())
+    skipped["truncated_headers"] = int(cut_tcp.sum())
+    skipped["not_tcp"] = int((~cut_tcp).sum())
     carried = ip.ok & ip.first_fragment
     _check_tunnels(buf, ip.proto[carried], ip.transport[carried])
     skipped["ip_fragment"] = int((ip.ok & ~ip.first_fragment).sum())

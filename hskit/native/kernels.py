@@ -1,15 +1,23 @@
-"""Compiled loops over the capture buffer: the record walks and the checksum word sums.
+"""Compiled loops over the capture buffer: the record walks, the fast path of the
+decoder, the checksum word sums and the TCP option walk.
 
-The native reader's per-record work, compiled with numba. The buffer is a capture's
-bytes, possibly hostile: numba checks no bounds, so every read here is checked against
-the buffer's length first (a byte past it reads as 0, as the zero padding after a
-capture's bytes does), every loop advances by at least a record header, and every output
-array is sized by the caller from the bytes walked (no capture can make them grow).
-What a corrupt length means (where the walk stops, and why) is decided here exactly as
-the callers in :mod:`hskit.native.records` describe it.
+The native reader's per-record work, compiled with numba. :func:`decode_tcp` decodes the
+common records (link, IP and TCP headers, options and checksum) in one pass; the others
+are left to the vectorized decoder, :func:`hskit.native.decode.decode_general`, which
+shares this module's option walk and word sums.
 
-numba takes half a second to import: :mod:`hskit.native.records` and
-:mod:`hskit.native.checksum` import this module on their first call, not ``import hskit``.
+The buffer is a capture's bytes, possibly hostile: numba checks no bounds, so every
+read here is checked against the buffer's length first (a byte past it reads as 0, as
+the zero padding after a capture's bytes does) or, in :func:`decode_tcp`, against the
+end of its record, itself checked against the buffer's length; every loop advances by
+at least a record header, and every output array is sized by the caller from the bytes
+walked (no capture can make them grow). What a corrupt length means (where the walk
+stops, and why) is decided here exactly as the callers in :mod:`hskit.native.records`
+describe it.
+
+numba takes half a second to import: :mod:`hskit.native.records`,
+:mod:`hskit.native.checksum` and :mod:`hskit.native.decode` import this module on their
+first call, not ``import hskit``.
 
 >>> buffer = np.zeros(64, np.uint8); buffer[8] = 20  # one pcap record header, caplen 20
 >>> columns = np.zeros((PCAP_COLUMNS, 4), np.int64)
@@ -248,6 +256,10 @@ def word_sums(buffer: Bytes, start: Int, length: Int) -> Int:
     return sums
 
 
+#: 16-bit words summed in 32 bits before the sum is carried to 64 (255 * 2**16 < 2**32).
+_WORDS_PER_SUM = 1 << 16
+
+
 @njit(cache=True, nogil=True)
 def _word_sum(buffer: Bytes, start: int, length: int) -> int:
     """:func:`word_sums` of one range."""
@@ -259,11 +271,17 @@ def _word_sum(buffer: Bytes, start: int, length: int) -> int:
         if at < 0:  # the word of byte -1 (read as 0) and byte 0
             total += np.int64(buffer[0]) if stop > 0 else 0
             at = 1
-    while at + 1 < stop:
-        total += (np.int64(buffer[at]) << 8) | np.int64(buffer[at + 1])
-        at += 2
-    if at < stop:
-        total += np.int64(buffer[at]) << 8
+    # high and low bytes summed apart, in 32-bit sums that cannot overflow (the compiler
+    # vectorizes this loop)
+    pairs = max(stop - at, 0) // 2
+    for block in range(0, pairs, _WORDS_PER_SUM):
+        high, low = np.uint32(0), np.uint32(0)
+        for word in range(block, min(block + _WORDS_PER_SUM, pairs)):
+            high += buffer[at + 2 * word]
+            low += buffer[at + 2 * word + 1]
+        total += (np.int64(high) << 8) + np.int64(low)
+    if at + 2 * pairs < stop:
+        total += np.int64(buffer[at + 2 * pairs]) << 8
     return total
 
 
@@ -323,22 +341,17 @@ def tcp_options(
     sack_perm = np.zeros(count, dtype=np.bool_)
     tfo = np.zeros(count, dtype=np.bool_)
     for row in range(count):
-        _walk_options(
-            buffer, tcp_at[row], tcp_at[row] + header_len[row], row,
-            mss, wscale, ts_val, ts_ecr, sack_perm, tfo,
-        )  # fmt: skip
+        (mss[row], wscale[row], ts_val[row], ts_ecr[row], sack_perm[row],
+         tfo[row]) = _walk_options(buffer, tcp_at[row], tcp_at[row] + header_len[row])  # fmt: skip
     return mss, wscale, ts_val, ts_ecr, sack_perm, tfo
 
 
 @njit(cache=True, nogil=True)
-def _walk_options(
-    buffer: Bytes, tcp_at: int, end: int, row: int, mss: Int, wscale: Int, ts_val: Int,
-    ts_ecr: Int, sack_perm: npt.NDArray[np.bool_], tfo: npt.NDArray[np.bool_],
-) -> None:  # fmt: skip
-    """The options of the TCP header at ``tcp_at``, up to ``end``, into row ``row`` of the
-    option columns (as :func:`tcp_options` describes; the row starts at -1 and False)."""
-    mss[row], wscale[row], ts_val[row], ts_ecr[row] = -1, -1, -1, -1
-    sack_perm[row], tfo[row] = False, False
+def _walk_options(buffer: Bytes, tcp_at: int, end: int) -> tuple[int, int, int, int, bool, bool]:
+    """The options of the TCP header at ``tcp_at``, up to ``end``: ``(mss, wscale,
+    ts_val, ts_ecr, sack_perm, tfo)`` as :func:`tcp_options` describes them."""
+    mss, wscale, ts_val, ts_ecr = np.int64(-1), np.int64(-1), np.int64(-1), np.int64(-1)
+    sack_perm, tfo = False, False
     position = tcp_at + TCP_FIXED_HEADER
     steps = 0
     while position < end and steps < MAX_OPTION_STEPS:
@@ -351,25 +364,26 @@ def _walk_options(
         if position + length > end:
             break
         value = position + 2
-        if kind == OPTION_MSS and length == 4 and mss[row] == -1:
-            mss[row] = _u32(buffer, value, True) >> 16
-        elif kind == OPTION_WSCALE and length == 3 and wscale[row] == -1:
-            wscale[row] = _byte(buffer, value)
+        if kind == OPTION_MSS and length == 4 and mss == -1:
+            mss = _u32(buffer, value, True) >> 16
+        elif kind == OPTION_WSCALE and length == 3 and wscale == -1:
+            wscale = _byte(buffer, value)
         elif kind == OPTION_TIMESTAMPS and length == 10:
-            if ts_val[row] == -1:
-                ts_val[row] = _u32(buffer, value, True)
-            if ts_ecr[row] == -1:
-                ts_ecr[row] = _u32(buffer, value + 4, True)
+            if ts_val == -1:
+                ts_val = _u32(buffer, value, True)
+            if ts_ecr == -1:
+                ts_ecr = _u32(buffer, value + 4, True)
         elif kind == OPTION_SACK_PERM:
-            sack_perm[row] = True
+            sack_perm = True
         elif kind == OPTION_TFO or (
             kind == OPTION_EXPERIMENTAL
             and length >= 4
             and _u32(buffer, value, True) >> 16 == TFO_MAGIC
         ):
-            tfo[row] = True
+            tfo = True
         position += length
         steps += 1
+    return mss, wscale, ts_val, ts_ecr, sack_perm, tfo
 
 
 # --------------------------------------------------------------------------- fast decode
@@ -531,10 +545,8 @@ def decode_tcp(
         flags[count] = _u16(buffer, transport + TCP_OFFSET_AT) & TCP_FLAGS_MASK
         win[count] = _u16(buffer, transport + TCP_WINDOW_AT)
         payload_len[count] = max(tcp_len - header_len, 0)
-        _walk_options(
-            buffer, transport, transport + header_len, count,
-            mss, wscale, ts_val, ts_ecr, sack_perm, tfo,
-        )  # fmt: skip
+        (mss[count], wscale[count], ts_val[count], ts_ecr[count], sack_perm[count],
+         tfo[count]) = _walk_options(buffer, transport, transport + header_len)  # fmt: skip
         ip_len[count] = total
         # the checksum, where the whole segment was captured (as checksum.checksum_ok)
         checksum_ok[count] = -1
