@@ -57,7 +57,7 @@ PCAPNG_WORDS = 7
 PCAPNG_EPB, PCAPNG_PB, PCAPNG_SPB = 0x00000006, 0x00000002, 0x00000003
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _u32(buffer: Bytes, at: int, big_endian: bool) -> int:
     """The unsigned 32-bit integer at ``at``; bytes outside the buffer read as 0."""
     if at >= 0 and at + 4 <= buffer.shape[0]:
@@ -72,7 +72,7 @@ def _u32(buffer: Bytes, at: int, big_endian: bool) -> int:
     return value
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _byte(buffer: Bytes, at: int) -> int:
     """The byte at ``at``; 0 outside the buffer."""
     # an if statement: a conditional expression here compiles to a much slower read
@@ -256,32 +256,22 @@ def word_sums(buffer: Bytes, start: Int, length: Int) -> Int:
     return sums
 
 
-#: 16-bit words summed in 32 bits before the sum is carried to 64 (255 * 2**16 < 2**32).
-_WORDS_PER_SUM = 1 << 16
-
-
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _word_sum(buffer: Bytes, start: int, length: int) -> int:
     """:func:`word_sums` of one range."""
     stop = min(start + length, buffer.shape[0])
-    total = np.int64(0)
+    total = 0
     at = start
     if at < 0:  # never for TCP headers; whole words before the buffer add nothing
         at += (-at) // 2 * 2
         if at < 0:  # the word of byte -1 (read as 0) and byte 0
             total += np.int64(buffer[0]) if stop > 0 else 0
             at = 1
-    # high and low bytes summed apart, in 32-bit sums that cannot overflow (the compiler
-    # vectorizes this loop)
-    pairs = max(stop - at, 0) // 2
-    for block in range(0, pairs, _WORDS_PER_SUM):
-        high, low = np.uint32(0), np.uint32(0)
-        for word in range(block, min(block + _WORDS_PER_SUM, pairs)):
-            high += buffer[at + 2 * word]
-            low += buffer[at + 2 * word + 1]
-        total += (np.int64(high) << 8) + np.int64(low)
-    if at + 2 * pairs < stop:
-        total += np.int64(buffer[at + 2 * pairs]) << 8
+    while at + 1 < stop:
+        total += (np.int64(buffer[at]) << 8) | np.int64(buffer[at + 1])
+        at += 2
+    if at < stop:
+        total += np.int64(buffer[at]) << 8
     return total
 
 
@@ -346,7 +336,7 @@ def tcp_options(
     return mss, wscale, ts_val, ts_ecr, sack_perm, tfo
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _walk_options(buffer: Bytes, tcp_at: int, end: int) -> tuple[int, int, int, int, bool, bool]:
     """The options of the TCP header at ``tcp_at``, up to ``end``: ``(mss, wscale,
     ts_val, ts_ecr, sack_perm, tfo)`` as :func:`tcp_options` describes them."""
@@ -416,13 +406,13 @@ TCP_FLAGS_MASK = 0x1FF
 ONES_MODULUS = 0xFFFF
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _u16(buffer: Bytes, at: int) -> int:
     """The big-endian 16-bit integer at ``at`` (inside the buffer: checked by the caller)."""
     return (np.int64(buffer[at]) << 8) | np.int64(buffer[at + 1])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _u64(buffer: Bytes, at: int) -> int:
     """The big-endian 64-bit integer at ``at``, as a signed int64 (inside the buffer)."""
     value = np.int64(0)
@@ -431,7 +421,7 @@ def _u64(buffer: Bytes, at: int) -> int:
     return value
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _network(buffer: Bytes, start: int, end: int, link: int, link_plan: Int) -> tuple[int, int]:
     """``(offset of the IP header, IP version)`` of the frame ``buffer[start:end]`` of
     LINKTYPE ``link``; version 0 where the fast path does not decode the link header."""
