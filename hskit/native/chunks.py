@@ -173,7 +173,10 @@ class ChunkedLoad:
         tcp, skipped = decode(records)
         self.table.append(records, tcp, frame_base=self.report.frames, source=source)
         self.report.frames += len(records.caplen)
-        self._link_types.update(np.unique(records.link_type).tolist())
+        link = records.link_type
+        # one link type in a chunk is the rule: checked in one pass, no sort
+        same = len(link) and (link == link[0]).all()
+        self._link_types.update([int(link[0])] if same else np.unique(link).tolist())
         for reason, count in skipped.items():
             self._skipped[reason] = self._skipped.get(reason, 0) + count
 
