@@ -91,6 +91,8 @@ _IPV4_WIDTH = 20
 _TCP_WIDTH = 20
 #: header bytes Wireshark reads before anything else: ports, numbers, flags, window.
 _TCP_FIELDS_LEN = 16
+#: The fewest bytes of a record the fast path decodes: IPv4 and TCP headers, no link header.
+_MIN_FAST_RECORD = _IPV4_WIDTH + _TCP_WIDTH
 #: Why records are skipped, as counted by :func:`decode` (in this order).
 SKIP_REASONS = ("not_ip", "truncated_headers", "not_tcp", "ip_fragment")
 
@@ -406,7 +408,8 @@ def decode(records: Records) -> tuple[TcpColumns, dict[str, int]]:
     from hskit.native.kernels import decode_tcp  # numba loads on first use, not on import
 
     count = len(records.caplen)
-    columns = TcpColumns.empty(count)
+    # rows for as many segments as the records' bytes can hold (none for empty records)
+    columns = TcpColumns.empty(min(count, int(records.caplen.sum()) // _MIN_FAST_RECORD))
     general = np.empty(count, dtype=np.int64)
     fast, others = decode_tcp(
         records.buffer, records.data_offset, records.caplen, records.origlen,
@@ -416,6 +419,9 @@ def decode(records: Records) -> tuple[TcpColumns, dict[str, int]]:
     columns = columns.select(slice(0, fast))
     if not others:
         return columns, dict.fromkeys(SKIP_REASONS, 0)
+    if others == count:  # nothing for the fast path (hostile or exotic records): no copy
+        del general
+        return decode_general(records)
     rest, skipped = decode_general(records.select(general[:others]))
     rest.record = general[rest.record]
     return TcpColumns.concat(columns, rest), skipped

@@ -501,7 +501,8 @@ def decode_tcp(
             transport = net + IPV6_HEADER
             length = _u16(buffer, net + IPV6_LENGTH_AT) + IPV6_HEADER
             offloaded = length == IPV6_HEADER
-        if transport < 0 or transport + TCP_FIXED_HEADER > end:
+        # (a full ``record`` column cannot be: it is sized for every record of the bytes)
+        if transport < 0 or transport + TCP_FIXED_HEADER > end or count >= record.shape[0]:
             general[others] = row
             others += 1
             continue
