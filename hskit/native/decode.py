@@ -134,8 +134,8 @@ class TcpColumns:
     #: or in an IP fragment)
     checksum_ok: npt.NDArray[np.int8]
 
-    def select(self, which: npt.NDArray) -> TcpColumns:
-        """The rows chosen by a mask or index array."""
+    def select(self, which: npt.NDArray | slice) -> TcpColumns:
+        """The rows chosen by a mask, an index array or a slice (views, for a slice)."""
         return TcpColumns(*(getattr(self, f.name)[which] for f in fields(self)))
 
     @classmethod
