@@ -1,9 +1,21 @@
-"""Vectorized decoding of link, IP and TCP headers: every field is a column operation.
+"""Decoding of link, IP and TCP headers, in two paths.
 
-Each header is gathered once per layer as a 2-D block (one row per record, copied from
-the flat capture buffer at a per-row offset), so header fields are fixed-offset column
-slices and variable lengths (VLAN tags, IPv4 options, IPv6 extension headers, TCP
-options) cost a few array passes, never a Python loop per packet.
+The fast path (:func:`hskit.native.kernels.decode_tcp`, compiled) decodes the common
+records in one pass, each straight into its row of the columns: Ethernet, Linux cooked
+(SLL, SLL2), raw IP and NULL/LOOP frames carrying TCP in an IPv4 packet that is not a
+fragment or in an IPv6 packet without extension headers, with the whole TCP header
+captured. Every other record -- VLAN tags, 802.3/LLC, IPv6 extension headers, IP
+fragments, ICMP errors quoting TCP, tunnels, cut headers, not IP, not TCP, link types
+not decoded -- goes to the general path (:func:`decode_general`) which holds every rule,
+and which counts what it skips and raises on what the native reader does not decode.
+Both give the same columns for a common record; the two parts are merged in record
+order.
+
+The general path is vectorized: each header is gathered once per layer as a 2-D block
+(one row per record, copied from the flat capture buffer at a per-row offset), so header
+fields are fixed-offset column slices and variable lengths (VLAN tags, IPv4 options,
+IPv6 extension headers, TCP options) cost a few array passes, never a Python loop per
+packet.
 
 >>> records = read_records(Path("capture.pcap"), progress=False)  # doctest: +SKIP
 >>> tcp, skipped = decode(records)  # doctest: +SKIP
@@ -13,6 +25,7 @@ options) cost a few array passes, never a Python loop per packet.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +56,8 @@ LINK_TYPE_NAMES: dict[int, str] = {
 _RAW_IP = {12: (4, 6), 14: (4, 6), 101: (4, 6), 228: (4,), 229: (6,)}
 #: link types with an EtherType: (offset of the EtherType, offset of the payload).
 _ETHERTYPE_AT = {1: (12, 14), 113: (14, 16), 276: (0, 20)}
+#: link types whose frame starts with a 4-byte address family: NULL, LOOP.
+_ADDRESS_FAMILY_LINKS = (0, 108)
 
 _ETH_IPV4, _ETH_IPV6 = 0x0800, 0x86DD
 _VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
@@ -76,6 +91,10 @@ _IPV4_WIDTH = 20
 _TCP_WIDTH = 20
 #: header bytes Wireshark reads before anything else: ports, numbers, flags, window.
 _TCP_FIELDS_LEN = 16
+#: The fewest bytes of a record the fast path decodes: IPv4 and TCP headers, no link header.
+_MIN_FAST_RECORD = _IPV4_WIDTH + _TCP_WIDTH
+#: Why records are skipped, as counted by :func:`decode` (in this order).
+SKIP_REASONS = ("not_ip", "truncated_headers", "not_tcp", "ip_fragment")
 
 
 @dataclass
@@ -115,9 +134,36 @@ class TcpColumns:
     #: or in an IP fragment)
     checksum_ok: npt.NDArray[np.int8]
 
-    def select(self, which: npt.NDArray) -> TcpColumns:
-        """The rows chosen by a mask or index array."""
+    def select(self, which: npt.NDArray | slice) -> TcpColumns:
+        """The rows chosen by a mask, an index array or a slice (views, for a slice)."""
         return TcpColumns(*(getattr(self, f.name)[which] for f in fields(self)))
+
+    @classmethod
+    def empty(cls, count: int) -> TcpColumns:
+        """Columns of ``count`` rows, not filled in.
+
+        >>> TcpColumns.empty(2).seq.dtype
+        dtype('uint32')
+        """
+        return cls(*(np.empty(count, dtype=_DTYPES.get(f.name, np.int64)) for f in fields(cls)))
+
+    @staticmethod
+    def concat(first: TcpColumns, second: TcpColumns) -> TcpColumns:
+        """The rows of both, in record order (rows of one record keep their order)."""
+        both = TcpColumns(
+            *(np.concatenate([getattr(first, f.name), getattr(second, f.name)])
+              for f in fields(first))
+        )  # fmt: skip
+        return both.select(np.argsort(both.record, kind="stable"))
+
+
+#: dtypes of the :class:`TcpColumns` that are not int64.
+_DTYPES: dict[str, type] = {
+    "quoted": np.bool_, "analyzed": np.bool_, "sack_perm": np.bool_, "tfo": np.bool_,
+    "ip_version": np.int8, "checksum_ok": np.int8, "src_port": np.uint16,
+    "dst_port": np.uint16, "flags": np.uint16, "win": np.uint16, "seq": np.uint32,
+    "ack": np.uint32,
+}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- byte access
@@ -201,7 +247,7 @@ def _link_type_layer(records: Records, link_type: int, at: Int, captured: Int) -
         nibble = (header[:, 0] >> 4).astype(np.int8)
         ip_version = np.where(np.isin(nibble, _RAW_IP[link_type]), nibble, np.int8(0))
         offset = np.zeros(len(at), dtype=np.int64)
-    elif link_type in (0, 108):
+    elif link_type in _ADDRESS_FAMILY_LINKS:
         header = _block(records.buffer, at, _LINK_WIDTH)
         family = _field(header, 0, 4)
         # The family is in the capturing host's byte order: a big value means swapped.
@@ -355,8 +401,52 @@ def decode(records: Records) -> tuple[TcpColumns, dict[str, int]]:
     """Decode every record; return the TCP headers' columns and skip counts by reason.
 
     The columns also hold, with ``quoted`` set, the TCP headers quoted by ICMP errors:
-    they are not segments, but Wireshark numbers streams with them.
+    they are not segments, but Wireshark numbers streams with them. The common records
+    take the compiled fast path, the others :func:`decode_general` (see the module's
+    description); the result is :func:`decode_general`'s on every record.
     """
+    from hskit.native.kernels import decode_tcp  # numba loads on first use, not on import
+
+    count = len(records.caplen)
+    # rows for as many segments as the records' bytes can hold (none for empty records)
+    columns = TcpColumns.empty(min(count, int(records.caplen.sum()) // _MIN_FAST_RECORD))
+    general = np.empty(count, dtype=np.int64)
+    fast, others = decode_tcp(
+        records.buffer, records.data_offset, records.caplen, records.origlen,
+        records.link_type, _link_plan(), general,
+        tuple(getattr(columns, f.name) for f in fields(columns)),
+    )  # fmt: skip
+    columns = columns.select(slice(0, fast))
+    if not others:
+        return columns, dict.fromkeys(SKIP_REASONS, 0)
+    if others == count:  # nothing for the fast path (hostile or exotic records): no copy
+        del general
+        return decode_general(records)
+    rest, skipped = decode_general(records.select(general[:others]))
+    rest.record = general[rest.record]
+    return TcpColumns.concat(columns, rest), skipped
+
+
+@cache
+def _link_plan() -> Int:
+    """How the fast path finds the IP header of each link type it decodes (a row per
+    LINKTYPE: :data:`hskit.native.kernels.LINK_ETHERTYPE` and the others)."""
+    from hskit.native import kernels
+
+    plan = np.zeros((max(LINK_TYPE_NAMES) + 1, kernels.LINK_PLAN_COLUMNS), dtype=np.int64)
+    for link_type, (type_at, payload_at) in _ETHERTYPE_AT.items():
+        plan[link_type, :3] = kernels.LINK_ETHERTYPE, type_at, payload_at
+    for link_type, versions in _RAW_IP.items():
+        plan[link_type, 0] = kernels.LINK_RAW_IP
+        plan[link_type, 3] = sum(1 << version for version in versions)
+    for link_type in _ADDRESS_FAMILY_LINKS:
+        plan[link_type, 0] = kernels.LINK_FAMILY
+    return plan
+
+
+def decode_general(records: Records) -> tuple[TcpColumns, dict[str, int]]:
+    """:func:`decode` by array operations alone, on records of any kind: the reference
+    for every rule of the decoder, and the path of the records the fast path leaves."""
     buf = records.buffer
     end = records.data_offset + records.caplen  # first byte past each record's data
     net, version = link_layer(records)
@@ -372,11 +462,10 @@ def decode(records: Records) -> tuple[TcpColumns, dict[str, int]]:
     cut = np.flatnonzero((version != 0) & ~whole_ip)
     proto_at = net[cut] + np.where(version[cut] == 4, 9, 6)
     cut_tcp = (proto_at < end[cut]) & (_u8(buf, np.minimum(proto_at, len(buf) - 1)) == _PROTO_TCP)
-    skipped = {
-        "not_ip": int((version == 0).sum() + (~ip.ok).sum()),
-        "truncated_headers": int(cut_tcp.sum()),
-        "not_tcp": int((~cut_tcp).sum()),
-    }
+    skipped = dict.fromkeys(SKIP_REASONS, 0)
+    skipped["not_ip"] = int((version == 0).sum() + (~ip.ok).sum())
+    skipped["truncated_headers"] = int(cut_tcp.sum())
+    skipped["not_tcp"] = int((~cut_tcp).sum())
     carried = ip.ok & ip.first_fragment
     _check_tunnels(buf, ip.proto[carried], ip.transport[carried])
     skipped["ip_fragment"] = int((ip.ok & ~ip.first_fragment).sum())

@@ -1,15 +1,23 @@
-"""Compiled loops over the capture buffer: the record walks and the checksum word sums.
+"""Compiled loops over the capture buffer: the record walks, the fast path of the
+decoder, the checksum word sums and the TCP option walk.
 
-The native reader's per-record work, compiled with numba. The buffer is a capture's
-bytes, possibly hostile: numba checks no bounds, so every read here is checked against
-the buffer's length first (a byte past it reads as 0, as the zero padding after a
-capture's bytes does), every loop advances by at least a record header, and every output
-array is sized by the caller from the bytes walked (no capture can make them grow).
-What a corrupt length means (where the walk stops, and why) is decided here exactly as
-the callers in :mod:`hskit.native.records` describe it.
+The native reader's per-record work, compiled with numba. :func:`decode_tcp` decodes the
+common records (link, IP and TCP headers, options and checksum) in one pass; the others
+are left to the vectorized decoder, :func:`hskit.native.decode.decode_general`, which
+shares this module's option walk and word sums.
 
-numba takes half a second to import: :mod:`hskit.native.records` and
-:mod:`hskit.native.checksum` import this module on their first call, not ``import hskit``.
+The buffer is a capture's bytes, possibly hostile: numba checks no bounds, so every
+read here is checked against the buffer's length first (a byte past it reads as 0, as
+the zero padding after a capture's bytes does) or, in :func:`decode_tcp`, against the
+end of its record, itself checked against the buffer's length; every loop advances by
+at least a record header, and every output array is sized by the caller from the bytes
+walked (no capture can make them grow). What a corrupt length means (where the walk
+stops, and why) is decided here exactly as the callers in :mod:`hskit.native.records`
+describe it.
+
+numba takes half a second to import: :mod:`hskit.native.records`,
+:mod:`hskit.native.checksum` and :mod:`hskit.native.decode` import this module on their
+first call, not ``import hskit``.
 
 >>> buffer = np.zeros(64, np.uint8); buffer[8] = 20  # one pcap record header, caplen 20
 >>> columns = np.zeros((PCAP_COLUMNS, 4), np.int64)
@@ -49,7 +57,7 @@ PCAPNG_WORDS = 7
 PCAPNG_EPB, PCAPNG_PB, PCAPNG_SPB = 0x00000006, 0x00000002, 0x00000003
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _u32(buffer: Bytes, at: int, big_endian: bool) -> int:
     """The unsigned 32-bit integer at ``at``; bytes outside the buffer read as 0."""
     if at >= 0 and at + 4 <= buffer.shape[0]:
@@ -64,7 +72,7 @@ def _u32(buffer: Bytes, at: int, big_endian: bool) -> int:
     return value
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _byte(buffer: Bytes, at: int) -> int:
     """The byte at ``at``; 0 outside the buffer."""
     # an if statement: a conditional expression here compiles to a much slower read
@@ -244,21 +252,27 @@ def word_sums(buffer: Bytes, start: Int, length: Int) -> Int:
     """
     sums = np.zeros(start.shape[0], dtype=np.int64)
     for row in range(start.shape[0]):
-        stop = min(start[row] + length[row], buffer.shape[0])
-        total = 0
-        at = start[row]
-        if at < 0:  # never for TCP headers; whole words before the buffer add nothing
-            at += (-at) // 2 * 2
-            if at < 0:  # the word of byte -1 (read as 0) and byte 0
-                total += np.int64(buffer[0]) if stop > 0 else 0
-                at = 1
-        while at + 1 < stop:
-            total += (np.int64(buffer[at]) << 8) | np.int64(buffer[at + 1])
-            at += 2
-        if at < stop:
-            total += np.int64(buffer[at]) << 8
-        sums[row] = total
+        sums[row] = _word_sum(buffer, start[row], length[row])
     return sums
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _word_sum(buffer: Bytes, start: int, length: int) -> int:
+    """:func:`word_sums` of one range."""
+    stop = min(start + length, buffer.shape[0])
+    total = 0
+    at = start
+    if at < 0:  # never for TCP headers; whole words before the buffer add nothing
+        at += (-at) // 2 * 2
+        if at < 0:  # the word of byte -1 (read as 0) and byte 0
+            total += np.int64(buffer[0]) if stop > 0 else 0
+            at = 1
+    while at + 1 < stop:
+        total += (np.int64(buffer[at]) << 8) | np.int64(buffer[at + 1])
+        at += 2
+    if at < stop:
+        total += np.int64(buffer[at]) << 8
+    return total
 
 
 @njit(cache=True, nogil=True)
@@ -317,36 +331,222 @@ def tcp_options(
     sack_perm = np.zeros(count, dtype=np.bool_)
     tfo = np.zeros(count, dtype=np.bool_)
     for row in range(count):
-        position = tcp_at[row] + TCP_FIXED_HEADER
-        end = tcp_at[row] + header_len[row]
-        steps = 0
-        while position < end and steps < MAX_OPTION_STEPS:
-            kind = _byte(buffer, position)
-            length = np.int64(1)
-            if kind != OPTION_NOP:
-                length = _byte(buffer, position + 1)
-            if kind == OPTION_END or (kind != OPTION_NOP and length < 2):
-                break
-            if position + length > end:
-                break
-            value = position + 2
-            if kind == OPTION_MSS and length == 4 and mss[row] == -1:
-                mss[row] = _u32(buffer, value, True) >> 16
-            elif kind == OPTION_WSCALE and length == 3 and wscale[row] == -1:
-                wscale[row] = _byte(buffer, value)
-            elif kind == OPTION_TIMESTAMPS and length == 10:
-                if ts_val[row] == -1:
-                    ts_val[row] = _u32(buffer, value, True)
-                if ts_ecr[row] == -1:
-                    ts_ecr[row] = _u32(buffer, value + 4, True)
-            elif kind == OPTION_SACK_PERM:
-                sack_perm[row] = True
-            elif kind == OPTION_TFO or (
-                kind == OPTION_EXPERIMENTAL
-                and length >= 4
-                and _u32(buffer, value, True) >> 16 == TFO_MAGIC
-            ):
-                tfo[row] = True
-            position += length
-            steps += 1
+        (mss[row], wscale[row], ts_val[row], ts_ecr[row], sack_perm[row],
+         tfo[row]) = _walk_options(buffer, tcp_at[row], tcp_at[row] + header_len[row])  # fmt: skip
     return mss, wscale, ts_val, ts_ecr, sack_perm, tfo
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _walk_options(buffer: Bytes, tcp_at: int, end: int) -> tuple[int, int, int, int, bool, bool]:
+    """The options of the TCP header at ``tcp_at``, up to ``end``: ``(mss, wscale,
+    ts_val, ts_ecr, sack_perm, tfo)`` as :func:`tcp_options` describes them."""
+    mss, wscale, ts_val, ts_ecr = np.int64(-1), np.int64(-1), np.int64(-1), np.int64(-1)
+    sack_perm, tfo = False, False
+    position = tcp_at + TCP_FIXED_HEADER
+    steps = 0
+    while position < end and steps < MAX_OPTION_STEPS:
+        kind = _byte(buffer, position)
+        length = np.int64(1)
+        if kind != OPTION_NOP:
+            length = _byte(buffer, position + 1)
+        if kind == OPTION_END or (kind != OPTION_NOP and length < 2):
+            break
+        if position + length > end:
+            break
+        value = position + 2
+        if kind == OPTION_MSS and length == 4 and mss == -1:
+            mss = _u32(buffer, value, True) >> 16
+        elif kind == OPTION_WSCALE and length == 3 and wscale == -1:
+            wscale = _byte(buffer, value)
+        elif kind == OPTION_TIMESTAMPS and length == 10:
+            if ts_val == -1:
+                ts_val = _u32(buffer, value, True)
+            if ts_ecr == -1:
+                ts_ecr = _u32(buffer, value + 4, True)
+        elif kind == OPTION_SACK_PERM:
+            sack_perm = True
+        elif kind == OPTION_TFO or (
+            kind == OPTION_EXPERIMENTAL
+            and length >= 4
+            and _u32(buffer, value, True) >> 16 == TFO_MAGIC
+        ):
+            tfo = True
+        position += length
+        steps += 1
+    return mss, wscale, ts_val, ts_ecr, sack_perm, tfo
+
+
+# --------------------------------------------------------------------------- fast decode
+#: How :func:`decode_tcp` finds the IP header of a link type (column 0 of a row of its
+#: ``link_plan``, indexed by LINKTYPE): not at all (the record goes to the general
+#: decoder), after an EtherType (columns 1 and 2: offsets of the EtherType and of the
+#: payload), at the frame's start (column 3: bit ``1 << v`` set for each IP version ``v``
+#: allowed), or after a 4-byte address family (NULL, LOOP).
+LINK_GENERAL, LINK_ETHERTYPE, LINK_RAW_IP, LINK_FAMILY = 0, 1, 2, 3
+#: Columns of a ``link_plan`` row.
+LINK_PLAN_COLUMNS = 4
+ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x0800, 0x86DD
+#: Address families of IPv4 and of IPv6 (BSD, FreeBSD, Darwin) in a NULL/LOOP header.
+AF_INET, AF_INET6_BSD, AF_INET6_FREEBSD, AF_INET6_DARWIN = 2, 24, 28, 30
+#: Bytes of the address family before the IP header of a NULL/LOOP frame.
+FAMILY_HEADER = 4
+IPV4_HEADER, IPV6_HEADER = 20, 40
+#: IPv4 header fields: total length, flags and fragment offset, protocol, addresses.
+IPV4_LENGTH_AT, IPV4_FRAGMENT_AT, IPV4_PROTOCOL_AT, IPV4_SOURCE_AT = 2, 6, 9, 12
+#: More-fragments flag and fragment offset: a packet with either is a fragment.
+IPV4_FRAGMENTED = 0x3FFF
+#: IPv6 header fields: payload length, next header, addresses.
+IPV6_LENGTH_AT, IPV6_NEXT_HEADER_AT, IPV6_SOURCE_AT = 4, 6, 8
+IPPROTO_TCP = 6
+#: TCP header fields: ports, sequence and acknowledgment numbers, data offset and
+#: flags, window.
+TCP_SEQ_AT, TCP_ACK_AT, TCP_OFFSET_AT, TCP_WINDOW_AT = 4, 8, 12, 14
+TCP_FLAGS_MASK = 0x1FF
+#: ones'-complement arithmetic is arithmetic modulo this.
+ONES_MODULUS = 0xFFFF
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _u16(buffer: Bytes, at: int) -> int:
+    """The big-endian 16-bit integer at ``at`` (inside the buffer: checked by the caller)."""
+    return (np.int64(buffer[at]) << 8) | np.int64(buffer[at + 1])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _u64(buffer: Bytes, at: int) -> int:
+    """The big-endian 64-bit integer at ``at``, as a signed int64 (inside the buffer)."""
+    value = np.int64(0)
+    for index in range(8):
+        value = (value << 8) | np.int64(buffer[at + index])
+    return value
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _network(buffer: Bytes, start: int, end: int, link: int, link_plan: Int) -> tuple[int, int]:
+    """``(offset of the IP header, IP version)`` of the frame ``buffer[start:end]`` of
+    LINKTYPE ``link``; version 0 where the fast path does not decode the link header."""
+    if link < 0 or link >= link_plan.shape[0]:
+        return 0, 0
+    kind = link_plan[link, 0]
+    if kind == LINK_ETHERTYPE:
+        net = start + link_plan[link, 2]
+        if net > end:
+            return 0, 0
+        ethertype = _u16(buffer, start + link_plan[link, 1])
+        if ethertype == ETHERTYPE_IPV4:
+            return net, 4
+        if ethertype == ETHERTYPE_IPV6:
+            return net, 6
+    elif kind == LINK_RAW_IP:
+        if start < end:
+            version = np.int64(buffer[start]) >> 4
+            if (link_plan[link, 3] >> version) & 1:
+                return start, version
+    elif kind == LINK_FAMILY and start + FAMILY_HEADER <= end:
+        family = _u32(buffer, start, True)
+        if family > 0xFFFF:  # written in the capturing host's byte order
+            family = _u32(buffer, start, False)
+        if family == AF_INET:
+            return start + FAMILY_HEADER, 4
+        if family in (AF_INET6_BSD, AF_INET6_FREEBSD, AF_INET6_DARWIN):
+            return start + FAMILY_HEADER, 6
+    return 0, 0
+
+
+@njit(cache=True, nogil=True)
+def decode_tcp(
+    buffer: Bytes, data_offset: Int, caplen: Int, origlen: Int,
+    link_type: npt.NDArray[np.int32], link_plan: Int, general: Int, columns: tuple,
+) -> tuple[int, int]:  # fmt: skip
+    """Decode the common records in one pass: ``(segments, records left)``.
+
+    A common record is a frame of a link type of ``link_plan`` (see
+    :data:`LINK_ETHERTYPE`) with no VLAN tag or LLC header, carrying an IPv4 header
+    (options allowed) that is not a fragment or an IPv6 header without extension
+    headers, then TCP, with the IP header and the whole TCP header (options included)
+    captured. Its fields go to the next row of ``columns`` (the arrays of
+    :class:`hskit.native.decode.TcpColumns`, in field order) exactly as
+    :func:`hskit.native.decode.decode_general` would decode them; the index of every
+    other record goes to the next entry of ``general``, for that decoder.
+    """
+    (record, quoted, analyzed, ip_version, src_hi, src_lo, dst_hi, dst_lo, src_port,
+     dst_port, seq, ack, flags, win, payload_len, mss, wscale, sack_perm, tfo, ts_val,
+     ts_ecr, ip_len, checksum_ok) = columns  # fmt: skip
+    count, others = 0, 0
+    for row in range(data_offset.shape[0]):
+        start = data_offset[row]
+        end = start + caplen[row]
+        net, version = np.int64(0), np.int64(0)
+        if start >= 0 and end <= buffer.shape[0]:
+            net, version = _network(buffer, start, end, link_type[row], link_plan)
+        transport, length, offloaded = np.int64(-1), np.int64(0), False
+        if version == 4 and net + IPV4_HEADER <= end:
+            first = np.int64(buffer[net])
+            fragment = _u16(buffer, net + IPV4_FRAGMENT_AT)
+            if (
+                first >> 4 == 4
+                and (first & 0x0F) * 4 >= IPV4_HEADER
+                and fragment & IPV4_FRAGMENTED == 0
+                and buffer[net + IPV4_PROTOCOL_AT] == IPPROTO_TCP
+            ):
+                transport = net + (first & 0x0F) * 4
+                length = _u16(buffer, net + IPV4_LENGTH_AT)
+                offloaded = length == 0
+        elif (
+            version == 6
+            and net + IPV6_HEADER <= end
+            and buffer[net] >> 4 == 6
+            and buffer[net + IPV6_NEXT_HEADER_AT] == IPPROTO_TCP
+        ):
+            transport = net + IPV6_HEADER
+            length = _u16(buffer, net + IPV6_LENGTH_AT) + IPV6_HEADER
+            offloaded = length == IPV6_HEADER
+        # (a full ``record`` column cannot be: it is sized for every record of the bytes)
+        if transport < 0 or transport + TCP_FIXED_HEADER > end or count >= record.shape[0]:
+            general[others] = row
+            others += 1
+            continue
+        header_len = (np.int64(buffer[transport + TCP_OFFSET_AT]) >> 4) * 4
+        if header_len < TCP_FIXED_HEADER or transport + header_len > end:
+            general[others] = row
+            others += 1
+            continue
+        # lengths: a zero IP length (segmentation offload) is the rest of the frame; an
+        # IP length claiming more than the frame held on the wire counts what was there
+        on_wire = origlen[row] - (net - start)
+        total = on_wire if offloaded else length
+        tcp_len = min(total, on_wire) - (transport - net)
+        if version == 4:
+            src_hi[count], dst_hi[count] = -1, -1
+            src_lo[count] = _u32(buffer, net + IPV4_SOURCE_AT, True)
+            dst_lo[count] = _u32(buffer, net + IPV4_SOURCE_AT + 4, True)
+            addresses = IPV4_SOURCE_AT, 8
+        else:
+            src_hi[count] = _u64(buffer, net + IPV6_SOURCE_AT)
+            src_lo[count] = _u64(buffer, net + IPV6_SOURCE_AT + 8)
+            dst_hi[count] = _u64(buffer, net + IPV6_SOURCE_AT + 16)
+            dst_lo[count] = _u64(buffer, net + IPV6_SOURCE_AT + 24)
+            addresses = IPV6_SOURCE_AT, 32
+        record[count], quoted[count], analyzed[count] = row, False, True
+        ip_version[count] = version
+        src_port[count] = _u16(buffer, transport)
+        dst_port[count] = _u16(buffer, transport + 2)
+        seq[count] = _u32(buffer, transport + TCP_SEQ_AT, True)
+        ack[count] = _u32(buffer, transport + TCP_ACK_AT, True)
+        flags[count] = _u16(buffer, transport + TCP_OFFSET_AT) & TCP_FLAGS_MASK
+        win[count] = _u16(buffer, transport + TCP_WINDOW_AT)
+        payload_len[count] = max(tcp_len - header_len, 0)
+        (mss[count], wscale[count], ts_val[count], ts_ecr[count], sack_perm[count],
+         tfo[count]) = _walk_options(buffer, transport, transport + header_len)  # fmt: skip
+        ip_len[count] = total
+        # the checksum, where the whole segment was captured (as checksum.checksum_ok)
+        checksum_ok[count] = -1
+        if end - transport >= tcp_len and tcp_len >= TCP_FIXED_HEADER:
+            words = (
+                _word_sum(buffer, net + addresses[0], addresses[1])
+                + IPPROTO_TCP + (tcp_len >> 16) + (tcp_len & 0xFFFF)
+                + _word_sum(buffer, transport, tcp_len)
+            )  # fmt: skip
+            checksum_ok[count] = 1 if words % ONES_MODULUS == 0 else 0
+        count += 1
+    return count, others

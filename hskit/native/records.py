@@ -92,6 +92,24 @@ class Records:
     #: what was odd about the time stamps (corrupt fields read as Wireshark reads them).
     timestamp_notes: list[str] = field(default_factory=list)
 
+    def select(self, rows: npt.NDArray[np.int64]) -> Records:
+        """The records at ``rows`` (indices, in order), over the same buffer; the walk's
+        notes stay with the whole.
+
+        >>> records = Records(np.zeros(8, np.uint8), *(np.arange(3) for _ in range(4)),
+        ...                   np.ones(3, np.int32))
+        >>> records.select(np.array([0, 2])).data_offset.tolist()
+        [0, 2]
+        """
+        return Records(
+            self.buffer,
+            self.data_offset[rows],
+            self.caplen[rows],
+            self.origlen[rows],
+            self.ts_ns[rows],
+            self.link_type[rows],
+        )
+
 
 def max_decompressed() -> int:
     """The cap on a compressed capture's decompressed size, in bytes.
