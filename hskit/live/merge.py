@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,10 +87,10 @@ def _frames_counted_on(
     return part
 
 
-def _address_dtype(parts: list[pd.DataFrame]) -> pd.CategoricalDtype:
-    """One categorical over every part's addresses, in the native reader's order (IPv4
-    by value, then IPv6 by value)."""
-    seen = set().union(*(set(p["src_ip"].cat.categories) for p in parts))
+def _address_dtype(parts: list[pd.DataFrame], known: Iterable[str] = ()) -> pd.CategoricalDtype:
+    """One categorical over every part's addresses and ``known``, in the native reader's
+    order (IPv4 by value, then IPv6 by value)."""
+    seen = set(known).union(*(set(p["src_ip"].cat.categories) for p in parts))
     seen |= set().union(*(set(p["dst_ip"].cat.categories) for p in parts))
     return pd.CategoricalDtype(sorted(seen, key=_address_order))
 
@@ -170,7 +170,8 @@ class Merger:
 
     def __init__(self, *, name: str | None = None) -> None:
         self.name = name
-        self.segments = schema.empty_segments()
+        #: the merged rows so far, in buffers that grow by appending.
+        self._table = GrowingTable()
         self._reports: list[LoadReport] = []
         #: the merged load report of the parts so far.
         self.report = _merged_report([], name)
@@ -184,10 +185,16 @@ class Merger:
         self._streams = 0
         self._clients = _Clients()
 
+    @property
+    def segments(self) -> pd.DataFrame:
+        """The merged segments table so far (its columns are views of the buffers)."""
+        return self._table.frame() if self._table.rows else schema.empty_segments()
+
     def add(self, part: Capture) -> tuple[pd.DataFrame, LoadReport, npt.NDArray[np.int64]]:
         """Append ``part`` (the next ring file): the merged segments, the merged report
         and the streams that have rows in ``part`` (whose rows before it may have changed
-        ``from_client``)."""
+        ``from_client``). The rows before are not copied: the table returned by an
+        earlier call stays as it was."""
         frames_before = sum(r.frames for r in self._reports)
         self._reports.append(part.load_report)
         report = self.report = _merged_report(self._reports, self.name)
@@ -196,21 +203,23 @@ class Merger:
         rows = part.segments
         if not len(rows):
             return self.segments, report, np.zeros(0, np.int64)
-        addresses = _address_dtype([p for p in (self.segments, rows) if len(p)])
+        table = self._table
+        addresses = _address_dtype([rows], known=table.categories("src_ip"))
         new = _frames_counted_on(rows, frames_before, addresses)
         new["time"] = (new["ts"].array.asi8 - self._first_ns) / 1e9
         self._number(new)
-        old = self.segments
-        if len(old) and not old["src_ip"].cat.categories.equals(addresses.categories):
-            old = old.copy()
-            for column in ("src_ip", "dst_ip"):
-                old[column] = old[column].cat.set_categories(addresses.categories)
-        segments = pd.concat([old, new], ignore_index=True) if len(old) else new
-        touched = np.unique(new["stream"].to_numpy(np.int64))
-        segments["from_client"] = self._clients.decided(segments, len(old))
+        before = table.rows
+        table.recategorized(addresses)
+        table.append(new)
+        new_sides, moved = self._clients.decided(table.frame(), before)
+        table.write("from_client", before, new_sides)
+        if len(moved):  # a new row decides these streams' clients on the other side
+            segments = table.frame()
+            changed = np.flatnonzero(np.isin(segments["stream"].to_numpy(), moved))
+            table.rewritten("from_client", changed, from_client(segments.iloc[changed]))
+        segments = table.frame()
         schema.check(segments, schema.SEGMENT_DTYPES, "segments")
-        self.segments = segments
-        return segments, report, touched
+        return segments, report, np.unique(new["stream"].to_numpy(np.int64))
 
     def _keys(self, rows: pd.DataFrame, side: str) -> npt.NDArray[np.int64]:
         """Endpoint keys on the stable address ids."""
@@ -357,6 +366,114 @@ def _first_per_pair(
     return known, value
 
 
+#: rows the buffers of a :class:`GrowingTable` hold at least.
+FIRST_CAPACITY = 1 << 16
+
+
+class GrowingTable:
+    """A table that grows at its end: each column in a buffer with room to spare (the
+    room doubles when full), so appending copies only the new rows, and
+    :meth:`frame` is a DataFrame of views of the buffers (no copy).
+
+    A frame once returned never changes: appended rows land past its end, a buffer that
+    grows is a new one, and rows before the end are changed only in a copy of their
+    buffer (:meth:`rewritten`, :meth:`recategorized`).
+
+    >>> table = GrowingTable()
+    >>> table.append(pd.DataFrame({"a": [1, 2]}))
+    >>> first = table.frame()
+    >>> table.append(pd.DataFrame({"a": [3]}))
+    >>> first["a"].tolist(), table.frame()["a"].tolist()
+    ([1, 2], [1, 2, 3])
+    """
+
+    def __init__(self) -> None:
+        #: column name -> its buffer (a NumPy array or a pandas extension array).
+        self.buffers: dict[str, np.ndarray | pd.api.extensions.ExtensionArray] = {}
+        self.rows = 0
+        self._frame: pd.DataFrame | None = None
+
+    def categories(self, column: str) -> pd.Index:
+        """The categories of a categorical ``column`` (none before the first rows).
+
+        >>> GrowingTable().categories("src_ip").tolist()
+        []
+        """
+        buffer = self.buffers.get(column)
+        return buffer.categories if isinstance(buffer, pd.Categorical) else pd.Index([])
+
+    def append(self, rows: pd.DataFrame) -> None:
+        """Append ``rows`` (the table's columns, in order, with its dtypes and
+        categories)."""
+        end = self.rows + len(rows)
+        for column in rows.columns:
+            values = _values(rows[column])
+            buffer = self.buffers.get(column)
+            if buffer is None or len(buffer) < end:
+                capacity = max(FIRST_CAPACITY, end, 2 * len(buffer) if buffer is not None else 0)
+                buffer = _grown(values if buffer is None else buffer, self.rows, capacity)
+                self.buffers[column] = buffer
+            buffer[self.rows : end] = values
+        self.rows = end
+        self._frame = None
+
+    def write(self, column: str, start: int, values: npt.ArrayLike) -> None:
+        """Set ``column`` from row ``start`` on (rows no frame has shown yet: those of the
+        last :meth:`append`)."""
+        self.buffers[column][start : start + len(values)] = values  # type: ignore[arg-type]
+        self._frame = None
+
+    def rewritten(self, column: str, rows: npt.NDArray[np.int64], values: npt.ArrayLike) -> None:
+        """Set ``column`` at the positions ``rows``, in a copy of its buffer (earlier
+        frames keep theirs)."""
+        buffer = self.buffers[column].copy()
+        buffer[rows] = values
+        self.buffers[column] = buffer
+        self._frame = None
+
+    def recategorized(self, dtype: pd.CategoricalDtype) -> None:
+        """Every categorical column on ``dtype``'s categories (a copy of the codes when
+        they change, so only when new categories come)."""
+        for column, buffer in self.buffers.items():
+            if isinstance(buffer, pd.Categorical) and not buffer.categories.equals(
+                dtype.categories
+            ):
+                self.buffers[column] = buffer.set_categories(dtype.categories)
+                self._frame = None
+
+    def frame(self) -> pd.DataFrame:
+        """The rows so far as a DataFrame whose columns are views of the buffers."""
+        if self._frame is None:
+            rows = self.rows
+            self._frame = pd.DataFrame(
+                {column: buffer[:rows] for column, buffer in self.buffers.items()}, copy=False
+            )
+        return self._frame
+
+
+def _values(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """A column's NumPy array, or its extension array (categorical, nullable, with a
+    time zone)."""
+    return column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
+
+
+def _grown(
+    values: np.ndarray | pd.api.extensions.ExtensionArray, rows: int, capacity: int
+) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """A buffer of ``capacity`` rows of ``values``' type holding its first ``rows`` rows
+    (the rest unset: NA for extension arrays).
+
+    >>> _grown(np.array([1, 2, 3]), 2, 4)[:2].tolist()
+    [1, 2]
+    """
+    if isinstance(values, np.ndarray):
+        buffer = np.empty(capacity, dtype=values.dtype)
+        buffer[:rows] = values[:rows]
+        return buffer
+    kept = np.concatenate([np.arange(rows), np.full(capacity - rows, -1)])
+    return values.take(kept, allow_fill=True)
+
+
 class _Clients:
     """``from_client`` of a table that grows at its end, at the cost of the new rows.
 
@@ -374,32 +491,30 @@ class _Clients:
         #: per stream, the row of its first SYN without ACK, SYN-ACK and row (-1: none).
         self.firsts = np.full((0, 3), -1, dtype=np.int64)
 
-    def decided(self, segments: pd.DataFrame, before: int) -> npt.NDArray[np.bool_]:
-        """``from_client`` of ``segments``, whose first ``before`` rows are those of the
-        previous call (their ``from_client`` column is that call's answer)."""
-        stream = segments["stream"].to_numpy(np.int64)
-        new_stream = stream[before:]
+    def decided(
+        self, segments: pd.DataFrame, before: int
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+        """``from_client`` of the rows of ``segments`` from ``before`` on, and the streams
+        whose earlier rows it changes (a new row decides the client on the other side).
+        The first ``before`` rows are those of the previous calls, with their answers in
+        the ``from_client`` column; the cost follows the new rows."""
+        stream = segments["stream"].to_numpy()
+        new_stream = stream[before:].astype(np.int64)
         if len(new_stream) and new_stream.max() >= len(self.firsts):
             grown = np.full((int(new_stream.max()) + 1, 3), -1, dtype=np.int64)
             grown[: len(self.firsts)] = self.firsts
             self.firsts = grown
-        touched = np.unique(new_stream)
-        deciding = self.firsts[touched].reshape(-1)
-        deciding = deciding[deciding >= 0]
-        rows = np.concatenate([np.unique(deciding), np.arange(before, len(stream))])
+        deciding = self.firsts[np.unique(new_stream)].reshape(-1)
+        deciding = np.unique(deciding[deciding >= 0])
+        rows = np.concatenate([deciding, np.arange(before, len(stream))])
         answer = from_client(segments.iloc[rows])
-        values = segments["from_client"].to_numpy(bool, copy=True)
-        values[before:] = answer[len(rows) - len(new_stream) :]
-        moved = answer[: len(rows) - len(new_stream)] != values[rows[: len(rows) - len(new_stream)]]
-        if moved.any():  # a new row decides the stream's client on the other side
-            changed = np.isin(stream, np.unique(stream[rows[: len(moved)][moved]]))
-            values[changed] = from_client(segments[changed])
+        moved = answer[: len(deciding)] != segments["from_client"].to_numpy()[deciding]
         self._remember_firsts(segments, before)
-        return values
+        return answer[len(deciding) :], np.unique(stream[deciding[moved]]).astype(np.int64)
 
     def _remember_firsts(self, segments: pd.DataFrame, before: int) -> None:
-        stream = segments["stream"].to_numpy(np.int64)[before:]
-        flags = segments["flags"].to_numpy(np.int64)[before:] & (SYN | ACK)
+        stream = segments["stream"].to_numpy()[before:].astype(np.int64)
+        flags = segments["flags"].to_numpy()[before:].astype(np.int64) & (SYN | ACK)
         for kind, mask in enumerate((flags == SYN, flags == SYN | ACK, np.ones(len(flags), bool))):
             streams, first = np.unique(stream[mask], return_index=True)
             rows = np.flatnonzero(mask)[first] + before
