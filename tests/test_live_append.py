@@ -105,7 +105,7 @@ def test_a_growing_table_hands_out_views_and_keeps_them_unchanged() -> None:
     )
     table.append(rows)
     first = table.frame()
-    assert np.shares_memory(first["n"].to_numpy(), table.buffers["n"])
+    assert np.shares_memory(first["n"].to_numpy(), table.buffers["n"]["values"])
     table.recategorized(pd.CategoricalDtype(["10.0.0.1", "10.0.0.2", "10.0.0.3"]))
     more = rows.assign(ip=rows["ip"].cat.set_categories(["10.0.0.1", "10.0.0.2", "10.0.0.3"]))
     table.append(more)

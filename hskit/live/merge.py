@@ -21,7 +21,7 @@ import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -371,9 +371,11 @@ FIRST_CAPACITY = 1 << 16
 
 
 class GrowingTable:
-    """A table that grows at its end: each column in a buffer with room to spare (the
-    room doubles when full), so appending copies only the new rows, and
-    :meth:`frame` is a DataFrame of views of the buffers (no copy).
+    """A table that grows at its end: each column in NumPy buffers with room to spare
+    (the room doubles when full; NumPy's zeroed memory is only taken as it is written),
+    so appending copies only the new rows, and :meth:`frame` is a DataFrame of views of
+    the buffers (no copy). A categorical column keeps its codes, a nullable one its
+    values and mask, a time its nanoseconds.
 
     A frame once returned never changes: appended rows land past its end, a buffer that
     grows is a new one, and rows before the end are changed only in a copy of their
@@ -388,8 +390,9 @@ class GrowingTable:
     """
 
     def __init__(self) -> None:
-        #: column name -> its buffer (a NumPy array or a pandas extension array).
-        self.buffers: dict[str, np.ndarray | pd.api.extensions.ExtensionArray] = {}
+        #: column name -> its dtype and its buffers by part (see :func:`_parts`).
+        self.dtypes: dict[str, object] = {}
+        self.buffers: dict[str, dict[str, np.ndarray]] = {}
         self.rows = 0
         self._frame: pd.DataFrame | None = None
 
@@ -399,79 +402,122 @@ class GrowingTable:
         >>> GrowingTable().categories("src_ip").tolist()
         []
         """
-        buffer = self.buffers.get(column)
-        return buffer.categories if isinstance(buffer, pd.Categorical) else pd.Index([])
+        dtype = self.dtypes.get(column)
+        return dtype.categories if isinstance(dtype, pd.CategoricalDtype) else pd.Index([])
 
     def append(self, rows: pd.DataFrame) -> None:
         """Append ``rows`` (the table's columns, in order, with its dtypes and
         categories)."""
         end = self.rows + len(rows)
         for column in rows.columns:
-            values = _values(rows[column])
-            buffer = self.buffers.get(column)
-            if buffer is None or len(buffer) < end:
-                capacity = max(FIRST_CAPACITY, end, 2 * len(buffer) if buffer is not None else 0)
-                buffer = _grown(values if buffer is None else buffer, self.rows, capacity)
-                self.buffers[column] = buffer
-            buffer[self.rows : end] = values
+            dtype = self.dtypes.setdefault(column, rows[column].dtype)
+            buffers = self.buffers.get(column)
+            if buffers is None or len(next(iter(buffers.values()))) < end:
+                capacity = max(FIRST_CAPACITY, end, 2 * self.rows)
+                self.buffers[column] = buffers = _grown(dtype, buffers, self.rows, capacity)
+            for part, values in _parts(rows[column]).items():
+                buffers[part][self.rows : end] = values
         self.rows = end
         self._frame = None
 
     def write(self, column: str, start: int, values: npt.ArrayLike) -> None:
-        """Set ``column`` from row ``start`` on (rows no frame has shown yet: those of the
-        last :meth:`append`)."""
-        self.buffers[column][start : start + len(values)] = values  # type: ignore[arg-type]
+        """Set a NumPy ``column`` from row ``start`` on (rows no frame has shown yet:
+        those of the last :meth:`append`)."""
+        buffer = self.buffers[column]["values"]
+        buffer[start : start + len(values)] = values  # type: ignore[arg-type]
         self._frame = None
 
     def rewritten(self, column: str, rows: npt.NDArray[np.int64], values: npt.ArrayLike) -> None:
-        """Set ``column`` at the positions ``rows``, in a copy of its buffer (earlier
-        frames keep theirs)."""
-        buffer = self.buffers[column].copy()
+        """Set a NumPy ``column`` at the positions ``rows``, in a copy of its buffer
+        (earlier frames keep theirs)."""
+        buffer = self.buffers[column]["values"].copy()
         buffer[rows] = values
-        self.buffers[column] = buffer
+        self.buffers[column] = {"values": buffer}
         self._frame = None
 
     def recategorized(self, dtype: pd.CategoricalDtype) -> None:
-        """Every categorical column on ``dtype``'s categories (a copy of the codes when
-        they change, so only when new categories come)."""
-        for column, buffer in self.buffers.items():
-            if isinstance(buffer, pd.Categorical) and not buffer.categories.equals(
+        """Every categorical column on ``dtype``'s categories: its codes recoded in a new
+        buffer, only when new categories come."""
+        for column, known in self.dtypes.items():
+            if isinstance(known, pd.CategoricalDtype) and not known.categories.equals(
                 dtype.categories
             ):
-                self.buffers[column] = buffer.set_categories(dtype.categories)
+                codes = self.buffers[column]["codes"]
+                recoded = pd.Categorical.from_codes(codes[: self.rows], dtype=known, validate=False)
+                self.dtypes[column] = dtype
+                buffers = _grown(dtype, None, 0, len(codes))
+                buffers["codes"][: self.rows] = recoded.set_categories(dtype.categories).codes
+                self.buffers[column] = buffers
                 self._frame = None
 
     def frame(self) -> pd.DataFrame:
         """The rows so far as a DataFrame whose columns are views of the buffers."""
         if self._frame is None:
-            rows = self.rows
             self._frame = pd.DataFrame(
-                {column: buffer[:rows] for column, buffer in self.buffers.items()}, copy=False
+                {
+                    column: _joined(self.dtypes[column], buffers, self.rows)
+                    for column, buffers in self.buffers.items()
+                },
+                copy=False,
             )
         return self._frame
 
 
-def _values(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    """A column's NumPy array, or its extension array (categorical, nullable, with a
-    time zone)."""
-    return column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
+def _parts(column: pd.Series) -> dict[str, npt.NDArray[Any]]:
+    """A column's values as NumPy arrays: a categorical's codes, a nullable column's
+    values (0 where missing) and mask, a time's nanoseconds since the epoch.
+
+    >>> _parts(pd.Series([7, None], dtype="UInt16"))["mask"].tolist()
+    [False, True]
+    """
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return {"codes": column.cat.codes.to_numpy()}
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return {"values": column.array.asi8}
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):  # a nullable number or bool
+        numpy_dtype = dtype.numpy_dtype  # type: ignore[attr-defined]
+        return {
+            "values": column.to_numpy(numpy_dtype, na_value=numpy_dtype.type(0)),
+            "mask": column.isna().to_numpy(),
+        }
+    return {"values": column.to_numpy()}
 
 
 def _grown(
-    values: np.ndarray | pd.api.extensions.ExtensionArray, rows: int, capacity: int
-) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    """A buffer of ``capacity`` rows of ``values``' type holding its first ``rows`` rows
-    (the rest unset: NA for extension arrays).
+    dtype: object, buffers: dict[str, np.ndarray] | None, rows: int, capacity: int
+) -> dict[str, np.ndarray]:
+    """Buffers of ``capacity`` rows for a column of ``dtype`` holding the first ``rows``
+    rows of ``buffers`` (zeros past them).
 
-    >>> _grown(np.array([1, 2, 3]), 2, 4)[:2].tolist()
-    [1, 2]
+    >>> _grown(np.dtype("int8"), {"values": np.array([1, 2, 3], np.int8)}, 2, 4)["values"]
+    array([1, 2, 0, 0], dtype=int8)
     """
-    if isinstance(values, np.ndarray):
-        buffer = np.empty(capacity, dtype=values.dtype)
-        buffer[:rows] = values[:rows]
-        return buffer
-    kept = np.concatenate([np.arange(rows), np.full(capacity - rows, -1)])
-    return values.take(kept, allow_fill=True)
+    empty = _parts(pd.Series([], dtype=dtype))  # type: ignore[call-overload]
+    grown = {part: np.zeros(capacity, dtype=values.dtype) for part, values in empty.items()}
+    for part, values in (buffers or {}).items():
+        grown[part][:rows] = values[:rows]
+    return grown
+
+
+def _joined(dtype: object, buffers: dict[str, np.ndarray], rows: int) -> Any:
+    """The first ``rows`` of a column's buffers as its array, without a copy.
+
+    >>> parts = {"values": np.array([1, 0], np.uint8), "mask": np.array([0, 1], bool)}
+    >>> _joined(pd.UInt8Dtype(), parts, 2)
+    <IntegerArray>
+    [1, <NA>]
+    Length: 2, dtype: UInt8
+    """
+    if isinstance(dtype, pd.CategoricalDtype):
+        return pd.Categorical.from_codes(buffers["codes"][:rows], dtype=dtype, validate=False)
+    if isinstance(dtype, pd.DatetimeTZDtype):  # the public constructors copy
+        ns = buffers["values"][:rows].view(f"M8[{dtype.unit}]")
+        return pd.arrays.DatetimeArray._simple_new(ns, dtype=dtype)
+    if "mask" in buffers:
+        array_type = dtype.construct_array_type()  # type: ignore[attr-defined]
+        return array_type(buffers["values"][:rows], buffers["mask"][:rows], copy=False)
+    return buffers["values"][:rows]
 
 
 class _Clients:
