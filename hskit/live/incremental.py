@@ -95,6 +95,9 @@ class Classified:
         #: rows of the segments table at the last update, and of each stream.
         self._rows = 0
         self._counts = np.zeros(0, dtype=np.int64)
+        #: the first row of each stream (-1: none yet), and the capture's last time.
+        self._first = np.zeros(0, dtype=np.int64)
+        self._end = np.nan
         #: followed streams -> the positions of their window (head and context).
         self._windows: dict[int, npt.NDArray[np.int64]] = {}
         #: streams whose rows were grown from a window since they were classified whole.
@@ -105,12 +108,18 @@ class Classified:
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The tables of ``segments``, which are the previous call's rows plus new rows of
         the streams ``touched`` (``None``: classify everything again)."""
-        stream = segments["stream"].to_numpy(np.int64)
+        stream = segments["stream"].to_numpy()
         before, self._rows = self._rows, len(segments)
         whole = self.tables is None or touched is None
-        counts = np.zeros(0, np.int64) if whole else self._counts
-        self._counts = _counted(counts, stream if whole else stream[before:])
-        if self.tables is None or touched is None:
+        if whole:
+            before, self._counts, self._first = 0, np.zeros(0, np.int64), self._first[:0]
+            self._end = np.nan
+        counts = self._counts
+        self._counts = _counted(counts, stream[before:])
+        self._first = _firsts(self._first, stream[before:], before)
+        # the capture's last time, NaN left out (as ``Series.max`` does)
+        self._end = float(np.fmax(self._end, segments["time"].iloc[before:].max()))
+        if whole:
             self._windows, self.followed = {}, set()
             self.tables = classify(segments)
             return self.tables
@@ -119,7 +128,7 @@ class Classified:
         long = self._long(segments, touched, counts, before)
         new = np.flatnonzero(np.isin(stream[before:], long)) + before
         base = self._base(stream, long, before)
-        short = np.flatnonzero(np.isin(stream, np.setdiff1d(touched, long)))
+        short = self._rows_of(stream, np.setdiff1d(touched, long))
         fresh, was, now = _classified_apart(segments, [short, base, np.concatenate([base, new])])
         grown = self._grown(stream, new, was, now)
         followed = grown[0].index.to_numpy(np.int64)
@@ -144,7 +153,7 @@ class Classified:
             return self.update(segments, None) if self.tables is None else self.tables
         again = np.array(sorted(self.followed), dtype=np.int64)
         self.followed, self._windows = set(), {}
-        fresh = classify(segments[np.isin(segments["stream"].to_numpy(np.int64), again)])
+        fresh = classify(segments.iloc[self._rows_of(segments["stream"].to_numpy(), again)])
         return self._replaced(segments, again, fresh, self._nothing_grown())
 
     def _nothing_grown(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -179,11 +188,19 @@ class Classified:
         )
         self.tables = (
             _in_stream_order(kept_connections, fresh_connections),
-            _open_ends_moved(
-                _in_stream_order(kept_states, fresh_states), float(segments["time"].max())
-            ),
+            _open_ends_moved(_in_stream_order(kept_states, fresh_states), self._end),
         )
         return self.tables
+
+    def _rows_of(
+        self, stream: npt.NDArray[np.unsignedinteger], numbers: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """The positions of the rows of the streams ``numbers`` (each seen already), found
+        from the first row of the earliest of them on, not in the whole table."""
+        if not len(numbers):
+            return np.zeros(0, np.int64)
+        start = int(self._first[numbers].min())
+        return np.flatnonzero(np.isin(stream[start:], numbers)) + start
 
     def _long(
         self,
@@ -225,7 +242,8 @@ class Classified:
         (was_connections, was_states), (now_connections, now_states) = was, now
         was, now = was_connections.set_index("stream"), now_connections.set_index("stream")
         connections, states = self.tables
-        known = connections.set_index("stream").loc[was.index]
+        at = np.searchsorted(connections["stream"].to_numpy(), was.index.to_numpy())
+        known = connections.iloc[at].set_index("stream")
         grows = [*COUNTED, *TIMES, "history"]
         same = _same_rows(was.drop(columns=grows), known.drop(columns=grows))
         same &= _same_states(was_states, states[np.isin(states["stream"], was.index)], was.index)
@@ -280,12 +298,12 @@ def _classified_apart(
 
     >>> fresh, window = _classified_apart(segments, [short_rows, window_rows])  # doctest: +SKIP
     """
-    stream = segments["stream"].to_numpy(np.int64)
-    span = int(stream.max()) + 1 if len(stream) else 1
     sizes = [len(group) for group in groups]
     rows = segments.iloc[np.concatenate(groups)]
+    stream = rows["stream"].to_numpy(np.int64)
+    span = int(stream.max()) + 1 if len(stream) else 1
     shift = np.repeat(np.arange(len(groups), dtype=np.int64) * span, sizes)
-    rows = rows.assign(stream=(rows["stream"].to_numpy(np.int64) + shift).astype(np.uint32))
+    rows = rows.assign(stream=(stream + shift).astype(np.uint32))
     tables = classify(rows)
     apart = []
     for k in range(len(groups)):
@@ -306,6 +324,23 @@ def _counted(
     added = np.bincount(streams, minlength=max(len(counts), size))
     added[: len(counts)] += counts
     return added
+
+
+def _firsts(
+    first: npt.NDArray[np.int64], streams: npt.NDArray[np.unsignedinteger], offset: int
+) -> npt.NDArray[np.int64]:
+    """``first`` (each stream's first row, -1: none) with the rows ``streams`` (the
+    streams of rows ``offset`` on) taken in.
+
+    >>> _firsts(np.array([0, -1]), np.array([2, 1, 2], np.uint32), 5).tolist()
+    [0, 6, 5]
+    """
+    numbers, at = np.unique(streams, return_index=True)
+    size = max(len(first), int(numbers[-1]) + 1 if len(numbers) else 0)
+    grown = np.concatenate([first, np.full(size - len(first), -1, np.int64)])
+    unset = grown[numbers] < 0
+    grown[numbers[unset]] = at[unset] + offset
+    return grown
 
 
 def _same_rows(was: pd.DataFrame, now: pd.DataFrame) -> npt.NDArray[np.bool_]:

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -87,10 +87,10 @@ def _frames_counted_on(
     return part
 
 
-def _address_dtype(parts: list[pd.DataFrame]) -> pd.CategoricalDtype:
-    """One categorical over every part's addresses, in the native reader's order (IPv4
-    by value, then IPv6 by value)."""
-    seen = set().union(*(set(p["src_ip"].cat.categories) for p in parts))
+def _address_dtype(parts: list[pd.DataFrame], known: Iterable[str] = ()) -> pd.CategoricalDtype:
+    """One categorical over every part's addresses and ``known``, in the native reader's
+    order (IPv4 by value, then IPv6 by value)."""
+    seen = set(known).union(*(set(p["src_ip"].cat.categories) for p in parts))
     seen |= set().union(*(set(p["dst_ip"].cat.categories) for p in parts))
     return pd.CategoricalDtype(sorted(seen, key=_address_order))
 
@@ -170,7 +170,8 @@ class Merger:
 
     def __init__(self, *, name: str | None = None) -> None:
         self.name = name
-        self.segments = schema.empty_segments()
+        #: the merged rows so far, in buffers that grow by appending.
+        self._table = GrowingTable()
         self._reports: list[LoadReport] = []
         #: the merged load report of the parts so far.
         self.report = _merged_report([], name)
@@ -184,10 +185,16 @@ class Merger:
         self._streams = 0
         self._clients = _Clients()
 
+    @property
+    def segments(self) -> pd.DataFrame:
+        """The merged segments table so far (its columns are views of the buffers)."""
+        return self._table.frame() if self._table.rows else schema.empty_segments()
+
     def add(self, part: Capture) -> tuple[pd.DataFrame, LoadReport, npt.NDArray[np.int64]]:
         """Append ``part`` (the next ring file): the merged segments, the merged report
         and the streams that have rows in ``part`` (whose rows before it may have changed
-        ``from_client``)."""
+        ``from_client``). The rows before are not copied: the table returned by an
+        earlier call stays as it was."""
         frames_before = sum(r.frames for r in self._reports)
         self._reports.append(part.load_report)
         report = self.report = _merged_report(self._reports, self.name)
@@ -196,21 +203,23 @@ class Merger:
         rows = part.segments
         if not len(rows):
             return self.segments, report, np.zeros(0, np.int64)
-        addresses = _address_dtype([p for p in (self.segments, rows) if len(p)])
+        table = self._table
+        addresses = _address_dtype([rows], known=table.categories("src_ip"))
         new = _frames_counted_on(rows, frames_before, addresses)
         new["time"] = (new["ts"].array.asi8 - self._first_ns) / 1e9
         self._number(new)
-        old = self.segments
-        if len(old) and not old["src_ip"].cat.categories.equals(addresses.categories):
-            old = old.copy()
-            for column in ("src_ip", "dst_ip"):
-                old[column] = old[column].cat.set_categories(addresses.categories)
-        segments = pd.concat([old, new], ignore_index=True) if len(old) else new
-        touched = np.unique(new["stream"].to_numpy(np.int64))
-        segments["from_client"] = self._clients.decided(segments, len(old))
+        before = table.rows
+        table.recategorized(addresses)
+        table.append(new)
+        new_sides, moved = self._clients.decided(table.frame(), before)
+        table.write("from_client", before, new_sides)
+        if len(moved):  # a new row decides these streams' clients on the other side
+            segments = table.frame()
+            changed = np.flatnonzero(np.isin(segments["stream"].to_numpy(), moved))
+            table.rewritten("from_client", changed, from_client(segments.iloc[changed]))
+        segments = table.frame()
         schema.check(segments, schema.SEGMENT_DTYPES, "segments")
-        self.segments = segments
-        return segments, report, touched
+        return segments, report, np.unique(new["stream"].to_numpy(np.int64))
 
     def _keys(self, rows: pd.DataFrame, side: str) -> npt.NDArray[np.int64]:
         """Endpoint keys on the stable address ids."""
@@ -357,6 +366,162 @@ def _first_per_pair(
     return known, value
 
 
+#: rows the buffers of a :class:`GrowingTable` hold at least: about a minute of
+#: 64,000 segments/s before the first doubling (a copy of every row: 0.1–0.2 s at 2M
+#: rows). Zeroed memory is only taken as it is written, so room unused costs nothing.
+FIRST_CAPACITY = 1 << 22
+
+
+class GrowingTable:
+    """A table that grows at its end: each column in NumPy buffers with room to spare
+    (the room doubles when full; NumPy's zeroed memory is only taken as it is written),
+    so appending copies only the new rows, and :meth:`frame` is a DataFrame of views of
+    the buffers (no copy). A categorical column keeps its codes, a nullable one its
+    values and mask, a time its nanoseconds.
+
+    A frame once returned never changes: appended rows land past its end, a buffer that
+    grows is a new one, and rows before the end are changed only in a copy of their
+    buffer (:meth:`rewritten`, :meth:`recategorized`).
+
+    >>> table = GrowingTable()
+    >>> table.append(pd.DataFrame({"a": [1, 2]}))
+    >>> first = table.frame()
+    >>> table.append(pd.DataFrame({"a": [3]}))
+    >>> first["a"].tolist(), table.frame()["a"].tolist()
+    ([1, 2], [1, 2, 3])
+    """
+
+    def __init__(self) -> None:
+        #: column name -> its dtype and its buffers by part (see :func:`_parts`).
+        self.dtypes: dict[str, object] = {}
+        self.buffers: dict[str, dict[str, np.ndarray]] = {}
+        self.rows = 0
+        self._frame: pd.DataFrame | None = None
+
+    def categories(self, column: str) -> pd.Index:
+        """The categories of a categorical ``column`` (none before the first rows).
+
+        >>> GrowingTable().categories("src_ip").tolist()
+        []
+        """
+        dtype = self.dtypes.get(column)
+        return dtype.categories if isinstance(dtype, pd.CategoricalDtype) else pd.Index([])
+
+    def append(self, rows: pd.DataFrame) -> None:
+        """Append ``rows`` (the table's columns, in order, with its dtypes and
+        categories)."""
+        end = self.rows + len(rows)
+        for column in rows.columns:
+            dtype = self.dtypes.setdefault(column, rows[column].dtype)
+            buffers = self.buffers.get(column)
+            if buffers is None or len(next(iter(buffers.values()))) < end:
+                capacity = max(FIRST_CAPACITY, end, 2 * self.rows)
+                self.buffers[column] = buffers = _grown(dtype, buffers, self.rows, capacity)
+            for part, values in _parts(rows[column]).items():
+                buffers[part][self.rows : end] = values
+        self.rows = end
+        self._frame = None
+
+    def write(self, column: str, start: int, values: npt.ArrayLike) -> None:
+        """Set a NumPy ``column`` from row ``start`` on (rows no frame has shown yet:
+        those of the last :meth:`append`)."""
+        buffer = self.buffers[column]["values"]
+        buffer[start : start + len(values)] = values  # type: ignore[arg-type]
+        self._frame = None
+
+    def rewritten(self, column: str, rows: npt.NDArray[np.int64], values: npt.ArrayLike) -> None:
+        """Set a NumPy ``column`` at the positions ``rows``, in a copy of its buffer
+        (earlier frames keep theirs)."""
+        buffer = self.buffers[column]["values"].copy()
+        buffer[rows] = values
+        self.buffers[column] = {"values": buffer}
+        self._frame = None
+
+    def recategorized(self, dtype: pd.CategoricalDtype) -> None:
+        """Every categorical column on ``dtype``'s categories: its codes recoded in a new
+        buffer, only when new categories come."""
+        for column, known in self.dtypes.items():
+            if isinstance(known, pd.CategoricalDtype) and not known.categories.equals(
+                dtype.categories
+            ):
+                codes = self.buffers[column]["codes"]
+                recoded = pd.Categorical.from_codes(codes[: self.rows], dtype=known, validate=False)
+                self.dtypes[column] = dtype
+                buffers = _grown(dtype, None, 0, len(codes))
+                buffers["codes"][: self.rows] = recoded.set_categories(dtype.categories).codes
+                self.buffers[column] = buffers
+                self._frame = None
+
+    def frame(self) -> pd.DataFrame:
+        """The rows so far as a DataFrame whose columns are views of the buffers."""
+        if self._frame is None:
+            self._frame = pd.DataFrame(
+                {
+                    column: _joined(self.dtypes[column], buffers, self.rows)
+                    for column, buffers in self.buffers.items()
+                },
+                copy=False,
+            )
+        return self._frame
+
+
+def _parts(column: pd.Series) -> dict[str, npt.NDArray[Any]]:
+    """A column's values as NumPy arrays: a categorical's codes, a nullable column's
+    values (0 where missing) and mask, a time's nanoseconds since the epoch.
+
+    >>> _parts(pd.Series([7, None], dtype="UInt16"))["mask"].tolist()
+    [False, True]
+    """
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return {"codes": column.cat.codes.to_numpy()}
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return {"values": column.array.asi8}
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):  # a nullable number or bool
+        numpy_dtype = dtype.numpy_dtype  # type: ignore[attr-defined]
+        return {
+            "values": column.to_numpy(numpy_dtype, na_value=numpy_dtype.type(0)),
+            "mask": column.isna().to_numpy(),
+        }
+    return {"values": column.to_numpy()}
+
+
+def _grown(
+    dtype: object, buffers: dict[str, np.ndarray] | None, rows: int, capacity: int
+) -> dict[str, np.ndarray]:
+    """Buffers of ``capacity`` rows for a column of ``dtype`` holding the first ``rows``
+    rows of ``buffers`` (zeros past them).
+
+    >>> _grown(np.dtype("int8"), {"values": np.array([1, 2, 3], np.int8)}, 2, 4)["values"]
+    array([1, 2, 0, 0], dtype=int8)
+    """
+    empty = _parts(pd.Series([], dtype=dtype))  # type: ignore[call-overload]
+    grown = {part: np.zeros(capacity, dtype=values.dtype) for part, values in empty.items()}
+    for part, values in (buffers or {}).items():
+        grown[part][:rows] = values[:rows]
+    return grown
+
+
+def _joined(dtype: object, buffers: dict[str, np.ndarray], rows: int) -> Any:
+    """The first ``rows`` of a column's buffers as its array, without a copy.
+
+    >>> parts = {"values": np.array([1, 0], np.uint8), "mask": np.array([0, 1], bool)}
+    >>> _joined(pd.UInt8Dtype(), parts, 2)
+    <IntegerArray>
+    [1, <NA>]
+    Length: 2, dtype: UInt8
+    """
+    if isinstance(dtype, pd.CategoricalDtype):
+        return pd.Categorical.from_codes(buffers["codes"][:rows], dtype=dtype, validate=False)
+    if isinstance(dtype, pd.DatetimeTZDtype):  # the public constructors copy
+        ns = buffers["values"][:rows].view(f"M8[{dtype.unit}]")
+        return pd.arrays.DatetimeArray._simple_new(ns, dtype=dtype)
+    if "mask" in buffers:
+        array_type = dtype.construct_array_type()  # type: ignore[attr-defined]
+        return array_type(buffers["values"][:rows], buffers["mask"][:rows], copy=False)
+    return buffers["values"][:rows]
+
+
 class _Clients:
     """``from_client`` of a table that grows at its end, at the cost of the new rows.
 
@@ -374,32 +539,30 @@ class _Clients:
         #: per stream, the row of its first SYN without ACK, SYN-ACK and row (-1: none).
         self.firsts = np.full((0, 3), -1, dtype=np.int64)
 
-    def decided(self, segments: pd.DataFrame, before: int) -> npt.NDArray[np.bool_]:
-        """``from_client`` of ``segments``, whose first ``before`` rows are those of the
-        previous call (their ``from_client`` column is that call's answer)."""
-        stream = segments["stream"].to_numpy(np.int64)
-        new_stream = stream[before:]
+    def decided(
+        self, segments: pd.DataFrame, before: int
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+        """``from_client`` of the rows of ``segments`` from ``before`` on, and the streams
+        whose earlier rows it changes (a new row decides the client on the other side).
+        The first ``before`` rows are those of the previous calls, with their answers in
+        the ``from_client`` column; the cost follows the new rows."""
+        stream = segments["stream"].to_numpy()
+        new_stream = stream[before:].astype(np.int64)
         if len(new_stream) and new_stream.max() >= len(self.firsts):
             grown = np.full((int(new_stream.max()) + 1, 3), -1, dtype=np.int64)
             grown[: len(self.firsts)] = self.firsts
             self.firsts = grown
-        touched = np.unique(new_stream)
-        deciding = self.firsts[touched].reshape(-1)
-        deciding = deciding[deciding >= 0]
-        rows = np.concatenate([np.unique(deciding), np.arange(before, len(stream))])
+        deciding = self.firsts[np.unique(new_stream)].reshape(-1)
+        deciding = np.unique(deciding[deciding >= 0])
+        rows = np.concatenate([deciding, np.arange(before, len(stream))])
         answer = from_client(segments.iloc[rows])
-        values = segments["from_client"].to_numpy(bool, copy=True)
-        values[before:] = answer[len(rows) - len(new_stream) :]
-        moved = answer[: len(rows) - len(new_stream)] != values[rows[: len(rows) - len(new_stream)]]
-        if moved.any():  # a new row decides the stream's client on the other side
-            changed = np.isin(stream, np.unique(stream[rows[: len(moved)][moved]]))
-            values[changed] = from_client(segments[changed])
+        moved = answer[: len(deciding)] != segments["from_client"].to_numpy()[deciding]
         self._remember_firsts(segments, before)
-        return values
+        return answer[len(deciding) :], np.unique(stream[deciding[moved]]).astype(np.int64)
 
     def _remember_firsts(self, segments: pd.DataFrame, before: int) -> None:
-        stream = segments["stream"].to_numpy(np.int64)[before:]
-        flags = segments["flags"].to_numpy(np.int64)[before:] & (SYN | ACK)
+        stream = segments["stream"].to_numpy()[before:].astype(np.int64)
+        flags = segments["flags"].to_numpy()[before:].astype(np.int64) & (SYN | ACK)
         for kind, mask in enumerate((flags == SYN, flags == SYN | ACK, np.ones(len(flags), bool))):
             streams, first = np.unique(stream[mask], return_index=True)
             rows = np.flatnonzero(mask)[first] + before

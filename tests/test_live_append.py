@@ -1,0 +1,117 @@
+"""Ring files appended one by one (:class:`hskit.live.merge.Merger`) give, after every
+file, the table of all files so far, and never change a table they gave before.
+
+The truth is ``mergecap -a`` (Wireshark's own concatenation) of the files so far,
+loaded by ``hskit.load``. The files are ``editcap -c`` pieces of several sample captures
+concatenated, so that connections span files, new addresses keep arriving (hundreds of
+them, IPv6 after IPv4: the address codes widen and are recoded) and a piece can hold
+only rows of streams seen before.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hskit
+from hskit.live.incremental import Classified
+from hskit.live.merge import GrowingTable, Merger, merge
+from tests.conftest import SAMPLE_DIR, unavailable
+
+#: the captures concatenated, in this order: IPv4 connections spanning pieces, a SYN
+#: flood from 200 addresses (categories past the 127 an 8-bit code holds), IPv6, and
+#: ports reused by new connections.
+CAPTURES = ("http_browser.pcap", "syn_flood.pcap", "ipv6.pcap", "port_reuse.pcap")
+#: frames per piece: small, so that connections span many pieces.
+PIECE = 9
+
+
+@pytest.fixture(scope="module")
+def pieces(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The ring files: the captures concatenated, cut into pieces of ``PIECE`` frames."""
+    if not (shutil.which("editcap") and shutil.which("mergecap")):
+        unavailable("editcap/mergecap (Debian: apt-get install wireshark-common) are missing")
+    folder = tmp_path_factory.mktemp("ring")
+    whole = folder / "all.pcapng"
+    sources = [str(SAMPLE_DIR / name) for name in CAPTURES]
+    subprocess.run(["mergecap", "-a", "-w", str(whole), *sources], check=True)
+    subprocess.run(["editcap", "-c", str(PIECE), str(whole), str(folder / "ring.pcapng")],
+                   check=True)  # fmt: skip
+    return sorted(folder.glob("ring_*"))
+
+
+def _concatenated(pieces: list[Path], folder: Path) -> hskit.Capture:
+    """``hskit.load`` of ``mergecap -a`` of ``pieces``."""
+    whole = folder / f"first{len(pieces)}.pcapng"
+    subprocess.run(["mergecap", "-a", "-w", str(whole), *map(str, pieces)], check=True)
+    return hskit.load(whole, progress=False)
+
+
+def test_appended_files_equal_the_files_so_far_concatenated_after_every_file(
+    pieces: list[Path], tmp_path: Path
+) -> None:
+    parts = [hskit.load(piece, progress=False) for piece in pieces]
+    merger = Merger()
+    given: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+    widths = set()
+    for count, part in enumerate(parts, start=1):
+        segments, report, touched = merger.add(part)
+        truth = _concatenated(pieces[:count], tmp_path)
+        pd.testing.assert_frame_equal(segments, truth.segments)
+        pd.testing.assert_frame_equal(segments, merge(parts[:count])[0])
+        assert (report.frames, report.tcp_segments) == (
+            truth.load_report.frames,
+            truth.load_report.tcp_segments,
+        )
+        new = segments["stream"].iloc[len(segments) - len(part.segments) :]
+        assert touched.tolist() == sorted(set(new.tolist()))
+        given.append((segments, segments.copy(deep=True)))
+        widths.add(segments["src_ip"].cat.codes.dtype.itemsize)
+    assert widths == {1, 2}, "the pieces should widen the address codes"
+    for table, as_given in given:  # appending never changed a table given before
+        pd.testing.assert_frame_equal(table, as_given)
+
+
+def test_appended_files_classified_equal_the_files_so_far_loaded(
+    pieces: list[Path], tmp_path: Path
+) -> None:
+    merger = Merger()
+    plain, windowed = Classified(), Classified(long=24, head=6, context=12)
+    checked = {len(pieces) // 3, 2 * len(pieces) // 3, len(pieces)}
+    for count, piece in enumerate(pieces, start=1):
+        segments, _, touched = merger.add(hskit.load(piece, progress=False))
+        tables = plain.update(segments, touched if count > 1 else None)
+        windowed.update(segments, touched if count > 1 else None)
+        if count in checked:
+            truth = _concatenated(pieces[:count], tmp_path)
+            for connections, states in (tables, windowed.exact(segments)):
+                pd.testing.assert_frame_equal(connections, truth.connections)
+                pd.testing.assert_frame_equal(states, truth.states)
+
+
+def test_a_growing_table_hands_out_views_and_keeps_them_unchanged() -> None:
+    table = GrowingTable()
+    rows = pd.DataFrame(
+        {
+            "n": np.arange(3, dtype=np.uint32),
+            "ip": pd.Categorical(["10.0.0.2", "10.0.0.2", "10.0.0.3"]),
+            "mss": pd.array([1460, None, 536], dtype="UInt16"),
+        }
+    )
+    table.append(rows)
+    first = table.frame()
+    assert np.shares_memory(first["n"].to_numpy(), table.buffers["n"]["values"])
+    table.recategorized(pd.CategoricalDtype(["10.0.0.1", "10.0.0.2", "10.0.0.3"]))
+    more = rows.assign(ip=rows["ip"].cat.set_categories(["10.0.0.1", "10.0.0.2", "10.0.0.3"]))
+    table.append(more)
+    table.rewritten("n", np.array([0]), [7])
+    pd.testing.assert_frame_equal(first, rows)
+    later = table.frame()
+    assert later["n"].tolist() == [7, 1, 2, 0, 1, 2]
+    assert later["ip"].tolist() == ["10.0.0.2", "10.0.0.2", "10.0.0.3"] * 2
+    assert later["mss"].isna().tolist() == [False, True, False] * 2
