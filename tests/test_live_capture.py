@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import select
 import shutil
 import signal
 import socket
@@ -385,13 +386,56 @@ def test_an_interrupt_keeps_the_capture_and_exiting_ends_it(tmp_path: Path) -> N
         [sys.executable, "-c", INTERRUPT_SCRIPT, str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
-    assert parent.stdout is not None
-    child = int(parent.stdout.readline())
-    parent.send_signal(signal.SIGINT)  # what a notebook's interrupt does to the kernel
-    assert parent.stdout.readline().strip() == "interrupted, capturing: True"
-    assert _alive(child)
-    parent.send_signal(signal.SIGINT)
-    _, err = parent.communicate(timeout=TIMEOUT)
+    try:
+        child = int(_line_within(parent, TIMEOUT))
+        parent.send_signal(signal.SIGINT)  # what a notebook's interrupt does to the kernel
+        assert _line_within(parent, TIMEOUT) == "interrupted, capturing: True"
+        assert _alive(child)
+        parent.send_signal(signal.SIGINT)
+        _, err = parent.communicate(timeout=TIMEOUT)
+    finally:
+        parent.kill()  # nothing left running if an assertion failed
+        parent.wait(TIMEOUT)
     assert "KeyboardInterrupt" in err
     assert not _alive(child), "the capture program outlived the interpreter"
     assert list(tmp_path.glob("ring_*")), "stop at exit leaves the ring"
+
+
+def _line_within(process: subprocess.Popen[str], seconds: float) -> str:
+    """The next line ``process`` prints, failing the test (not hanging) after ``seconds``."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], seconds)
+    assert ready, f"no line from the child in {seconds} s"
+    return process.stdout.readline().strip()
+
+
+SIGNAL_ON_ANOTHER_THREAD = """
+import signal, sys, threading, time
+from hskit.live.capture import LiveCapture
+
+class Ring:  # a capture that never closes a file
+    files_closed = 0
+
+live = LiveCapture.__new__(LiveCapture)
+live.recorder, live._changed = Ring(), threading.Condition()
+live._files_done, live._ended = 0, False
+def interrupt_from_another_thread():
+    time.sleep(0.5)  # the main thread is blocked in wait() by now
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+threading.Thread(target=interrupt_from_another_thread).start()
+try:
+    live.wait(files=1)
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_an_interrupt_that_reaches_another_thread_still_ends_a_wait() -> None:
+    # The kernel may give a process's SIGINT to any of its threads; Python then only sets
+    # a flag, and a main thread blocked in one lock acquisition would never see it.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNAL_ON_ANOTHER_THREAD],
+        capture_output=True, text=True, env=env, timeout=TIMEOUT,
+    )  # fmt: skip
+    assert done.stdout.strip() == "interrupted", done.stderr

@@ -56,6 +56,35 @@ FINDINGS_EVERY = 5
 FINDINGS_PAUSE = 4
 
 
+#: the longest a caller's wait blocks in one piece: a Ctrl-C (SIGINT) that reaches
+#: another thread, or arrives just before the wait blocks, is acted on within this.
+INTERRUPT_CHECK = 0.2
+
+
+def _wait_for(
+    condition: threading.Condition, predicate: Callable[[], bool], timeout: float | None
+) -> bool:
+    """``condition.wait_for(predicate, timeout)`` (the condition held), blocking at most
+    :data:`INTERRUPT_CHECK` at a time so a pending KeyboardInterrupt is raised soon.
+
+    ``Condition.wait`` without a timeout blocks in one lock acquisition, which a signal
+    wakes only if the kernel delivers it to the waiting thread during the wait; a
+    notebook's interrupt could otherwise leave the cell blocked forever.
+
+    >>> done = threading.Condition()
+    >>> with done:
+    ...     _wait_for(done, lambda: False, 0.05)
+    False
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not predicate():
+        left = INTERRUPT_CHECK if deadline is None else deadline - time.monotonic()
+        if left <= 0:
+            return False
+        condition.wait(min(left, INTERRUPT_CHECK))
+    return True
+
+
 @dataclass(frozen=True)
 class RingFile:
     """A closed ring file, when the capture program said it was closed, and when hskit
@@ -185,10 +214,10 @@ class LiveCapture:
         with self._changed:
             if since is None:
                 goal = self.recorder.files_closed + files
-                self._changed.wait_for(lambda: self._files_done >= goal or self._ended, timeout)
+                _wait_for(self._changed, lambda: self._files_done >= goal or self._ended, timeout)
                 return self._files_done >= goal
             goal = since + files
-            self._changed.wait_for(lambda: self._files_seen >= goal or self._ended, timeout)
+            _wait_for(self._changed, lambda: self._files_seen >= goal or self._ended, timeout)
             return self._files_seen >= goal
 
     # ------------------------------------------------------------------ tables
