@@ -385,6 +385,7 @@ def test_an_interrupt_keeps_the_capture_and_exiting_ends_it(tmp_path: Path) -> N
     parent = subprocess.Popen(
         [sys.executable, "-c", INTERRUPT_SCRIPT, str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=_sigint_as_a_terminal_gives_it,
     )  # fmt: skip
     try:
         child = int(_line_within(parent, TIMEOUT))
@@ -399,6 +400,15 @@ def test_an_interrupt_keeps_the_capture_and_exiting_ends_it(tmp_path: Path) -> N
     assert "KeyboardInterrupt" in err
     assert not _alive(child), "the capture program outlived the interpreter"
     assert list(tmp_path.glob("ring_*")), "stop at exit leaves the ring"
+
+
+def _sigint_as_a_terminal_gives_it() -> None:
+    """In the child before it starts Python: SIGINT neither ignored nor blocked. Both are
+    inherited across exec, and the test runner's process may have either (a pytest-xdist
+    worker after some tests had it, and the child hung); Python then never raises
+    KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _line_within(process: subprocess.Popen[str], seconds: float) -> str:
@@ -437,5 +447,6 @@ def test_an_interrupt_that_reaches_another_thread_still_ends_a_wait() -> None:
     done = subprocess.run(
         [sys.executable, "-c", SIGNAL_ON_ANOTHER_THREAD],
         capture_output=True, text=True, env=env, timeout=TIMEOUT,
+        preexec_fn=_sigint_as_a_terminal_gives_it,
     )  # fmt: skip
     assert done.stdout.strip() == "interrupted", done.stderr
