@@ -17,6 +17,13 @@ the chunk size), and the pcapng/pcap rate of the same packets. A load's ``us/seg
 first call in a fresh process (numba's cache load and first-call costs included);
 ``steady us/seg`` times the same load in another fresh process after a warm-up load of
 the 1x capture of the same kind, so start-up costs are not spread over the segments.
+``hskit convert``'s ``us/seg`` is the command as a whole process; its ``steady us/seg``
+times ``hskit.convert`` in another process after a warm-up convert of the 1x capture.
+``load's own peak MB`` is the peak RSS during the load less the RSS just before it (the
+kernel's ``VmHWM``, reset through ``/proc/self/clear_refs``): *fresh* in the first
+process (the compiled reader's first load included), *warm* in a third process after
+loading small sample captures of both formats (the interpreter, pandas and numba are
+then the baseline, not the load's). ``peak RSS MB`` is the whole process's.
 
 ``--convert-cap MB`` also runs ``hskit summary`` and ``hskit convert`` of the
 ``--cap-sizes`` captures (default: the two largest sizes), with their defaults, inside a
@@ -71,20 +78,56 @@ atexit.register(lambda: print("PEAK_KB=%d" % resource.getrusage(resource.RUSAGE_
 LOAD = (
     PRELUDE
     + """
-import json, sys, time, hskit
+import gc, json, sys, time, hskit
 paths = sys.argv[1:]
-if "--warm-up" in paths:  # a load of the 1x capture first: time the steady state
+if "--warm-up" in paths:  # load these first: time (or measure) the steady state
     split = paths.index("--warm-up")
     warm, paths = paths[split + 1 :], paths[:split]
-    hskit.load(warm[0] if len(warm) == 1 else warm, backend="native", progress=False)
+    for capture in warm:
+        hskit.load(capture.split(",") if "," in capture else capture, backend="native",
+                   progress=False)
+gc.collect()
+rss_before = own_peak_kb("VmRSS", reset=True)
 start = time.perf_counter()
 cap = hskit.load(paths[0] if len(paths) == 1 else paths, backend="native", progress=False)
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "segments": len(cap.segments),
+                  "own_peak_kb": own_peak_kb("VmHWM") - rss_before,
                   "table_bytes": int(cap.segments.memory_usage(deep=True).sum())}))
 """
 )
+#: the kernel's counters of this process: ``VmRSS`` now, ``VmHWM`` its peak since the
+#: last reset (writing 5 to ``/proc/self/clear_refs`` resets the peak to the current RSS).
+OWN_PEAK = """
+def own_peak_kb(field, reset=False):
+    if reset:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":"))
+"""
+LOAD = OWN_PEAK + LOAD
+#: small captures of both formats and a set of both, loaded before a load whose own peak
+#: is measured: the compiled reader is loaded, and little memory is left over to reuse.
+SMALL_WARM_UP = [
+    str(REPO / "sample_pcaps" / "two_interfaces.pcapng"),
+    str(REPO / "sample_pcaps" / "zero_window_stall.pcap"),
+    f"{REPO}/sample_pcaps/two_interfaces.pcapng,{REPO}/sample_pcaps/zero_window_stall.pcap",
+]
 CLI = PRELUDE + "from hskit.cli import main; main()"
+#: ``hskit.convert`` of argv[2] to argv[3] after a warm-up convert of argv[1] (to a
+#: temporary folder) in the same process: the steady state, start-up costs excluded.
+CONVERT_STEADY = (
+    PRELUDE
+    + """
+import sys, tempfile, time, hskit
+with tempfile.TemporaryDirectory(prefix="hskit-warm-") as folder:
+    hskit.convert(sys.argv[1], folder + "/dataset", progress=False)
+start = time.perf_counter()
+hskit.convert(sys.argv[2], sys.argv[3], progress=False)
+print(time.perf_counter() - start)
+"""
+)
 #: what one size measures, as ``--only`` names them.
 MEASURES = ("load", "summary", "convert")
 
@@ -192,21 +235,25 @@ def measure(n: int, only: tuple[str, ...] = MEASURES) -> list[tuple[str, ...]]:
     """Rows of the table for one size (the measurements named in ``only``)."""
     rows = []
     merged = CACHE / f"copies-{n}x.pcapng"
-    rates = {}
+    rates, steady_rates = {}, {}
     warm_ups = _inputs(1)
     for what, paths in _inputs(n).items() if "load" in only else ():
         done = run([sys.executable, "-c", LOAD, *paths])
         facts = json.loads(done.output)
         steady = json.loads(run([sys.executable, "-c", LOAD, *paths, "--warm-up",
                                  *warm_ups[what]]).output)  # fmt: skip
+        warm = json.loads(run([sys.executable, "-c", LOAD, *paths, "--warm-up",
+                               *SMALL_WARM_UP]).output)  # fmt: skip
         segments = facts["segments"]
         rates[what] = segments / facts["seconds"]
+        steady_rates[what] = segments / steady["seconds"]
         table_mb = facts["table_bytes"] / 2**20
         target = 1.5 * table_mb + CHUNK_MB
         name = f"load ring of {n}" if what == "load ring" else what
+        own = f"{facts['own_peak_kb'] / 1024:.0f} / {warm['own_peak_kb'] / 1024:.0f}"
         rows.append(_row(n, name, facts["seconds"], segments, done.peak_mb,
                          f"table {table_mb:.0f} MB, target <= {target:.0f} MB",
-                         steady_seconds=steady["seconds"]))  # fmt: skip
+                         steady_seconds=steady["seconds"], own_peak=own))  # fmt: skip
     if "summary" in only:
         done = run([sys.executable, "-c", CLI, "summary", str(merged)])
         segments = _segments(done.output, "summary")
@@ -216,11 +263,18 @@ def measure(n: int, only: tuple[str, ...] = MEASURES) -> list[tuple[str, ...]]:
             dataset = Path(folder) / "dataset"
             done = run([sys.executable, "-c", CLI, "convert", str(merged), "-o", str(dataset)])
             size = sum(p.stat().st_size for p in dataset.rglob("*") if p.is_file())
+            shutil.rmtree(dataset)
+            steady = float(run([sys.executable, "-c", CONVERT_STEADY,
+                                str(CACHE / "copies-1x.pcapng"), str(merged),
+                                str(dataset)]).output)  # fmt: skip
         rows.append(_row(n, "hskit convert", done.seconds, _segments(done.output, "convert"),
-                         done.peak_mb, f"dataset {size / 2**20:.0f} MB"))  # fmt: skip
+                         done.peak_mb, f"dataset {size / 2**20:.0f} MB",
+                         steady_seconds=steady))  # fmt: skip
     if rates:
         ratio = rates["load pcapng"] / rates["load pcap"]
-        rows.append((f"{n}x", "pcapng / pcap rate", "", "", f"{ratio:.2f}", "", "", "", ""))
+        steady_ratio = steady_rates["load pcapng"] / steady_rates["load pcap"]
+        rows.append((f"{n}x", "pcapng / pcap rate", "", "", f"{ratio:.2f}", "", "", "", "",
+                     f"first call (M seg/s column); steady {steady_ratio:.2f}"))  # fmt: skip
     return rows
 
 
@@ -256,7 +310,7 @@ def capped(n: int, cap_mb: int, command: str) -> tuple[str, ...]:
     what = f"{command} in {cap_mb} MB cgroup"
     note = f"capture {capture_mb:.0f} MB = {capture_mb / cap_mb:.1f}x the cap: {outcome}"
     if done is None:
-        return (f"{n}x", what, "", "", "", "", "", "", note)
+        return (f"{n}x", what, "", "", "", "", "", "", "", note)
     return _row(n, what, done.seconds, _segments(done.output, command), done.peak_mb, note)
 
 
@@ -269,10 +323,12 @@ def _row(
     note: str,
     *,
     steady_seconds: float | None = None,
+    own_peak: str = "",
 ) -> tuple[str, ...]:
     steady = "" if steady_seconds is None else f"{steady_seconds / segments * 1e6:.2f}"
     return (f"{n}x", what, f"{seconds:.2f}", f"{segments:,}", f"{segments / seconds / 1e6:.2f}",
-            f"{seconds / segments * 1e6:.2f}", steady, f"{peak_mb:.0f}", note)  # fmt: skip
+            f"{seconds / segments * 1e6:.2f}", steady, f"{peak_mb:.0f}", own_peak,
+            note)  # fmt: skip
 
 
 def main() -> None:
@@ -294,14 +350,20 @@ def main() -> None:
         parser.error(f"--only takes {', '.join(MEASURES)}, not {', '.join(sorted(unknown))}")
     cap_sizes = sorted(int(n) for n in args.cap_sizes.split(",")) if args.cap_sizes else sizes[-2:]
     build(
-        sorted({*sizes, *(cap_sizes if args.convert_cap else []), *([1] if "load" in only else [])})
+        sorted(
+            {
+                *sizes,
+                *(cap_sizes if args.convert_cap else []),
+                *([1] if {"load", "convert"} & set(only) else []),
+            }
+        )
     )
     if args.build_only:
         return
     baseline = run([sys.executable, "-c", PRELUDE + "import hskit.native"]).peak_mb
     print(f"peak RSS of the interpreter with hskit's reader imported: {baseline:.0f} MB")
     header = ("size", "what", "seconds", "segments", "M seg/s", "us/seg", "steady us/seg",
-              "peak RSS MB", "")  # fmt: skip
+              "peak RSS MB", "load's own peak MB fresh / warm", "")  # fmt: skip
     print(" | ".join(header), flush=True)
     for n in sizes:
         for row in measure(n, only):
