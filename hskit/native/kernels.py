@@ -533,6 +533,16 @@ def _u64(buffer: Bytes, at: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _halves_sum(value: int) -> int:
+    """Sum of the four 16-bit words of a 64-bit value (read as unsigned): the word sum
+    of the 8 big-endian bytes it was read from (or of 4, for a value under 2**32)."""
+    return (
+        ((value >> 48) & 0xFFFF) + ((value >> 32) & 0xFFFF)
+        + ((value >> 16) & 0xFFFF) + (value & 0xFFFF)
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _network(buffer: Bytes, start: int, end: int, link: int, link_plan: Int) -> tuple[int, int]:
     """``(offset of the IP header, IP version)`` of the frame ``buffer[start:end]`` of
     LINKTYPE ``link``; version 0 where the fast path does not decode the link header."""
@@ -628,16 +638,16 @@ def decode_tcp(
         total = on_wire if offloaded else length
         tcp_len = min(total, on_wire) - (transport - net)
         if version == 4:
-            src_hi[count], dst_hi[count] = -1, -1
-            src_lo[count] = _u32(buffer, net + IPV4_SOURCE_AT, True)
-            dst_lo[count] = _u32(buffer, net + IPV4_SOURCE_AT + 4, True)
-            addresses = IPV4_SOURCE_AT, 8
+            source, destination = np.int64(-1), np.int64(-1)
+            source_lo = _u32(buffer, net + IPV4_SOURCE_AT, True)
+            destination_lo = _u32(buffer, net + IPV4_SOURCE_AT + 4, True)
         else:
-            src_hi[count] = _u64(buffer, net + IPV6_SOURCE_AT)
-            src_lo[count] = _u64(buffer, net + IPV6_SOURCE_AT + 8)
-            dst_hi[count] = _u64(buffer, net + IPV6_SOURCE_AT + 16)
-            dst_lo[count] = _u64(buffer, net + IPV6_SOURCE_AT + 24)
-            addresses = IPV6_SOURCE_AT, 32
+            source = _u64(buffer, net + IPV6_SOURCE_AT)
+            source_lo = _u64(buffer, net + IPV6_SOURCE_AT + 8)
+            destination = _u64(buffer, net + IPV6_SOURCE_AT + 16)
+            destination_lo = _u64(buffer, net + IPV6_SOURCE_AT + 24)
+        src_hi[count], src_lo[count] = source, source_lo
+        dst_hi[count], dst_lo[count] = destination, destination_lo
         record[count], quoted[count], analyzed[count] = row, False, True
         ip_version[count] = version
         src_port[count] = _u16(buffer, transport)
@@ -653,9 +663,12 @@ def decode_tcp(
         # the checksum, where the whole segment was captured (as checksum.checksum_ok)
         checksum_ok[count] = -1
         if end - transport >= tcp_len and tcp_len >= TCP_FIXED_HEADER:
+            # the pseudo-header's address words, from the addresses read (IPv4: no high half)
+            addresses = _halves_sum(source_lo) + _halves_sum(destination_lo)
+            if version == 6:
+                addresses += _halves_sum(source) + _halves_sum(destination)
             words = (
-                _word_sum(buffer, net + addresses[0], addresses[1])
-                + IPPROTO_TCP + (tcp_len >> 16) + (tcp_len & 0xFFFF)
+                addresses + IPPROTO_TCP + (tcp_len >> 16) + (tcp_len & 0xFFFF)
                 + _word_sum(buffer, transport, tcp_len)
             )  # fmt: skip
             checksum_ok[count] = 1 if words % ONES_MODULUS == 0 else 0
