@@ -124,3 +124,23 @@ def test_port_reuse_sample_is_numbered_like_tshark_in_tiny_chunks(tshark: str) -
     cap = hskit.load(path, backend="native", progress=False, chunk_size=MIN_CHUNK_SIZE)
     got = cap.segments[["stream", "rel_seq", "rel_ack"]].to_numpy(np.int64)
     np.testing.assert_array_equal(got, expected)
+
+
+def test_key_ids_are_first_appearance_numbers_of_runs_and_alternating_keys() -> None:
+    """Keys repeated in runs, taking turns two or three at a time and new, over several
+    calls (the table grows between them): ids equal a dict's order of first appearance."""
+    from hskit.native.keys import KeyIds
+
+    rng = np.random.default_rng(8)
+    ids, seen = KeyIds(), {}
+    for _ in range(30):
+        pool = rng.integers(-3, 3, (int(rng.integers(1, 6)), 2)) * 2**40  # few keys, some shared
+        picks = rng.integers(0, len(pool), int(rng.integers(0, 400)))
+        if rng.random() < 0.5:  # two keys taking turns
+            picks = np.arange(len(picks)) % min(2, len(pool))
+        keys = pool[picks]
+        fresh = rng.integers(-(2**62), 2**62, (int(rng.integers(0, 50)), 2))
+        keys = np.concatenate([keys, fresh])[rng.permutation(len(keys) + len(fresh))]
+        expected = [seen.setdefault((int(a), int(b)), len(seen)) for a, b in keys]
+        assert ids.ids(keys[:, 0], keys[:, 1]).tolist() == expected
+    assert len(ids) == len(seen)

@@ -445,58 +445,67 @@ class _Table:
         )
         # TCP headers quoted by ICMP errors only took part in stream numbering.
         segment = ~everything.quoted
-        tcp = everything.select(segment) if not segment.all() else everything
-        src_code, dst_code, src_key, dst_key = (
-            a[segment] for a in (src_code, dst_code, src_key, dst_key)
-        )
+        every = segment.all()
+        tcp = everything if every else everything.select(segment)
+
+        def segments(column: Int) -> Int:
+            return column if every else column[segment]
+
+        src_code, dst_code, src_key, dst_key = map(segments, (src_code, dst_code, src_key, dst_key))
         if len(self._used) < len(self._addresses):
             self._used = np.concatenate(
                 [self._used, np.zeros(len(self._addresses) - len(self._used), dtype=bool)]
             )
         self._used[src_code] = True
         self._used[dst_code] = True
-        stream_number = stream.stream[segment]
+        stream_number = segments(stream.stream)
         self.rows += len(stream_number)
         self._clients.update(stream_number, tcp.flags, src_key, dst_key)
         ts_ns = records.ts_ns[tcp.record]
         first_ns = self._first_ns if self._first_ns is not None else NO_TIMESTAMP
         unknown = (ts_ns == NO_TIMESTAMP) | (first_ns == NO_TIMESTAMP)
+        # values in any integer dtype: each is cast as it is copied into its column
         self._add(
-            frame=(tcp.record + frame_base + 1).astype(np.uint32),
+            frame=tcp.record + (frame_base + 1),
             ts=ts_ns.view("M8[ns]"),
             time=np.where(unknown, np.nan, (ts_ns - first_ns) / 1e9),
-            stream=stream_number.astype(np.uint32),
-            src_ip=src_code.astype(np.int32),
-            dst_ip=dst_code.astype(np.int32),
-            src_port=tcp.src_port.astype(np.uint16, copy=False),
-            dst_port=tcp.dst_port.astype(np.uint16, copy=False),
-            ip_version=tcp.ip_version.astype(np.uint8),
-            flags=tcp.flags.astype(np.uint16, copy=False),
-            seq=tcp.seq.astype(np.uint32, copy=False),
-            ack=tcp.ack.astype(np.uint32, copy=False),
-            rel_seq=stream.rel_seq[segment].astype(np.uint32),
-            rel_ack=stream.rel_ack[segment].astype(np.uint32),
-            win=tcp.win.astype(np.uint16, copy=False),
-            payload_len=tcp.payload_len.astype(np.uint32),
+            stream=stream_number,
+            src_ip=src_code,
+            dst_ip=dst_code,
+            src_port=tcp.src_port,
+            dst_port=tcp.dst_port,
+            ip_version=tcp.ip_version,
+            flags=tcp.flags,
+            seq=tcp.seq,
+            ack=tcp.ack,
+            rel_seq=segments(stream.rel_seq),
+            rel_ack=segments(stream.rel_ack),
+            win=tcp.win,
+            payload_len=tcp.payload_len,
             sack_perm=tcp.sack_perm,
             tfo=tcp.tfo,
-            ip_len=tcp.ip_len.astype(np.uint32),
+            ip_len=tcp.ip_len,
             checksum_ok=tcp.checksum_ok,
         )
-        # nullable columns: values in their final width, and where they are missing
-        for name, dtype in _NULLABLE.items():
+        # nullable columns: values in their final width (0 where missing, -1 in ``tcp``),
+        # and where they are missing, each computed straight into its column
+        rows = len(tcp.record)
+        for name in _NULLABLE:
             values = getattr(tcp, name)
-            missing = values < 0
-            self._add(**{name: np.where(missing, 0, values).astype(dtype.lower()),
-                         f"{name}_na": missing})  # fmt: skip
+            np.maximum(values, 0, out=self._rows(name, rows), casting="unsafe")
+            np.less(values, 0, out=self._rows(f"{name}_na", rows))
         if self.sources is not None:
-            self._add(**{schema.SOURCE: np.full(len(tcp.record), source, dtype=np.int32)})
+            self._rows(schema.SOURCE, rows)[:] = source
 
     def _add(self, **columns: npt.NDArray) -> None:
         for name, values in columns.items():
-            if name not in self._columns:
-                self._columns[name] = _Growing(values.dtype, self.capacity)
-            self._columns[name].extend(values)
+            self._rows(name, len(values))[:] = values
+
+    def _rows(self, name: str, count: int) -> npt.NDArray:
+        """The next ``count`` rows of column ``name``, appended, to be filled in."""
+        if name not in self._columns:
+            self._columns[name] = _Growing(_RAW_DTYPES[name], self.capacity)
+        return self._columns[name].append(count)
 
     def finish(self) -> pd.DataFrame:
         """The segments table (schema order and dtypes; ``source`` last, for a set) of the
@@ -589,14 +598,21 @@ class _Growing:
         self._array = np.empty(max(capacity, 1), dtype=dtype)
         self._size = 0
 
-    def extend(self, values: npt.NDArray) -> None:
-        end = self._size + len(values)
+    def append(self, count: int) -> npt.NDArray:
+        """``count`` more rows, not filled in: a view to write them to.
+
+        >>> column = _Growing(np.dtype(np.uint16), 2)
+        >>> column.append(3)[:] = [1, 2, 3]; column.values().tolist()
+        [1, 2, 3]
+        """
+        end = self._size + count
         if end > len(self._array):
             grown = np.empty(max(end, 2 * len(self._array)), dtype=self._array.dtype)
             grown[: self._size] = self._array[: self._size]
             self._array = grown
-        self._array[self._size : end] = values
+        rows = self._array[self._size : end]
         self._size = end
+        return rows
 
     def values(self) -> npt.NDArray:
         """The rows appended (a view)."""
@@ -613,6 +629,18 @@ class _Addresses:
 _TS_DTYPE = pd.api.types.pandas_dtype(schema.TS_DTYPE)
 #: nullable columns, stored as -1 where absent until the table is finished.
 _NULLABLE = {"mss": "UInt16", "wscale": "UInt8", "ts_val": "UInt32", "ts_ecr": "UInt32"}
+#: dtype of each raw column while the table is built: the schema's NumPy dtypes, and the
+#: storage of the others until :meth:`_Table.frame` wraps them.
+_RAW_DTYPES: dict[str, npt.DTypeLike] = {
+    **{name: dtype for name, dtype in schema.SEGMENT_DTYPES.items()
+       if isinstance(dtype, np.dtype) and name != "from_client"},  # (computed at the end)
+    "ts": "M8[ns]",  # nanoseconds since the epoch, UTC
+    "src_ip": np.int32, "dst_ip": np.int32,  # address ids, then category codes
+    "checksum_ok": np.int8,  # 1 right, 0 wrong, -1 NA
+    **{name: dtype.lower() for name, dtype in _NULLABLE.items()},  # 0 where missing
+    **{f"{name}_na": np.bool_ for name in _NULLABLE},  # where missing
+    schema.SOURCE: np.int32,  # category codes
+}  # fmt: skip
 
 
 class _Clients:

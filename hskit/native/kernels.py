@@ -55,6 +55,10 @@ PCAPNG_MIN_EPB = 32
 #: interface (SPB: original length), time stamp high and low, captured and original length.
 PCAPNG_WORDS = 7
 PCAPNG_EPB, PCAPNG_PB, PCAPNG_SPB = 0x00000006, 0x00000002, 0x00000003
+#: The fewest bytes of a simple packet block with its fixed fields (and trailing length).
+PCAPNG_SPB_FIXED = 16
+#: Time stamp units per second of microseconds and nanoseconds.
+_MICROSECONDS, _NANOSECONDS = np.uint64(1_000_000), np.uint64(1_000_000_000)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -229,16 +233,123 @@ def packet_columns(
         if kind == PCAPNG_SPB:
             ts_ns[row] = np.iinfo(np.int64).min
             continue
-        per_second = units[interface]
-        seconds = np.int64(0)
-        nanoseconds = np.int64(0)
-        if per_second != 0:
-            ticks = (np.uint64(walked[4, row]) << np.uint64(32)) | np.uint64(walked[5, row])
-            seconds = np.int64(ticks // per_second)
-            fraction = (ticks % per_second) * np.uint64(1_000_000_000)
-            nanoseconds = np.int64(fraction // per_second)
-        ts_ns[row] = (seconds + tsoffset[interface]) * 1_000_000_000 + nanoseconds
+        ts_ns[row] = _timestamp(
+            walked[4, row], walked[5, row], units[interface], tsoffset[interface]
+        )
     return data_offset, caplen, origlen, ts_ns, link, True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _timestamp(high: int, low: int, per_second: np.uint64, offset_seconds: int) -> int:
+    """Nanoseconds since the epoch of a packet block's time stamp words ``high`` and
+    ``low`` on an interface of ``per_second`` units per second (0: past 64 bits, read as
+    0) and ``offset_seconds``, in Wireshark's unsigned 64-bit arithmetic.
+
+    Microseconds and nanoseconds, the usual units, divide by constants (compiled to
+    multiplications); their results are those of the general division exactly (the
+    sub-second product cannot wrap below 10^10 units per second).
+    """
+    seconds = np.int64(0)
+    nanoseconds = np.int64(0)
+    ticks = (np.uint64(high) << np.uint64(32)) | np.uint64(low)
+    if per_second == _MICROSECONDS:
+        seconds = np.int64(ticks // _MICROSECONDS)
+        nanoseconds = np.int64(ticks % _MICROSECONDS) * 1_000
+    elif per_second == _NANOSECONDS:
+        seconds = np.int64(ticks // _NANOSECONDS)
+        nanoseconds = np.int64(ticks % _NANOSECONDS)
+    elif per_second != 0:
+        seconds = np.int64(ticks // per_second)
+        fraction = (ticks % per_second) * _NANOSECONDS
+        nanoseconds = np.int64(fraction // per_second)
+    return (seconds + offset_seconds) * 1_000_000_000 + nanoseconds
+
+
+#: Rows of :func:`walk_packets`' output: data offset, caplen, origlen, ts_ns, link type.
+PACKET_COLUMNS = 5
+#: How a :func:`walk_packets` run ended: past its window or with its output full (call
+#: again), at a block for the caller to read (not a packet block, or cut by the end of
+#: the bytes), or at a packet block it does not take (for the general walk, which holds
+#: every rule).
+PACKETS_WALKED, PACKETS_OTHER_BLOCK, PACKETS_GENERAL = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def walk_packets(
+    buffer: Bytes, size: int, offset: int, window_end: int, big_endian: bool,
+    max_block: int, first_interface: int, units: npt.NDArray[np.uint64], tsoffset: Int,
+    link_types: npt.NDArray[np.int32], columns: Int, count: int,
+) -> tuple[int, int, int]:  # fmt: skip
+    """Walk the run of pcapng packet blocks from ``offset`` while blocks start at or
+    before ``window_end``, straight to their per-packet columns: ``(packets, offset
+    reached, how the run ended)``.
+
+    The fast path of the pcapng walk: :func:`walk_packet_blocks` then
+    :func:`packet_columns` in one pass, for the blocks that raise no question. Each
+    packet's data offset, captured and original length, time stamp and link type go to
+    column ``count``, ``count + 1``, ... of ``columns`` (:data:`PACKET_COLUMNS` rows,
+    values as :func:`packet_columns` gives them) for a block of the section that starts
+    with interface ``first_interface``, of a length that is a multiple of 4, from its
+    fixed fields' size to ``max_block``, within ``size``, naming an interface of
+    ``units``/``tsoffset``/``link_types``. The run ends :data:`PACKETS_WALKED` past
+    ``window_end`` or once ``columns`` is full, :data:`PACKETS_OTHER_BLOCK` at any other
+    kind of block, at a packet block cut by ``size`` or where no block fits before it,
+    and :data:`PACKETS_GENERAL` at a packet block that fails any other check.
+
+    >>> block = np.zeros(32, np.uint8); block[0], block[4], block[28] = 6, 32, 32
+    >>> columns = np.zeros((PACKET_COLUMNS, 2), np.int64)
+    >>> walk_packets(block, 32, 0, 0, False, 1 << 18, 0, np.array([10**6], np.uint64),
+    ...              np.zeros(1, np.int64), np.ones(1, np.int32), columns, 0)
+    (1, 32, 0)
+    >>> columns[:, 0].tolist()  # data offset, caplen, origlen, ts_ns, link type
+    [28, 0, 0, 0, 1]
+    """
+    limit = min(size, buffer.shape[0])
+    interfaces = min(units.shape[0], tsoffset.shape[0], link_types.shape[0])
+    while offset <= window_end and count < columns.shape[1]:
+        if offset + PCAPNG_MIN_BLOCK > limit:
+            return count, offset, PACKETS_OTHER_BLOCK
+        kind = _u32(buffer, offset, big_endian)
+        length = _u32(buffer, offset + 4, big_endian)
+        if kind == PCAPNG_SPB:
+            fixed = PCAPNG_SPB_FIXED
+        elif kind in (PCAPNG_EPB, PCAPNG_PB):
+            fixed = PCAPNG_MIN_EPB
+        else:
+            return count, offset, PACKETS_OTHER_BLOCK
+        if length < fixed or length % 4 or length > max_block:
+            return count, offset, PACKETS_GENERAL
+        if offset + length > limit:  # cut by the end of the bytes: the caller stops there
+            return count, offset, PACKETS_OTHER_BLOCK
+        third = _u32(buffer, offset + 8, big_endian)
+        if kind == PCAPNG_SPB:
+            local = np.int64(0)
+        elif kind == PCAPNG_EPB:
+            local = third
+        elif big_endian:
+            local = third >> 16
+        else:
+            local = third & 0xFFFF
+        interface = first_interface + local
+        if interface < 0 or interface >= interfaces:
+            return count, offset, PACKETS_GENERAL
+        columns[4, count] = link_types[interface]
+        if kind == PCAPNG_SPB:
+            columns[0, count] = offset + 12
+            columns[1, count] = min(third, length - 16)
+            columns[2, count] = third
+            columns[3, count] = np.iinfo(np.int64).min
+        else:
+            columns[0, count] = offset + 28
+            columns[1, count] = min(_u32(buffer, offset + 20, big_endian), length - 32)
+            columns[2, count] = _u32(buffer, offset + 24, big_endian)
+            columns[3, count] = _timestamp(
+                _u32(buffer, offset + 12, big_endian), _u32(buffer, offset + 16, big_endian),
+                units[interface], tsoffset[interface],
+            )  # fmt: skip
+        count += 1
+        offset += length
+    return count, offset, PACKETS_WALKED
 
 
 @njit(cache=True, nogil=True)
@@ -422,6 +533,16 @@ def _u64(buffer: Bytes, at: int) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _halves_sum(value: int) -> int:
+    """Sum of the four 16-bit words of a 64-bit value (read as unsigned): the word sum
+    of the 8 big-endian bytes it was read from (or of 4, for a value under 2**32)."""
+    return (
+        ((value >> 48) & 0xFFFF) + ((value >> 32) & 0xFFFF)
+        + ((value >> 16) & 0xFFFF) + (value & 0xFFFF)
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _network(buffer: Bytes, start: int, end: int, link: int, link_plan: Int) -> tuple[int, int]:
     """``(offset of the IP header, IP version)`` of the frame ``buffer[start:end]`` of
     LINKTYPE ``link``; version 0 where the fast path does not decode the link header."""
@@ -517,16 +638,16 @@ def decode_tcp(
         total = on_wire if offloaded else length
         tcp_len = min(total, on_wire) - (transport - net)
         if version == 4:
-            src_hi[count], dst_hi[count] = -1, -1
-            src_lo[count] = _u32(buffer, net + IPV4_SOURCE_AT, True)
-            dst_lo[count] = _u32(buffer, net + IPV4_SOURCE_AT + 4, True)
-            addresses = IPV4_SOURCE_AT, 8
+            source, destination = np.int64(-1), np.int64(-1)
+            source_lo = _u32(buffer, net + IPV4_SOURCE_AT, True)
+            destination_lo = _u32(buffer, net + IPV4_SOURCE_AT + 4, True)
         else:
-            src_hi[count] = _u64(buffer, net + IPV6_SOURCE_AT)
-            src_lo[count] = _u64(buffer, net + IPV6_SOURCE_AT + 8)
-            dst_hi[count] = _u64(buffer, net + IPV6_SOURCE_AT + 16)
-            dst_lo[count] = _u64(buffer, net + IPV6_SOURCE_AT + 24)
-            addresses = IPV6_SOURCE_AT, 32
+            source = _u64(buffer, net + IPV6_SOURCE_AT)
+            source_lo = _u64(buffer, net + IPV6_SOURCE_AT + 8)
+            destination = _u64(buffer, net + IPV6_SOURCE_AT + 16)
+            destination_lo = _u64(buffer, net + IPV6_SOURCE_AT + 24)
+        src_hi[count], src_lo[count] = source, source_lo
+        dst_hi[count], dst_lo[count] = destination, destination_lo
         record[count], quoted[count], analyzed[count] = row, False, True
         ip_version[count] = version
         src_port[count] = _u16(buffer, transport)
@@ -542,9 +663,12 @@ def decode_tcp(
         # the checksum, where the whole segment was captured (as checksum.checksum_ok)
         checksum_ok[count] = -1
         if end - transport >= tcp_len and tcp_len >= TCP_FIXED_HEADER:
+            # the pseudo-header's address words, from the addresses read (IPv4: no high half)
+            addresses = _halves_sum(source_lo) + _halves_sum(destination_lo)
+            if version == 6:
+                addresses += _halves_sum(source) + _halves_sum(destination)
             words = (
-                _word_sum(buffer, net + addresses[0], addresses[1])
-                + IPPROTO_TCP + (tcp_len >> 16) + (tcp_len & 0xFFFF)
+                addresses + IPPROTO_TCP + (tcp_len >> 16) + (tcp_len & 0xFFFF)
                 + _word_sum(buffer, transport, tcp_len)
             )  # fmt: skip
             checksum_ok[count] = 1 if words % ONES_MODULUS == 0 else 0

@@ -68,11 +68,20 @@ def pair_ids(
     capacity = min(len(key_first), len(key_second))
     if len(slots) < 2 * capacity or len(out) < len(first) or len(second) < len(first):
         return BROKEN
-    last = EMPTY  # the previous row's id: runs of one key skip the table
+    # The ids of the last two pairs met (most recent first), with their keys: rows that
+    # repeat one of them (runs of one key, two keys taking turns) skip the table.
+    recent, recent_a, recent_b = EMPTY, np.int64(0), np.int64(0)
+    before, before_a, before_b = EMPTY, np.int64(0), np.int64(0)
     for row in range(len(first)):
         a, b = first[row], second[row]
-        if last != EMPTY and key_first[last] == a and key_second[last] == b:
-            out[row] = last
+        if recent != EMPTY and a == recent_a and b == recent_b:
+            out[row] = recent
+            continue
+        if before != EMPTY and a == before_a and b == before_b:
+            out[row] = before
+            recent, recent_a, recent_b, before, before_a, before_b = (
+                before, before_a, before_b, recent, recent_a, recent_b
+            )  # fmt: skip
             continue
         slot = _slot(a, b, mask)
         while True:
@@ -80,17 +89,18 @@ def pair_ids(
             if found == EMPTY:
                 if count >= capacity:
                     return BROKEN
-                slots[slot] = count
+                slots[slot] = found = count
                 key_first[count], key_second[count] = a, b
-                out[row] = last = count
                 count += 1
                 break
             if found < 0 or found >= count:
                 return BROKEN
             if key_first[found] == a and key_second[found] == b:
-                out[row] = last = found
                 break
             slot = (slot + 1) & mask
+        out[row] = found
+        before, before_a, before_b = recent, recent_a, recent_b
+        recent, recent_a, recent_b = found, a, b
     return count
 
 

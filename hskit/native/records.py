@@ -355,9 +355,115 @@ def _interface_options(
 
 
 def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) -> Records:
+    """The blocks of a pcapng file: runs of packet blocks walked straight to their
+    columns by :func:`hskit.native.kernels.walk_packets`, section headers, interface
+    descriptions and anything else read here, one block at a time.
+
+    A packet block the compiled run does not take (a corrupt or cut length, an interface
+    not described before it) sends the whole walk to :func:`_walk_pcapng_general`, which
+    holds every rule: the records are that walk's in every case.
+    """
+    from hskit.native import kernels  # numba loads on the first walk, not on import
+
+    interfaces: list[_Interface] = []
+    headers: list[tuple[int, int]] = []
+    columns = np.empty((kernels.PACKET_COLUMNS, _capacity(0, size)), np.int64)
+    count = 0
+    tables = _interface_tables(interfaces)
+    order, first_interface = "<", 0
+    offset = 0
+    last_head = size - 12
+    stop_reason: str | None = None
+    general = False
+    with byte_progress(size, enabled=progress) as bar:
+        reported = 0
+        while offset <= last_head:
+            if count == columns.shape[1]:
+                columns = _grown(columns)
+            window_end = min(offset + PROGRESS_STEP, last_head)
+            count, offset, ended = kernels.walk_packets(
+                buffer, size, offset, window_end, order == ">", MAX_CAPLEN + 1024,
+                first_interface, *tables, columns, count,
+            )  # fmt: skip
+            bar.update(min(offset, size) - reported)
+            reported = min(offset, size)
+            if ended == kernels.PACKETS_GENERAL:
+                general = True
+                break
+            if ended == kernels.PACKETS_WALKED:
+                continue
+            kind, length = struct.unpack_from(order + "II", buffer, offset)
+            if kind == _SHB:
+                magic = struct.unpack_from("<I", buffer, offset + 8)[0]
+                order = "<" if magic == _BYTE_ORDER_MAGIC else ">"
+                kind, length = struct.unpack_from(order + "II", buffer, offset)
+                first_interface = len(interfaces)
+            if length < 12 or length % 4 or length > MAX_CAPLEN + 1024:
+                stop_reason = f"corrupt block length {length}"
+                break
+            if offset + length > size:
+                break
+            if kind in (_SHB, _IDB):
+                headers.append((offset, length))
+            if kind == _IDB:
+                link_type = struct.unpack_from(order + "H", buffer, offset + 8)[0]
+                units, tsoffset = _interface_options(
+                    buffer, order, offset + 16, offset + length - 4
+                )
+                interfaces.append(_Interface(link_type, units, tsoffset))
+                tables = _interface_tables(interfaces)
+            offset += length
+        bar.update(min(offset, size) - reported)
+    if general:
+        return _walk_pcapng_general(buffer, size, progress=False)
+    if stop_reason is None and offset < size:
+        stop_reason = "file ends inside a block"
+    if stop_reason is not None:
+        stop_reason = f"{stop_reason} at byte offset {offset} (record {count + 1})"
+    data_offset, caplen, origlen, ts_ns, link = columns[:, :count]
+    return Records(
+        buffer=buffer,
+        data_offset=data_offset,
+        caplen=caplen,
+        origlen=origlen,
+        ts_ns=ts_ns,
+        link_type=link.astype(np.int32),
+        bytes_lost=size - offset,
+        stop_reason=stop_reason,
+        header_blocks=headers,
+        timestamp_notes=_resolution_notes(interfaces),
+    )
+
+
+def _interface_tables(
+    interfaces: list[_Interface],
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+    """Units per second, offset seconds and link type of each interface, as arrays.
+
+    >>> _interface_tables([_Interface(1, 10**6, 0)])[0].tolist()
+    [1000000]
+    """
+    return (
+        np.array([i.units_per_second for i in interfaces], dtype=np.uint64),
+        np.array([i.offset_seconds for i in interfaces], dtype=np.int64),
+        np.array([i.link_type for i in interfaces], dtype=np.int32),
+    )
+
+
+def _grown(columns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``columns`` in an array of twice as many columns (the new ones not filled in)."""
+    grown = np.empty((columns.shape[0], 2 * columns.shape[1]), columns.dtype)
+    grown[:, : columns.shape[1]] = columns
+    return grown
+
+
+def _walk_pcapng_general(
+    buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
+) -> Records:
     """The blocks of a pcapng file: runs of packet blocks walked by
     :func:`hskit.native.kernels.walk_packet_blocks`, section headers, interface
-    descriptions and anything else read here, one block at a time."""
+    descriptions and anything else read here, one block at a time; every rule of the
+    pcapng walk (the reference of :func:`_walk_pcapng`)."""
     from hskit.native import kernels  # numba loads on the first walk, not on import
 
     interfaces: list[_Interface] = []
