@@ -379,10 +379,10 @@ class LiveCapture:
     def _give_way(self) -> None:
         """Between two steps of the findings: wait while a ring file is being loaded or
         is loaded but not in the tables yet, or when the next step (as long as it took
-        the last time) would still run when the next ring file is due to close (at most
-        a ring period a step), so the tables share the interpreter with the findings as
-        little as can be: a step runs after the tables caught up, in the time left
-        before the next file.
+        the last time, or as the step before it the first time) would still run when
+        the next ring file is due to close (at most a ring period a step), so the
+        tables share the interpreter with the findings as little as can be: a step runs
+        after the tables caught up, in the time left before the next file.
 
         >>> live._give_way()  # on the findings thread, between two steps  # doctest: +SKIP
         """
@@ -392,7 +392,8 @@ class LiveCapture:
         else:
             self._step_seconds.append(took)
         self._step = step = step + 1
-        upcoming = self._step_seconds[step] if step < len(self._step_seconds) else 0.0
+        # a step not run before: as long as the one before it, a guess
+        upcoming = self._step_seconds[step] if step < len(self._step_seconds) else took
         with self._changed:
             self._changed.wait_for(lambda: self._free_for(upcoming), self.recorder.settings.period)
         self._step_began = time.monotonic()
