@@ -183,12 +183,10 @@ class Classified:
                 values[at] = rows[column].array
                 kept_connections[column] = values
         replaced = np.concatenate([again, rows.index.to_numpy(np.int64)])
-        kept_states = _in_stream_order(
-            states[~np.isin(states["stream"].to_numpy(), replaced)], grown_states
-        )
+        kept_states = states[~np.isin(states["stream"].to_numpy(), replaced)]
         self.tables = (
             _in_stream_order(kept_connections, fresh_connections),
-            _open_ends_moved(_in_stream_order(kept_states, fresh_states), self._end),
+            _open_ends_moved(_in_stream_order(kept_states, fresh_states, grown_states), self._end),
         )
         return self.tables
 
@@ -469,16 +467,16 @@ def _open_ends_moved(states: pd.DataFrame, capture_end: float) -> pd.DataFrame:
     return states
 
 
-def _in_stream_order(kept: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
-    """``kept`` and ``fresh`` rows together, by stream (each stream's own order kept);
-    categorical columns take ``fresh``'s categories (addresses seen since ``kept`` was
-    classified)."""
+def _in_stream_order(kept: pd.DataFrame, fresh: pd.DataFrame, *more: pd.DataFrame) -> pd.DataFrame:
+    """``kept``, ``fresh`` and ``more`` rows together (in one concatenation), by stream
+    (each stream's own order kept); categorical columns take ``fresh``'s categories
+    (addresses seen since ``kept`` was classified; ``more`` has them already)."""
     changed = {
         column: dtype
         for column, dtype in fresh.dtypes.items()
         if isinstance(dtype, pd.CategoricalDtype) and dtype != kept[column].dtype
     }
-    both = pd.concat([kept.astype(changed), fresh], ignore_index=True)
+    both = pd.concat([kept.astype(changed), fresh, *more], ignore_index=True)
     order = np.argsort(both["stream"].to_numpy(), kind="stable")
     return both.take(order).reset_index(drop=True)
 
