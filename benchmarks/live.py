@@ -9,8 +9,10 @@ segments over one loopback connection (``TCP_MAXSEG`` 88, ``TCP_NODELAY``: one s
 per write, plus the receiver's ACKs) and opens ``--connections`` short connections per
 second beside it, so handshakes keep arriving. ``hskit.live("lo")`` captures both
 ports with one-second ring files while this process redraws what ``live.view()``
-draws (the snapshot of every ring file so far and its three figures) as fast as it
-can, as the view's thread does, and asks for the findings on their own thread.
+draws (the snapshot of every ring file so far and its three figures) each time a
+newer ring file is loaded, as the view's thread does (not again while none is: a
+redraw of the same files would only measure how late the capture program closed the
+next file), and asks for the findings on their own thread.
 
 Prints the load average, the packets offered and captured and their rate, the frames
 dumpcap reported dropped, the longest connection's size, and how far the drawn view
@@ -206,7 +208,10 @@ def measure(
     started = time.monotonic()
     traffic = seconds
     try:
+        shown: int | None = None
         while generator.poll() is None:
+            if shown is not None and not live.wait(files=1, timeout=period, since=shown):
+                continue  # as the view: it redraws only once a newer ring file is loaded
             asked = time.monotonic()
             drawn, ready = redraw(live)
             done = time.monotonic()
@@ -218,8 +223,7 @@ def measure(
                 ring = {f.closed_at: f for f in live.files}[drawn.newest_closed_at]
                 times = (ring.closed_at, ring.load_started_at, ring.loaded_at, asked, ready, done)
                 redraws.append(Redraw(drawn.files, *times))
-            traffic = done - started
-            live.wait(files=1, timeout=period, since=drawn.files)  # as the view waits
+            traffic, shown = done - started, drawn.files
     finally:
         generator.wait(30)
         live.stop()
@@ -247,6 +251,10 @@ def measure(
           f"p95 {np.percentile(lag, 95):.2f}, median {np.median(lag):.2f}; closed files "
           f"not yet drawn when a redraw ended: max {max(behind, default=0)}")  # fmt: skip
     print("lag of each redraw, ring periods:", " ".join(f"{x:.2f}" for x in lag))
+    closings = np.diff([ring.closed_at for ring in live.files])
+    if len(closings):  # how regularly the capture program closed them
+        print(f"ring files closed every (s): median {np.median(closings):.2f}, "
+              f"max {np.max(closings):.2f}")  # fmt: skip
     warm = min((one.load_started for one in redraws), default=0.0)
     after = np.array([(r.drawn - r.closed) / period for r in redraws if r.closed >= warm])
     if len(after):  # the files that closed while the loader waited for the warm-up left out

@@ -150,6 +150,10 @@ class LiveCapture:
         self._findings_job: tuple[int, Callable[[pd.DataFrame, int], None]] | None = None
         self._findings_wanted = threading.Condition()
         self._findings_worker: threading.Thread | None = None
+        #: wall seconds each step of the findings took when they last ran (by step), and
+        #: the step the findings thread is in and when it began.
+        self._step_seconds: list[float] = []
+        self._step, self._step_began = 0, 0.0
         self._loader = threading.Thread(target=self._load_ring, name="hskit-live-load", daemon=True)
         self._loader.start()
 
@@ -369,17 +373,40 @@ class LiveCapture:
                 every, done = self._findings_job
                 self._findings_job = None
             pause = FINDINGS_PAUSE * self._findings_seconds / self.recorder.settings.period
+            self._step, self._step_began = 0, time.monotonic()
             done(*self.findings(max(every, math.ceil(pause)), between_steps=self._give_way))
 
     def _give_way(self) -> None:
         """Between two steps of the findings: wait while a ring file is being loaded or
-        is loaded but not in the tables yet (at most a ring period a step), so the
-        tables never share the interpreter with the findings while they catch up."""
+        is loaded but not in the tables yet, or when the next step (as long as it took
+        the last time, or as the step before it the first time) would still run when
+        the next ring file is due to close (at most a ring period a step), so the
+        tables share the interpreter with the findings as little as can be: a step runs
+        after the tables caught up, in the time left before the next file.
+
+        >>> live._give_way()  # on the findings thread, between two steps  # doctest: +SKIP
+        """
+        took, step = time.monotonic() - self._step_began, self._step
+        if step < len(self._step_seconds):
+            self._step_seconds[step] = took
+        else:
+            self._step_seconds.append(took)
+        self._step = step = step + 1
+        # a step not run before: as long as the one before it, a guess
+        upcoming = self._step_seconds[step] if step < len(self._step_seconds) else took
         with self._changed:
-            self._changed.wait_for(
-                lambda: not self._loading and self._files_seen <= self._tables_files(),
-                self.recorder.settings.period,
-            )
+            self._changed.wait_for(lambda: self._free_for(upcoming), self.recorder.settings.period)
+        self._step_began = time.monotonic()
+
+    def _free_for(self, seconds: float) -> bool:
+        """Whether the tables have every loaded ring file and ``seconds`` of work would
+        end before the next file is due to close (the lock held)."""
+        if self._loading or self._files_seen > self._tables_files():
+            return False
+        if not self._files or self._ended:
+            return True
+        due = self._files[-1].closed_at + self.recorder.settings.period
+        return time.monotonic() + seconds <= due
 
     def _tables_files(self) -> int:
         """Ring files in the last snapshot of the tables (0 before the first)."""

@@ -85,10 +85,20 @@ def new_connections(connections: pd.DataFrame, window: int = WINDOW) -> pd.DataF
     >>> new_connections(live.connections).sum()["complete"]  # doctest: +SKIP
     """
     seconds = _window(connections, window)
-    connections = _since(connections, seconds)
-    table = pd.crosstab(_seconds(connections), connections["handshake"], dropna=False)
-    table = table.reindex(index=seconds, columns=list(HANDSHAKE_LABELS), fill_value=0)
-    return table.astype(int).rename_axis(index="second", columns="handshake")
+    recent = _since(connections, seconds)
+    # one count per (second, outcome) cell: a bincount of the cells' flat positions
+    # (a crosstab costs a pivot table at every redraw)
+    labels = recent["handshake"].cat.set_categories(HANDSHAKE_LABELS).cat.codes.to_numpy()
+    first = seconds.asi8[0] if len(seconds) else 0  # no seconds: no connections either
+    second = (_seconds(recent).array.asi8 - first) // 1_000_000_000
+    known = labels >= 0
+    cells = second[known] * len(HANDSHAKE_LABELS) + labels[known]
+    counts = np.bincount(cells, minlength=len(seconds) * len(HANDSHAKE_LABELS))
+    return pd.DataFrame(
+        counts.reshape(len(seconds), len(HANDSHAKE_LABELS)).astype(int),
+        index=seconds.rename("second"),
+        columns=pd.Index(HANDSHAKE_LABELS, name="handshake"),
+    )
 
 
 def new_connections_figure(connections: pd.DataFrame, window: int = WINDOW) -> go.Figure:

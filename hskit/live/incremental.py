@@ -15,7 +15,7 @@ new capture end, and puts the rows back in stream order: the tables equal
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -183,12 +183,10 @@ class Classified:
                 values[at] = rows[column].array
                 kept_connections[column] = values
         replaced = np.concatenate([again, rows.index.to_numpy(np.int64)])
-        kept_states = _in_stream_order(
-            states[~np.isin(states["stream"].to_numpy(), replaced)], grown_states
-        )
+        kept_states = states[~np.isin(states["stream"].to_numpy(), replaced)]
         self.tables = (
             _in_stream_order(kept_connections, fresh_connections),
-            _open_ends_moved(_in_stream_order(kept_states, fresh_states), self._end),
+            _open_ends_moved(_in_stream_order(kept_states, fresh_states, grown_states), self._end),
         )
         return self.tables
 
@@ -240,39 +238,59 @@ class Classified:
             return self._nothing_grown()
         assert self.tables is not None
         (was_connections, was_states), (now_connections, now_states) = was, now
-        was, now = was_connections.set_index("stream"), now_connections.set_index("stream")
+        numbers = was_connections["stream"].to_numpy(np.int64)
+        # each window has rows of its stream, so both tables have the same streams
+        assert np.array_equal(numbers, now_connections["stream"].to_numpy(np.int64))
         connections, states = self.tables
-        at = np.searchsorted(connections["stream"].to_numpy(), was.index.to_numpy())
-        known = connections.iloc[at].set_index("stream")
-        grows = [*COUNTED, *TIMES, "history"]
-        same = _same_rows(was.drop(columns=grows), known.drop(columns=grows))
-        same &= _same_states(was_states, states[np.isin(states["stream"], was.index)], was.index)
-        fixed = [*grows, *TEARDOWN]
-        same &= _same_rows(was.drop(columns=fixed), now.drop(columns=fixed))
-        history = _history(was["history"], now["history"], known["history"])
-        same &= history.notna().to_numpy()
-        followed = was.index[same]
-        previous = known.loc[followed]
-        rows = now.loc[followed, list(TEARDOWN)].copy()
-        for column in COUNTED:
-            added = now.loc[followed, column].to_numpy(np.int64) - was.loc[
-                followed, column
-            ].to_numpy(np.int64)
-            total = previous[column].to_numpy(np.int64) + added
-            rows[column] = total.astype(previous[column].dtype)
-        last_ns = np.maximum(
-            previous["last_ts"].array.asi8, now.loc[followed, "last_ts"].array.asi8
+        known = connections.iloc[np.searchsorted(connections["stream"].to_numpy(), numbers)]
+        grows = {*COUNTED, *TIMES, "history"}
+        fixed = grows | set(TEARDOWN)
+        # a few rows (the long streams): compared value by value, not through pandas
+        was_rows, now_rows, known_rows = map(_records, (was_connections, now_connections, known))
+        was_steps, known_steps = (_state_steps(table, numbers) for table in (was_states, states))
+        followed, histories = [], []
+        for at, (a, b, k) in enumerate(zip(was_rows, now_rows, known_rows, strict=True)):
+            history = _history(str(a["history"]), str(b["history"]), str(k["history"]))
+            if (
+                history is not None
+                and _same_values(a, k, grows)
+                and _same_values(a, b, fixed)
+                and _same_steps(was_steps.get(int(numbers[at])), known_steps.get(int(numbers[at])))
+            ):
+                followed.append(at)
+                histories.append(history)
+        if not followed:
+            return self._nothing_grown()
+        index = pd.Index(numbers[followed], name="stream")
+        counted = list(COUNTED)
+        added = now_connections[counted].to_numpy(np.int64) - was_connections[counted].to_numpy(
+            np.int64
         )
-        rows["first_ts"] = previous["first_ts"]
-        rows["last_ts"] = pd.to_datetime(last_ns, unit="ns", utc=True)
-        rows["duration"] = (last_ns - previous["first_ts"].array.asi8) / 1e9
-        rows["history"] = history.loc[followed].astype(previous["history"].dtype)
-        for number in followed.tolist():
+        totals = known[counted].to_numpy(np.int64)[followed] + added[followed]
+        first_ns = known["first_ts"].array.asi8[followed]
+        last_ns = np.maximum(
+            known["last_ts"].array.asi8[followed], now_connections["last_ts"].array.asi8[followed]
+        )
+        columns: dict[str, Any] = {
+            column: now_connections[column].array[followed] for column in TEARDOWN
+        }
+        columns.update(
+            (column, total.astype(known[column].dtype))
+            for column, total in zip(counted, totals.T, strict=True)
+        )
+        columns.update(
+            first_ts=known["first_ts"].array[followed],
+            last_ts=pd.to_datetime(last_ns, unit="ns", utc=True),
+            duration=(last_ns - first_ns) / 1e9,
+            history=pd.array(histories, dtype=known["history"].dtype),
+        )
+        rows = pd.DataFrame(columns, index=index)
+        for number in index.tolist():
             window = np.concatenate([self._windows[number], new[stream[new] == number]])
             self._windows[number] = np.concatenate(
                 [window[: self.head], window[self.head :][-self.context :]]
             )
-        return rows, now_states[np.isin(now_states["stream"].to_numpy(), followed)]
+        return rows, now_states[np.isin(now_states["stream"].to_numpy(), index)]
 
     def _window(
         self, stream: npt.NDArray[np.int64], number: int, before: int
@@ -343,38 +361,92 @@ def _firsts(
     return grown
 
 
-def _same_rows(was: pd.DataFrame, now: pd.DataFrame) -> npt.NDArray[np.bool_]:
-    """Per row (same index and columns), whether every column is equal (NA equal to NA,
-    categories by value): the rows' hashes (64-bit, over every column) are equal.
+def _same_values(was: dict[str, Any], now: dict[str, Any], apart: set[str]) -> bool:
+    """Whether two rows (column -> value) are equal in every column but those ``apart``,
+    NA equal to NA.
 
-    >>> _same_rows(pd.DataFrame({"a": [1, None]}), pd.DataFrame({"a": [1, None]})).tolist()
-    [True, True]
+    >>> _same_values({"a": 1, "b": pd.NA, "c": 2}, {"a": 1, "b": pd.NA, "c": 3}, {"c"})
+    True
     """
-    hashes = [pd.util.hash_pandas_object(table, index=False).to_numpy() for table in (was, now)]
-    return hashes[0] == hashes[1]
+    for column, value in was.items():
+        if column in apart:
+            continue
+        other = now[column]
+        if not _same_value(value, other):
+            return False
+    return True
 
 
-def _history(was: pd.Series, now: pd.Series, known: pd.Series) -> pd.Series:
-    """Per stream, the whole stream's Zeek ``history`` with what the new rows appended
-    to the window's (``was`` → ``now``): letters it has already are not written again
-    (D, A, or a T, which Zeek writes again only at the 10th, 100th … retransmission), a
-    first of :data:`FIRST_LETTERS` is; NA where the new rows did anything else."""
-    grown: list[object] = []
-    for a, b, k in zip(was.astype(str), now.astype(str), known.astype(str), strict=True):
-        added = [letter for letter in dict.fromkeys(b[len(a) :]) if letter not in k]
-        ok = b.startswith(a) and set(added) <= set(FIRST_LETTERS)
-        grown.append(k + "".join(added) if ok else pd.NA)
-    return pd.Series(grown, index=was.index, dtype="string")
+def _same_value(value: Any, other: Any) -> bool:
+    """Whether two cells are equal, NA equal to NA.
+
+    >>> _same_value(float("nan"), pd.NA), _same_value(1.0, 1), _same_value(pd.NaT, 0)
+    (True, True, False)
+    """
+    missing = pd.isna(value), pd.isna(other)
+    if missing[0] or missing[1]:
+        return missing[0] and missing[1]
+    return bool(value == other)
 
 
-def _same_states(was: pd.DataFrame, now: pd.DataFrame, streams: pd.Index) -> npt.NDArray[np.bool_]:
-    """Per stream of ``streams``, whether its state rows are the same but for the ends."""
+def _same_steps(was: list[tuple[Any, ...]] | None, now: list[tuple[Any, ...]] | None) -> bool:
+    """Whether a stream's state rows (:func:`_state_steps`) are equal, cell by cell;
+    False when a side has none.
 
-    def rows(states: pd.DataFrame) -> pd.Series:
-        hashes = pd.util.hash_pandas_object(states[list(STATE_KEYS)], index=False)
-        return hashes.groupby(states["stream"].to_numpy()).agg(tuple).reindex(streams)
+    >>> _same_steps([(1, float("nan"))], [(1, float("nan"))]), _same_steps(None, None)
+    (True, False)
+    """
+    if was is None or now is None or len(was) != len(now):
+        return False
+    return all(
+        _same_value(a, b) for row, other in zip(was, now, strict=True)
+        for a, b in zip(row, other, strict=True)
+    )  # fmt: skip
 
-    return (rows(was) == rows(now)).to_numpy(bool)
+
+def _history(was: str, now: str, known: str) -> str | None:
+    """The whole stream's Zeek ``history`` (``known``) with what the new rows appended to
+    the window's (``was`` -> ``now``): letters it has already are not written again (D,
+    A, or a T, which Zeek writes again only at the 10th, 100th … retransmission), a
+    first of :data:`FIRST_LETTERS` is; None where the new rows did anything else.
+
+    >>> _history("ShAD", "ShADdF", "ShADad")
+    'ShADadF'
+    """
+    added = [letter for letter in dict.fromkeys(now[len(was) :]) if letter not in known]
+    if not now.startswith(was) or not set(added) <= set(FIRST_LETTERS):
+        return None
+    return known + "".join(added)
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a short table as ``{column: value}`` (cheaper than ``to_dict``).
+
+    >>> _records(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}))[1]
+    {'a': np.int64(2), 'b': 'y'}
+    """
+    columns = {name: column.array for name, column in table.items()}
+    return [{name: array[at] for name, array in columns.items()} for at in range(len(table))]
+
+
+def _state_steps(
+    states: pd.DataFrame, numbers: npt.NDArray[np.int64]
+) -> dict[int, list[tuple[Any, ...]]]:
+    """Per stream of ``numbers``, its state rows but for the ends (:data:`STATE_KEYS`),
+    in order.
+
+    >>> rows = pd.DataFrame({"stream": [4, 4, 5], "endpoint": ["client"] * 3,
+    ...                      "state": ["A", "B", "A"], "start": [0.0, 1.0, 0.0],
+    ...                      "cause_frame": [1, 2, 1]})
+    >>> [str(cell) for cell in _state_steps(rows, np.array([4]))[4][1]]
+    ['4', 'client', 'B', '1.0', '2']
+    """
+    at = np.flatnonzero(np.isin(states["stream"].to_numpy(), numbers))
+    columns = [states[name].array[at] for name in STATE_KEYS]
+    steps: dict[int, list[tuple[Any, ...]]] = {}
+    for row in zip(*columns, strict=True):
+        steps.setdefault(int(row[0]), []).append(row)
+    return steps
 
 
 def _open_ends_moved(states: pd.DataFrame, capture_end: float) -> pd.DataFrame:
@@ -395,16 +467,16 @@ def _open_ends_moved(states: pd.DataFrame, capture_end: float) -> pd.DataFrame:
     return states
 
 
-def _in_stream_order(kept: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
-    """``kept`` and ``fresh`` rows together, by stream (each stream's own order kept);
-    categorical columns take ``fresh``'s categories (addresses seen since ``kept`` was
-    classified)."""
+def _in_stream_order(kept: pd.DataFrame, fresh: pd.DataFrame, *more: pd.DataFrame) -> pd.DataFrame:
+    """``kept``, ``fresh`` and ``more`` rows together (in one concatenation), by stream
+    (each stream's own order kept); categorical columns take ``fresh``'s categories
+    (addresses seen since ``kept`` was classified; ``more`` has them already)."""
     changed = {
         column: dtype
         for column, dtype in fresh.dtypes.items()
         if isinstance(dtype, pd.CategoricalDtype) and dtype != kept[column].dtype
     }
-    both = pd.concat([kept.astype(changed), fresh], ignore_index=True)
+    both = pd.concat([kept.astype(changed), fresh, *more], ignore_index=True)
     order = np.argsort(both["stream"].to_numpy(), kind="stable")
     return both.take(order).reset_index(drop=True)
 

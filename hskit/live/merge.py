@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 #: endpoint key = address code * PORTS + port (as the native reader builds it).
 PORTS = 65536
+#: the columns :func:`hskit.direction.from_client` reads.
+CLIENT_COLUMNS = ("stream", "src_ip", "dst_ip", "src_port", "dst_port", "flags")
 
 
 def merge(parts: Sequence[Capture], *, name: str | None = None) -> tuple[pd.DataFrame, LoadReport]:
@@ -555,7 +557,7 @@ class _Clients:
         deciding = self.firsts[np.unique(new_stream)].reshape(-1)
         deciding = np.unique(deciding[deciding >= 0])
         rows = np.concatenate([deciding, np.arange(before, len(stream))])
-        answer = from_client(segments.iloc[rows])
+        answer = from_client(segments[list(CLIENT_COLUMNS)].iloc[rows])  # not every column
         moved = answer[: len(deciding)] != segments["from_client"].to_numpy()[deciding]
         self._remember_firsts(segments, before)
         return answer[len(deciding) :], np.unique(stream[deciding[moved]]).astype(np.int64)
