@@ -49,12 +49,11 @@ Int = npt.NDArray[np.int64]
 Bool = npt.NDArray[np.bool_]
 
 #: Bytes of (decompressed) capture decoded at a time by ``hskit.load`` and ``hskit
-#: summary``. Decoding and appending one chunk takes about 2x its size in temporaries
-#: on top of the chunk and the table (4.4 MB for a 2 MB chunk of 18.6k records, measured
-#: with tracemalloc; 5.5 MB before the compiled fast path); larger chunks are not faster
-#: (measured on a 4.7M-segment capture, 356 MB table, loaded machine: 2 MB chunks 548 MB
-#: peak RSS in 17.8 s, 4 MB 570 MB in 17.2 s, 8 MB 606 MB in 18.8 s).
-LOAD_CHUNK_SIZE = 2 * 1024 * 1024
+#: summary``. A load's own peak RSS is the table, the stream and address state, and
+#: about 4.5x the chunk size in decoding temporaries: on ``benchmarks/scale.py``'s 1x
+#: capture (35 MB table) 50-51 MB with 1 MB chunks, 56-59 MB with 2 MB, 69-72 MB with
+#: 4 MB; larger chunks are not faster (1 and 2 MB both 0.21-0.28 us a segment steady).
+LOAD_CHUNK_SIZE = 1 * 1024 * 1024
 #: Bytes decoded at a time by ``hskit.convert``, whose staging writes a Parquet row group
 #: per chunk and bucket (each costs its writer ~20 KB of metadata until it closes): fewer,
 #: larger chunks keep that down.
