@@ -37,6 +37,7 @@ import resource
 import struct
 import sys
 import tempfile
+import time
 import traceback
 import warnings
 from collections import Counter
@@ -471,6 +472,11 @@ def _child(path: str, backend: str, address_space: int, pipe: Connection) -> Non
         pipe.send(Outcome("oom", "MemoryError"))
 
 
+def never_answers(path: str, backend: str, address_space: int, pipe: Connection) -> None:
+    """A child that hangs: what the harness must report as a hang."""
+    time.sleep(600)
+
+
 @cache
 def _context() -> multiprocessing.context.BaseContext:
     """A fork server with hskit imported and its compiled reader loaded once
@@ -505,13 +511,17 @@ def run_case(
     folder: Path,
     timeout: float | None = None,
     address_space: int = ADDRESS_SPACE,
+    child_main: Callable[[str, str, int, Connection], None] | None = None,
 ) -> Outcome:
-    """Load ``case`` with ``backend`` in a child process capped at ``address_space`` bytes."""
+    """Load ``case`` with ``backend`` in a child process capped at ``address_space`` bytes
+    (``child_main`` in place of the load: the harness's own tests)."""
     path = folder / "case.pcap"
     path.write_bytes(case.data)
     context = _context()
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(str(path), backend, address_space, send))
+    child = context.Process(
+        target=child_main or _child, args=(str(path), backend, address_space, send)
+    )
     child.start()
     send.close()
     limit = TIMEOUT[backend] if timeout is None else timeout
