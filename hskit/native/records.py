@@ -332,6 +332,20 @@ class _Section:
     first_interface: int
 
 
+def _interface_block(
+    data: npt.NDArray[np.uint8], order: str, offset: int, length: int
+) -> _Interface:
+    """The interface an interface description block at ``offset`` describes.
+
+    >>> block = np.array([1, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0], np.uint8)
+    >>> _interface_block(block, "<", 0, 20)
+    _Interface(link_type=1, units_per_second=1000000, offset_seconds=0)
+    """
+    link_type = struct.unpack_from(order + "H", data, offset + 8)[0]
+    units, tsoffset = _interface_options(data, order, offset + 16, offset + length - 4)
+    return _Interface(link_type, units, tsoffset)
+
+
 def _interface_options(
     data: npt.NDArray[np.uint8], order: str, start: int, end: int
 ) -> tuple[int, int]:
@@ -406,11 +420,7 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
             if kind in (_SHB, _IDB):
                 headers.append((offset, length))
             if kind == _IDB:
-                link_type = struct.unpack_from(order + "H", buffer, offset + 8)[0]
-                units, tsoffset = _interface_options(
-                    buffer, order, offset + 16, offset + length - 4
-                )
-                interfaces.append(_Interface(link_type, units, tsoffset))
+                interfaces.append(_interface_block(buffer, order, offset, length))
                 tables = _interface_tables(interfaces)
             offset += length
         bar.update(min(offset, size) - reported)
@@ -508,11 +518,7 @@ def _walk_pcapng_general(
             elif kind in (_SHB, _IDB):
                 headers.append((offset, length))
             if kind == _IDB:
-                link_type = struct.unpack_from(order + "H", buffer, offset + 8)[0]
-                units, tsoffset = _interface_options(
-                    buffer, order, offset + 16, offset + length - 4
-                )
-                interfaces.append(_Interface(link_type, units, tsoffset))
+                interfaces.append(_interface_block(buffer, order, offset, length))
             offset += length
         bar.update(min(offset, size) - reported)
     if stop_reason is None and offset < size:
