@@ -332,6 +332,33 @@ class _Section:
     first_interface: int
 
 
+def _block_header(data: npt.NDArray[np.uint8], order: str, offset: int) -> tuple[int, int, str]:
+    """``(block type, total length, byte order)`` of the block at ``offset``, read in
+    ``order`` unless it is a section header, which sets the order of its section.
+
+    >>> shb = np.frombuffer(bytes.fromhex("0a0d0d0a" "1c000000" "4d3c2b1a"), np.uint8)
+    >>> _block_header(shb, ">", 0)
+    (168627466, 28, '<')
+    """
+    kind, length = struct.unpack_from(order + "II", data, offset)
+    if kind == _SHB:
+        magic = struct.unpack_from("<I", data, offset + 8)[0]
+        order = "<" if magic == _BYTE_ORDER_MAGIC else ">"
+        kind, length = struct.unpack_from(order + "II", data, offset)
+    return kind, length, order
+
+
+def _bad_block_length(length: int) -> str | None:
+    """Why a block's total length cannot be walked past, or None if it can.
+
+    >>> _bad_block_length(28), _bad_block_length(30)
+    (None, 'corrupt block length 30')
+    """
+    if length < 12 or length % 4 or length > MAX_CAPLEN + 1024:
+        return f"corrupt block length {length}"
+    return None
+
+
 def _interface_block(
     data: npt.NDArray[np.uint8], order: str, offset: int, length: int
 ) -> _Interface:
@@ -406,14 +433,10 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
                 break
             if ended == kernels.PACKETS_WALKED:
                 continue
-            kind, length = struct.unpack_from(order + "II", buffer, offset)
+            kind, length, order = _block_header(buffer, order, offset)
             if kind == _SHB:
-                magic = struct.unpack_from("<I", buffer, offset + 8)[0]
-                order = "<" if magic == _BYTE_ORDER_MAGIC else ">"
-                kind, length = struct.unpack_from(order + "II", buffer, offset)
                 first_interface = len(interfaces)
-            if length < 12 or length % 4 or length > MAX_CAPLEN + 1024:
-                stop_reason = f"corrupt block length {length}"
+            if (stop_reason := _bad_block_length(length)) is not None:
                 break
             if offset + length > size:
                 break
@@ -500,14 +523,10 @@ def _walk_pcapng_general(
             reported = min(offset, size)
             if offset > window_end or count == words.shape[1]:
                 continue
-            kind, length = struct.unpack_from(order + "II", buffer, offset)
+            kind, length, order = _block_header(buffer, order, offset)
             if kind == _SHB:
-                magic = struct.unpack_from("<I", buffer, offset + 8)[0]
-                order = "<" if magic == _BYTE_ORDER_MAGIC else ">"
-                kind, length = struct.unpack_from(order + "II", buffer, offset)
                 sections.append(_Section(offset, order == ">", len(interfaces)))
-            if length < 12 or length % 4 or length > MAX_CAPLEN + 1024:
-                stop_reason = f"corrupt block length {length}"
+            if (stop_reason := _bad_block_length(length)) is not None:
                 break
             if offset + length > size:
                 break
