@@ -1,16 +1,29 @@
-"""Which packages the wheel holds; everything else is in pyproject.toml.
+"""Which packages the wheel holds, and its one compiled module; everything else is in
+pyproject.toml.
 
 Every ``hskit`` package, plus the repository's ``sample_pcaps/`` folder installed as
 ``hskit/sample_pcaps`` so that ``hskit.samples`` finds the captures after
 ``pip install hskit``. Only the captures and their manifest go there (``package-data`` in
 pyproject.toml): the scripts that generate them stay in the sdist, not importable from
 the installed package.
+
+The compiled module, ``hskit.native._loops``, holds the native reader's loops
+(:mod:`hskit.native.compiled`), compiled ahead of time by numba's ``pycc`` from the same
+Python functions numba would compile on first use. It needs numba, NumPy and pandas (for
+:mod:`hskit.schema`) to build, and a C compiler with Python's headers.
 """
 
-from setuptools import find_packages, setup
+import os
+import sys
+import types
+from pathlib import Path
+
+from setuptools import Extension, find_packages, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 SAMPLES_PACKAGE = "hskit.sample_pcaps"
+LOOPS_MODULE = "hskit.native._loops"
 
 
 class BuildPy(build_py):
@@ -22,8 +35,40 @@ class BuildPy(build_py):
         return super().find_package_modules(package, package_dir)
 
 
+class BuildLoops(build_ext):
+    """``build_ext`` that compiles :data:`LOOPS_MODULE` with numba's ``pycc``: every loop
+    :func:`hskit.native.compiled.exported` registers, with its signature."""
+
+    def build_extension(self, ext: Extension) -> None:
+        from numba.pycc import CC
+
+        exported = _exported_loops()
+        target = Path(self.get_ext_fullpath(ext.name))
+        compiler = CC(LOOPS_MODULE.rsplit(".", 1)[1], source_module="hskit.native.compiled")
+        compiler.output_dir, compiler.output_file = str(target.parent), target.name
+        for name, (signature, function) in exported.items():
+            compiler.export(name, signature)(function)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        compiler.compile()
+
+
+def _exported_loops() -> dict:
+    """Import the loop modules from this source tree, compiled by numba (not from a built
+    module), without ``hskit/__init__`` (whose imports are not build requirements)."""
+    os.environ["HSKIT_LOOPS"] = "jit"
+    here = Path(__file__).resolve().parent
+    for name in ("hskit", "hskit.native"):
+        stand_in = types.ModuleType(name)
+        stand_in.__path__ = [str(here.joinpath(*name.split(".")))]
+        sys.modules[name] = stand_in
+    from hskit.native import compiled, kernels, numbering  # noqa: F401 (they register)
+
+    return dict(compiled.EXPORTED)
+
+
 setup(
     packages=[*find_packages(include=["hskit", "hskit.*"]), SAMPLES_PACKAGE],
     package_dir={SAMPLES_PACKAGE: "sample_pcaps"},
-    cmdclass={"build_py": BuildPy},
+    ext_modules=[Extension(LOOPS_MODULE, sources=[])],
+    cmdclass={"build_py": BuildPy, "build_ext": BuildLoops},
 )

@@ -500,8 +500,10 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def preloaded(pipe: Connection) -> None:
-    """Send which of numba and the compiled reader a case's child starts with."""
-    pipe.send(sorted({"numba", "hskit.native.kernels"} & set(sys.modules)))
+    """Send which of numba, the built loops and the reader's loop module a case's child
+    starts with."""
+    loaded = {"numba", "hskit.native._loops", "hskit.native.kernels"} & set(sys.modules)
+    pipe.send(sorted(loaded))
 
 
 def run_case(

@@ -65,7 +65,8 @@ def test_a_case_starts_with_the_compiled_reader_loaded_by_the_fork_server() -> N
     child.start()
     send.close()
     assert receive.poll(60), "the child did not answer"
-    assert receive.recv() == ["hskit.native.kernels", "numba"]
+    # the installed package's loops are built: numba is not needed to read a capture
+    assert receive.recv() == ["hskit.native._loops", "hskit.native.kernels"]
     child.join(60)
 
 

@@ -33,9 +33,17 @@ import hskit
 
 #: the notebook run against the installed wheel.
 NOTEBOOK = REPO / "notebooks" / "01_three_way_handshake.ipynb"
-#: not copied before building: version control, build output, caches.
+#: not copied before building: version control, build output (the built loops too), caches.
 NOT_SOURCES = shutil.ignore_patterns(
-    ".git", "build", "dist", "site", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache"
+    ".git",
+    "build",
+    "dist",
+    "site",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "*.so",
 )
 #: files the sdist must hold: tests with their data, samples with their scripts, docs.
 SDIST_FILES = (
@@ -188,3 +196,16 @@ def test_a_notebook_runs_on_the_installed_wheels_kernel(installed: Installed, fi
               if o.output_type == "error"]  # fmt: skip
     assert not errors
     figures(f"{NOTEBOOK.name} executed by the venv's jupyter nbconvert in {elapsed:.1f} s")
+
+
+def test_the_wheel_reads_captures_with_its_built_loops_without_numba(installed: Installed) -> None:
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        loops = [n for n in wheel.namelist() if n.startswith("hskit/native/_loops.")]
+    assert len(loops) == 1 and loops[0].endswith(".so"), loops
+    code = (
+        "import sys, hskit; from hskit.native import compiled; "
+        "capture = hskit.load(hskit.samples.folder() / 'refused.pcap', progress=False); "
+        "print(compiled.LOOPS, len(capture.segments), 'numba' in sys.modules)"
+    )
+    shown = _run([installed.python, "-c", code], cwd=installed.elsewhere).stdout.split()
+    assert shown == ["built", "2", "False"]

@@ -66,7 +66,7 @@ def _word_sum(address: npt.NDArray[np.uint8]) -> Int:
     >>> _word_sum(np.array([[1, 2, 3, 4]], np.uint8)).tolist()
     [1030]
     """
-    from hskit.native.kernels import row_word_sums  # numba loads on first use
+    from hskit.native.kernels import row_word_sums  # loaded on first use, not on import
 
     return row_word_sums(np.asarray(address, dtype=np.uint8))
 
@@ -85,7 +85,7 @@ def checksum_ok(
     ``pseudo_sum``: :func:`pseudo_header_sum`. A segment whose ``captured`` is short of
     ``tcp_len``, or shorter than a TCP header, is NA.
     """
-    from hskit.native.kernels import word_sums  # numba loads on first use, not on import
+    from hskit.native.kernels import word_sums  # loaded on first use, not on import
 
     tcp_at = np.asarray(tcp_at, dtype=np.int64)
     tcp_len = np.asarray(tcp_len, dtype=np.int64)

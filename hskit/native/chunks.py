@@ -565,7 +565,7 @@ class _Table:
 
     def _from_client(self, src: npt.NDArray, port: npt.NDArray, stream: npt.NDArray) -> Bool:
         """Rows sent by their stream's client (one compiled pass, no temporaries)."""
-        from hskit.native import numbering  # numba loads on first use
+        from hskit.native import numbering  # loaded on first use, not on import
 
         result = np.empty(len(src), dtype=bool)
         if numbering.from_client(src, port, stream, self._clients.client_key, result) != len(src):
@@ -665,7 +665,7 @@ class _Clients:
 
     def update(self, stream: Int, flags: npt.NDArray, src_key: Int, dst_key: Int) -> None:
         """Take the rows of one chunk into account (in capture order)."""
-        from hskit.native import numbering  # numba loads on first use
+        from hskit.native import numbering  # loaded on first use, not on import
 
         if len(stream) == 0:
             return

@@ -405,7 +405,7 @@ def decode(records: Records) -> tuple[TcpColumns, dict[str, int]]:
     take the compiled fast path, the others :func:`decode_general` (see the module's
     description); the result is :func:`decode_general`'s on every record.
     """
-    from hskit.native.kernels import decode_tcp  # numba loads on first use, not on import
+    from hskit.native.kernels import decode_tcp  # loaded on first use, not on import
 
     count = len(records.caplen)
     # rows for as many segments as the records' bytes can hold (none for empty records)
@@ -610,7 +610,7 @@ def _checksums(buf: Bytes, ip: _IpLayer, analyzed: Bool, record_end: Int | None)
 def _options(buf: Bytes, tcp_at: Int, header_len: Int) -> dict[str, npt.NDArray]:
     """TCP options in the first ``header_len`` bytes of each header, by a compiled walk
     (:func:`hskit.native.kernels.tcp_options`)."""
-    from hskit.native.kernels import tcp_options  # numba loads on first use, not on import
+    from hskit.native.kernels import tcp_options  # loaded on first use, not on import
 
     mss, wscale, ts_val, ts_ecr, sack_perm, tfo = tcp_options(buf, tcp_at, header_len)
     return {

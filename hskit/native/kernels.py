@@ -1,12 +1,14 @@
 """Compiled loops over the capture buffer: the record walks, the fast path of the
 decoder, the checksum word sums and the TCP option walk.
 
-The native reader's per-record work, compiled with numba. :func:`decode_tcp` decodes the
+The native reader's per-record work, compiled ahead of time (:mod:`hskit.native.compiled`:
+each loop is :func:`~hskit.native.compiled.exported` with its signature, each helper
+:func:`~hskit.native.compiled.inlined` into them). :func:`decode_tcp` decodes the
 common records (link, IP and TCP headers, options and checksum) in one pass; the others
 are left to the vectorized decoder, :func:`hskit.native.decode.decode_general`, which
 shares this module's option walk and word sums.
 
-The buffer is a capture's bytes, possibly hostile: numba checks no bounds, so every
+The buffer is a capture's bytes, possibly hostile: compiled code checks no bounds, so every
 read here is checked against the buffer's length first (a byte past it reads as 0, as
 the zero padding after a capture's bytes does) or, in :func:`decode_tcp`, against the
 end of its record, itself checked against the buffer's length; every loop advances by
@@ -15,9 +17,9 @@ walked (no capture can make them grow). What a corrupt length means (where the w
 stops, and why) is decided here exactly as the callers in :mod:`hskit.native.records`
 describe it.
 
-numba takes half a second to import: :mod:`hskit.native.records`,
-:mod:`hskit.native.checksum` and :mod:`hskit.native.decode` import this module on their
-first call, not ``import hskit``.
+:mod:`hskit.native.records`, :mod:`hskit.native.checksum` and :mod:`hskit.native.decode`
+import this module on their first call, not ``import hskit`` (where the loops are not
+built, that first call loads numba: half a second).
 
 >>> buffer = np.zeros(64, np.uint8); buffer[8] = 20  # one pcap record header, caplen 20
 >>> columns = np.zeros((PCAP_COLUMNS, 4), np.int64)
@@ -31,7 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from hskit.native.compiled import exported, inlined
 
 Int = npt.NDArray[np.int64]
 Bytes = npt.NDArray[np.uint8]
@@ -61,7 +64,7 @@ PCAPNG_SPB_FIXED = 16
 _MICROSECONDS, _NANOSECONDS = np.uint64(1_000_000), np.uint64(1_000_000_000)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inlined
 def _u32(buffer: Bytes, at: int, big_endian: bool) -> int:
     """The unsigned 32-bit integer at ``at``; bytes outside the buffer read as 0."""
     if at >= 0 and at + 4 <= buffer.shape[0]:
@@ -76,7 +79,7 @@ def _u32(buffer: Bytes, at: int, big_endian: bool) -> int:
     return value
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inlined
 def _byte(buffer: Bytes, at: int) -> int:
     """The byte at ``at``; 0 outside the buffer."""
     # an if statement: a conditional expression here compiles to a much slower read
@@ -85,7 +88,7 @@ def _byte(buffer: Bytes, at: int) -> int:
     return np.int64(0)
 
 
-@njit(cache=True, nogil=True)
+@exported("UniTuple(int64, 3)(uint8[::1], int64, int64, int64, boolean, int64, int64[:, ::1])")
 def walk_pcap(
     buffer: Bytes,
     size: int,
@@ -125,7 +128,7 @@ def walk_pcap(
     return count, offset, WALKED
 
 
-@njit(cache=True, nogil=True)
+@exported("UniTuple(int64, 2)(uint8[::1], int64, int64, int64, boolean, int64, int64[:, ::1])")
 def walk_packet_blocks(
     buffer: Bytes,
     size: int,
@@ -172,7 +175,10 @@ def walk_packet_blocks(
     return count, offset
 
 
-@njit(cache=True, nogil=True)
+@exported(
+    "Tuple((int64[::1], int64[::1], int64[::1], int64[::1], int32[::1], boolean))(int64[:, :], "
+    "boolean[::1], int64[::1], uint64[::1], int64[::1], int32[::1])"
+)
 def packet_columns(
     walked: Int,
     big_endian: npt.NDArray[np.bool_],
@@ -239,7 +245,7 @@ def packet_columns(
     return data_offset, caplen, origlen, ts_ns, link, True
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inlined
 def _timestamp(high: int, low: int, per_second: np.uint64, offset_seconds: int) -> int:
     """Nanoseconds since the epoch of a packet block's time stamp words ``high`` and
     ``low`` on an interface of ``per_second`` units per second (0: past 64 bits, read as
@@ -274,7 +280,10 @@ PACKET_COLUMNS = 5
 PACKETS_WALKED, PACKETS_OTHER_BLOCK, PACKETS_GENERAL = 0, 1, 2
 
 
-@njit(cache=True, nogil=True)
+@exported(
+    "UniTuple(int64, 3)(uint8[::1], int64, int64, int64, boolean, int64, int64, uint64[::1], "
+    "int64[::1], int32[::1], int64[:, ::1], int64)"
+)
 def walk_packets(
     buffer: Bytes, size: int, offset: int, window_end: int, big_endian: bool,
     max_block: int, first_interface: int, units: npt.NDArray[np.uint64], tsoffset: Int,
@@ -311,12 +320,9 @@ def walk_packets(
             return count, offset, PACKETS_OTHER_BLOCK
         kind = _u32(buffer, offset, big_endian)
         length = _u32(buffer, offset + 4, big_endian)
-        if kind == PCAPNG_SPB:
-            fixed = PCAPNG_SPB_FIXED
-        elif kind in (PCAPNG_EPB, PCAPNG_PB):
-            fixed = PCAPNG_MIN_EPB
-        else:
+        if kind != PCAPNG_SPB and kind != PCAPNG_EPB and kind != PCAPNG_PB:
             return count, offset, PACKETS_OTHER_BLOCK
+        fixed = PCAPNG_SPB_FIXED if kind == PCAPNG_SPB else PCAPNG_MIN_EPB
         if length < fixed or length % 4 or length > max_block:
             return count, offset, PACKETS_GENERAL
         if offset + length > limit:  # cut by the end of the bytes: the caller stops there
@@ -352,7 +358,7 @@ def walk_packets(
     return count, offset, PACKETS_WALKED
 
 
-@njit(cache=True, nogil=True)
+@exported("int64[::1](uint8[::1], int64[::1], int64[::1])")
 def word_sums(buffer: Bytes, start: Int, length: Int) -> Int:
     """Sum of the big-endian 16-bit words of ``buffer[start[i] : start[i] + length[i]]``
     for each ``i`` (an odd length's last byte is the high byte of a final word; bytes
@@ -367,7 +373,7 @@ def word_sums(buffer: Bytes, start: Int, length: Int) -> Int:
     return sums
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inlined
 def _word_sum(buffer: Bytes, start: int, length: int) -> int:
     """:func:`word_sums` of one range."""
     stop = min(start + length, buffer.shape[0])
@@ -386,7 +392,7 @@ def _word_sum(buffer: Bytes, start: int, length: int) -> int:
     return total
 
 
-@njit(cache=True, nogil=True)
+@exported("int64[::1](uint8[:, :])")
 def row_word_sums(rows: Bytes) -> Int:
     """Sum of the big-endian 16-bit words of each row of a 2-D byte array (an odd width's
     last byte is the high byte of a final word).
@@ -416,7 +422,10 @@ TCP_FIXED_HEADER = 20
 MAX_OPTION_STEPS = 40
 
 
-@njit(cache=True, nogil=True)
+@exported(
+    "Tuple((int64[::1], int64[::1], int64[::1], int64[::1], boolean[::1], "
+    "boolean[::1]))(uint8[::1], int64[::1], int64[::1])"
+)
 def tcp_options(
     buffer: Bytes, tcp_at: Int, header_len: Int
 ) -> tuple[Int, Int, Int, Int, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
@@ -447,7 +456,7 @@ def tcp_options(
     return mss, wscale, ts_val, ts_ecr, sack_perm, tfo
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inlined
 def _walk_options(buffer: Bytes, tcp_at: int, end: int) -> tuple[int, int, int, int, bool, bool]:
     """The options of the TCP header at ``tcp_at``, up to ``end``: ``(mss, wscale,
     ts_val, ts_ecr, sack_perm, tfo)`` as :func:`tcp_options` describes them."""
@@ -517,13 +526,13 @@ TCP_FLAGS_MASK = 0x1FF
 ONES_MODULUS = 0xFFFF
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inlined
 def _u16(buffer: Bytes, at: int) -> int:
     """The big-endian 16-bit integer at ``at`` (inside the buffer: checked by the caller)."""
     return (np.int64(buffer[at]) << 8) | np.int64(buffer[at + 1])
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inlined
 def _u64(buffer: Bytes, at: int) -> int:
     """The big-endian 64-bit integer at ``at``, as a signed int64 (inside the buffer)."""
     value = np.int64(0)
@@ -532,7 +541,7 @@ def _u64(buffer: Bytes, at: int) -> int:
     return value
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inlined
 def _halves_sum(value: int) -> int:
     """Sum of the four 16-bit words of a 64-bit value (read as unsigned): the word sum
     of the 8 big-endian bytes it was read from (or of 4, for a value under 2**32)."""
@@ -542,7 +551,7 @@ def _halves_sum(value: int) -> int:
     )  # fmt: skip
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inlined
 def _network(buffer: Bytes, start: int, end: int, link: int, link_plan: Int) -> tuple[int, int]:
     """``(offset of the IP header, IP version)`` of the frame ``buffer[start:end]`` of
     LINKTYPE ``link``; version 0 where the fast path does not decode the link header."""
@@ -574,7 +583,20 @@ def _network(buffer: Bytes, start: int, end: int, link: int, link_plan: Int) -> 
     return 0, 0
 
 
-@njit(cache=True, nogil=True)
+#: :func:`decode_tcp`'s signature: ``columns`` are :class:`hskit.native.decode.TcpColumns`'s
+#: arrays, in field order.
+DECODE_TCP_COLUMNS = (
+    "int64[::1], boolean[::1], boolean[::1], int8[::1], int64[::1], int64[::1], int64[::1], "
+    "int64[::1], uint16[::1], uint16[::1], uint32[::1], uint32[::1], uint16[::1], "
+    "uint16[::1], int64[::1], int64[::1], int64[::1], boolean[::1], boolean[::1], "
+    "int64[::1], int64[::1], int64[::1], int8[::1]"
+)
+
+
+@exported(
+    "UniTuple(int64, 2)(uint8[::1], int64[::1], int64[::1], int64[::1], int32[::1], "
+    f"int64[:, ::1], int64[::1], Tuple(({DECODE_TCP_COLUMNS})))"
+)
 def decode_tcp(
     buffer: Bytes, data_offset: Int, caplen: Int, origlen: Int,
     link_type: npt.NDArray[np.int32], link_plan: Int, general: Int, columns: tuple,

@@ -43,7 +43,7 @@ class KeyIds:
 
     def ids(self, first: Int, second: Int) -> Int:
         """The id of each ``(first[i], second[i])``, registering the pairs not seen before."""
-        from hskit.native import numbering  # numba loads on first use
+        from hskit.native import numbering  # loaded on first use, not on import
 
         first = np.ascontiguousarray(first, dtype=np.int64)
         second = np.ascontiguousarray(second, dtype=np.int64)

@@ -3,11 +3,12 @@ numbers with relative sequence numbers, and each stream's client.
 
 Every loop walks its rows once, in capture order, and keeps its state in arrays that the
 caller reserves (and grows) beforehand: :class:`~hskit.native.keys.KeyIds`,
-:class:`~hskit.native.streams.StreamCarry` and the native reader's table. numba does not
-check indices, so every index read from a state array is checked against its bounds; a
+:class:`~hskit.native.streams.StreamCarry` and the native reader's table. Compiled code
+does not check indices, so every index read from a state array is checked against its bounds; a
 kernel that finds one out of bounds returns :data:`BROKEN` rather than touch memory.
 
-This module imports numba (half a second): the modules that use it import it on first use.
+The loops are compiled ahead of time (:mod:`hskit.native.compiled`); the modules that use
+them import this module on first use (where the loops are not built, numba: half a second).
 
 >>> import numpy as np
 >>> slots, first, second = np.full(8, EMPTY), np.zeros(4, np.int64), np.zeros(4, np.int64)
@@ -22,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
+from hskit.native.compiled import exported, inlined
 from hskit.schema import ACK, SYN
 
 Int = npt.NDArray[np.int64]
@@ -45,7 +46,7 @@ NO_KIND = ANY + 1
 _GOLDEN, _MIX_1, _MIX_2 = -7046029254386353131, -4658895280553007687, -7723592293110705685
 
 
-@njit(cache=True, nogil=True)
+@inlined
 def _slot(first: int, second: int, mask: int) -> int:
     """The first slot to probe for ``(first, second)``: splitmix64 of the pair."""
     h = first * _GOLDEN + second
@@ -54,7 +55,7 @@ def _slot(first: int, second: int, mask: int) -> int:
     return (h ^ (h >> 31)) & mask
 
 
-@njit(cache=True, nogil=True)
+@exported("int64(int64[::1], int64[::1], int64[::1], int64[::1], int64[::1], int64, int64[::1])")
 def pair_ids(
     first: Int, second: Int, slots: Int, key_first: Int, key_second: Int, count: int, out: Int
 ) -> int:
@@ -104,7 +105,7 @@ def pair_ids(
     return count
 
 
-@njit(cache=True, nogil=True)
+@exported("int64(int64[::1], int64[::1], int64, int64[::1])")
 def rehash(key_first: Int, key_second: Int, count: int, slots: Int) -> int:
     """Fill empty ``slots`` with the ``count`` registered pairs; return ``count``."""
     mask = len(slots) - 1
@@ -118,7 +119,11 @@ def rehash(key_first: Int, key_second: Int, count: int, slots: Int) -> int:
     return count
 
 
-@njit(cache=True, nogil=True)
+@exported(
+    "int64(int64[::1], boolean[::1], int64[::1], int64[::1], int64[::1], boolean[::1], "
+    "int64[::1], boolean[:, ::1], int64[:, ::1], int64[:, ::1], int64, int64[::1], int64[::1], "
+    "int64[::1])"
+)
 def number_streams(
     pair: Int, direction: Bool, flags: Int, seq: Int, ack: Int, analyzed: Bool,
     pair_stream: Int, base_set: Bool, base: Int, rel_base: Int, count: int,
@@ -175,7 +180,7 @@ def number_streams(
     return count
 
 
-@njit(cache=True, nogil=True)
+@exported("int64(int64[::1], int64[::1], int64[::1], int64[::1], int8[::1], int64[::1])")
 def update_clients(
     stream: Int, flags: Int, src_key: Int, dst_key: Int, kind: npt.NDArray[np.int8],
     client_key: Int,
@@ -200,7 +205,7 @@ def update_clients(
     return len(stream)
 
 
-@njit(cache=True, nogil=True)
+@exported("int64(int32[::1], uint16[::1], uint32[::1], int64[::1], boolean[::1])")
 def from_client(
     src_ip: npt.NDArray[np.int32], src_port: npt.NDArray[np.uint16],
     stream: npt.NDArray[np.uint32], client_key: Int, out: Bool,

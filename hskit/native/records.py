@@ -247,7 +247,7 @@ def _walk_pcap(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None) 
     The first absurd captured length, or the record running past the end of the file,
     ends the capture there.
     """
-    from hskit.native import kernels  # numba loads on the first walk, not on import
+    from hskit.native import kernels  # loaded on first use, not on import
 
     order, ns_per_unit = _PCAP_MAGICS[bytes(buffer[:4])]
     if size < PCAP_FILE_HEADER:
@@ -404,7 +404,7 @@ def _walk_pcapng(buffer: npt.NDArray[np.uint8], size: int, progress: bool | None
     not described before it) sends the whole walk to :func:`_walk_pcapng_general`, which
     holds every rule: the records are that walk's in every case.
     """
-    from hskit.native import kernels  # numba loads on the first walk, not on import
+    from hskit.native import kernels  # loaded on first use, not on import
 
     interfaces: list[_Interface] = []
     headers: list[tuple[int, int]] = []
@@ -497,7 +497,7 @@ def _walk_pcapng_general(
     :func:`hskit.native.kernels.walk_packet_blocks`, section headers, interface
     descriptions and anything else read here, one block at a time; every rule of the
     pcapng walk (the reference of :func:`_walk_pcapng`)."""
-    from hskit.native import kernels  # numba loads on the first walk, not on import
+    from hskit.native import kernels  # loaded on first use, not on import
 
     interfaces: list[_Interface] = []
     sections: list[_Section] = []

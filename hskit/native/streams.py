@@ -91,7 +91,7 @@ class StreamCarry:
         analyzed: Bool | None = None,
     ) -> StreamColumns:  # fmt: skip
         """:func:`streams` of the next chunk, continuing the conversations of earlier ones."""
-        from hskit.native import numbering  # numba loads on first use
+        from hskit.native import numbering  # loaded on first use, not on import
 
         rows = len(flags)
         columns = [np.ascontiguousarray(a, dtype=np.int64) for a in (src_key, dst_key, flags,

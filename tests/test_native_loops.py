@@ -1,0 +1,161 @@
+"""The native reader's loops compiled ahead of time (``hskit.native._loops``, built by
+``setup.py``) are the ones in use, read captures exactly as numba's JIT build of the same
+functions does, and refuse arguments of the wrong type instead of misreading them."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hskit
+from hskit.native import compiled, kernels, numbering
+
+TESTS = Path(__file__).resolve().parent
+SAMPLES = TESTS.parent / "sample_pcaps"
+#: the samples (pcap, pcapng, gzip; both byte orders, several link types) and the tests'
+#: damaged and unusual captures (cut, corrupt lengths, not captures, odd blocks).
+CAPTURES = sorted(
+    str(path)
+    for folder in (SAMPLES, TESTS / "data")
+    for path in folder.iterdir()
+    if path.name.endswith((".pcap", ".pcapng", ".gz"))
+)
+
+
+def read_all(paths: list[str]) -> dict[str, object]:
+    """Each capture's segments and load report, or the error its load raised."""
+    tables: dict[str, object] = {}
+    for path in paths:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                capture = hskit.load(path, progress=False)
+            except Exception as error:
+                tables[path] = (type(error).__name__, str(error))
+                continue
+        tables[path] = (capture.segments, capture.load_report)
+    return tables
+
+
+def test_an_installed_hskit_reads_with_the_built_loops_and_without_numba() -> None:
+    if os.environ.get("HSKIT_LOOPS") == "jit":
+        pytest.skip("HSKIT_LOOPS=jit asks for numba's JIT build")
+    assert compiled.LOOPS == "built", (
+        "hskit.native._loops was not built: `pip install -e .` builds it (needs a C compiler)"
+    )
+    assert sorted(compiled.EXPORTED) == sorted(
+        name for name in dir(compiled._BUILT) if name in compiled.EXPORTED
+    )
+    code = (
+        "import sys, hskit; capture = hskit.load(sys.argv[1], progress=False); "
+        "print(len(capture.segments), 'numba' in sys.modules, 'llvmlite' in sys.modules)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code, str(SAMPLES / "refused.pcap")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    assert shown == ["2", "False", "False"]
+
+
+def test_every_loop_of_the_reader_is_exported_with_a_signature() -> None:
+    loops = {
+        name
+        for module in (kernels, numbering)
+        for name, value in vars(module).items()
+        if isinstance(value, compiled.Loop)
+    }
+    assert loops == set(compiled.EXPORTED)
+    assert {"walk_pcap", "walk_packets", "decode_tcp", "pair_ids", "number_streams"} <= loops
+
+
+def test_the_built_loops_read_every_capture_as_numbas_jit_build(tmp_path) -> None:
+    if compiled.LOOPS != "built":
+        pytest.skip("the built loops are not in use here: nothing to compare")
+    out = tmp_path / "jit.pickle"
+    code = (
+        "import pickle, sys; sys.path.insert(0, sys.argv[1]); import test_native_loops as t; "
+        "from hskit.native import compiled; assert compiled.LOOPS == 'jit'; "
+        "open(sys.argv[2], 'wb').write(pickle.dumps(t.read_all(sys.argv[3:])))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(TESTS), str(out), *CAPTURES],
+        env={**os.environ, "HSKIT_LOOPS": "jit"},
+        check=True,
+        timeout=600,
+    )
+    jit = pickle.loads(out.read_bytes())
+    built = read_all(CAPTURES)
+    assert list(built) == list(jit) == CAPTURES and len(CAPTURES) > 40
+    errors = 0
+    for path in CAPTURES:
+        first, second = built[path]
+        if isinstance(first, str):
+            errors += 1
+            assert (first, second) == jit[path], path
+            continue
+        pd.testing.assert_frame_equal(first, jit[path][0], obj=path)
+        assert second == jit[path][1], path
+    assert 0 < errors < len(CAPTURES) / 2
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            (np.zeros(4, np.int32), np.zeros(1, np.int64), np.zeros(1, np.int64)),
+            "word_sums: argument 1 must be a contiguous 1-d uint8 array, not a 1-d int32 array",
+        ),
+        (
+            (np.zeros(8, np.uint8)[::2], np.zeros(1, np.int64), np.zeros(1, np.int64)),
+            "argument 1 must be a contiguous 1-d uint8 array, not a non-contiguous 1-d uint8",
+        ),
+        (
+            (np.zeros((2, 4), np.uint8), np.zeros(1, np.int64), np.zeros(1, np.int64)),
+            "argument 1 must be a contiguous 1-d uint8 array, not a 2-d uint8 array",
+        ),
+        ((np.zeros(4, np.uint8), [0], np.zeros(1, np.int64)), "argument 2 must be a contig"),
+        ((np.zeros(4, np.uint8), np.zeros(1, np.int64)), "word_sums takes 3 arguments, not 2"),
+    ],
+)
+def test_a_loop_refuses_arguments_of_another_type(arguments: tuple, message: str) -> None:
+    with pytest.raises(TypeError, match=message.replace("(", r"\(")):
+        kernels.word_sums(*arguments)
+
+
+def test_scalars_and_tuples_are_checked_too() -> None:
+    slots, keys = np.full(8, -1, np.int64), np.zeros(4, np.int64)
+    ids = np.empty(1, np.int64)
+    args = (np.array([5]), np.array([1]), slots, keys, keys.copy())
+    assert numbering.pair_ids(*args, np.int64(0), ids) == 1
+    with pytest.raises(TypeError, match="argument 6 must be an integer, not float"):
+        numbering.pair_ids(*args, 0.0, ids)
+    with pytest.raises(TypeError, match="argument 6 must be a 64-bit integer, not int"):
+        numbering.pair_ids(*args, 1 << 63, ids)
+    with pytest.raises(TypeError, match="argument 5 must be a bool, not int"):
+        kernels.walk_pcap(np.zeros(8, np.uint8), 8, 0, 0, 1, 8, np.zeros((5, 1), np.int64))
+    plan = np.zeros((1, 4), np.int64)
+    empty = np.zeros(0, np.int64)
+    with pytest.raises(TypeError, match=r"argument 8 must be a tuple of 23, not tuple"):
+        kernels.decode_tcp(
+            np.zeros(8, np.uint8), empty, empty, empty, np.zeros(0, np.int32), plan, empty, ()
+        )
+
+
+def test_a_signature_names_its_arguments_at_the_top_level() -> None:
+    assert compiled._arguments(
+        "UniTuple(int64, 2)(uint8[::1], int64[:, :], Tuple((int8[::1], boolean)), int64)"
+    ) == ["uint8[::1]", "int64[:, :]", "Tuple((int8[::1], boolean))", "int64"]
+    check = compiled._check("int64[:, :]")
+    assert check(np.zeros((3, 4), np.int64)[:, ::2]) is None  # any layout
+    assert check(np.zeros((3, 4), np.int32)) == "a 2-d int64 array"
