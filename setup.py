@@ -7,12 +7,13 @@ Every ``hskit`` package, plus the repository's ``sample_pcaps/`` folder installe
 pyproject.toml): the scripts that generate them stay in the sdist, not importable from
 the installed package.
 
-The compiled module, ``hskit.native._loops``, holds the native reader's loops
-(:mod:`hskit.native.compiled`), compiled ahead of time by numba's ``pycc`` from the same
+The compiled module, ``hskit._loops``, holds the native reader's and the TCP analysis's
+loops (:mod:`hskit.compiled`), compiled ahead of time by numba's ``pycc`` from the same
 Python functions numba would compile on first use. It needs numba, NumPy and pandas (for
 :mod:`hskit.schema`) to build, and a C compiler with Python's headers.
 """
 
+import importlib
 import os
 import sys
 import types
@@ -23,7 +24,15 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 SAMPLES_PACKAGE = "hskit.sample_pcaps"
-LOOPS_MODULE = "hskit.native._loops"
+LOOPS_MODULE = "hskit._loops"
+#: the modules whose loops it holds
+LOOP_MODULES = (
+    "hskit.native.kernels",
+    "hskit.native.numbering",
+    "hskit.analysis.sequence",
+    "hskit.analysis.acks",
+    "hskit.analysis.rows",
+)
 
 
 class BuildPy(build_py):
@@ -37,14 +46,14 @@ class BuildPy(build_py):
 
 class BuildLoops(build_ext):
     """``build_ext`` that compiles :data:`LOOPS_MODULE` with numba's ``pycc``: every loop
-    :func:`hskit.native.compiled.exported` registers, with its signature."""
+    :func:`hskit.compiled.exported` registers, with its signature."""
 
     def build_extension(self, ext: Extension) -> None:
         from numba.pycc import CC
 
         exported = _exported_loops()
         target = Path(self.get_ext_fullpath(ext.name))
-        compiler = CC(LOOPS_MODULE.rsplit(".", 1)[1], source_module="hskit.native.compiled")
+        compiler = CC(LOOPS_MODULE.rsplit(".", 1)[1], source_module="hskit.compiled")
         compiler.output_dir, compiler.output_file = str(target.parent), target.name
         for name, (signature, function) in exported.items():
             compiler.export(name, signature)(function)
@@ -57,12 +66,13 @@ def _exported_loops() -> dict:
     module), without ``hskit/__init__`` (whose imports are not build requirements)."""
     os.environ["HSKIT_LOOPS"] = "jit"
     here = Path(__file__).resolve().parent
-    for name in ("hskit", "hskit.native"):
+    for name in ("hskit", "hskit.native", "hskit.analysis"):
         stand_in = types.ModuleType(name)
         stand_in.__path__ = [str(here.joinpath(*name.split(".")))]
         sys.modules[name] = stand_in
-    from hskit.native import compiled, kernels, numbering  # noqa: F401 (they register)
-
+    compiled = importlib.import_module("hskit.compiled")
+    for module in LOOP_MODULES:  # each registers its loops on import
+        importlib.import_module(module)
     return dict(compiled.EXPORTED)
 
 

@@ -10,9 +10,9 @@ Prints, best of ``--repeat`` runs each:
   are two CPUs), on one thread, and with the analysis given (as ``Capture`` does, which
   computes it once for ``cap.analysis`` and the connections); the public
   :func:`hskit.classify.zeek.zeek_conn_fields` alone, and :func:`hskit.analyze`
-  (Wireshark's per-segment analysis, compiled with numba) alone, steady;
-- :func:`hskit.analyze`'s first call in a fresh interpreter (numba's import and the
-  load of its compiled-code cache, or the compilation when there is no cache yet);
+  (Wireshark's per-segment analysis, compiled ahead of time) alone, steady;
+- :func:`hskit.analyze`'s first call in a fresh interpreter (loading the compiled
+  loops: ``hskit._loops``, or numba's import and JIT cache with ``HSKIT_LOOPS=jit``);
 - a scaling run: the segments repeated 1x, 2x, 4x, 8x (each copy with its own streams,
   client ports, frames and later times), time per segment at each size — flat when the
   cost is linear in the segments; best of at least 3 runs at every size, since a single
@@ -168,7 +168,7 @@ def main() -> None:
               f"{count / wall / 1e6:6.2f} {count / cpu / 1e6:6.2f}")  # fmt: skip
 
     print(f"analyze, first call in a fresh process: {first_call:.2f} s wall, "
-          f"{first_call_cpu:.2f} s CPU (numba import and compiled-code cache load)")  # fmt: skip
+          f"{first_call_cpu:.2f} s CPU (imports and loading the compiled loops)")  # fmt: skip
 
     print("scaling (segments repeated with shifted streams, ports, frames, times):")
     for copies in SCALES:

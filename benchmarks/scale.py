@@ -14,7 +14,7 @@ Then, for each size, every measurement in a fresh process (its peak RSS is its o
 process, and ``hskit convert`` to a Parquet dataset; with microseconds per segment, the
 size of the segments table and the load target (peak RSS at most 1.5x the table plus
 the chunk size), and the pcapng/pcap rate of the same packets. A load's ``us/seg`` is its
-first call in a fresh process (numba's cache load and first-call costs included);
+first call in a fresh process (loading the compiled loops and first-call costs included);
 ``steady us/seg`` is the fastest of three loads of the same capture in another fresh
 process after a warm-up load of the 1x capture of the same kind, so start-up costs are
 not spread over the segments (the steady state of a notebook that loads again).
@@ -22,9 +22,9 @@ not spread over the segments (the steady state of a notebook that loads again).
 times ``hskit.convert`` in another process after a warm-up convert of the 1x capture.
 ``load's own peak MB`` is the peak RSS during the load less the RSS just before it (the
 kernel's ``VmHWM``, reset through ``/proc/self/clear_refs``): *fresh* in the first
-process (the compiled reader's first load included), *warm* in a third process after
-loading small sample captures of both formats (the interpreter, pandas and numba are
-then the baseline, not the load's). ``peak RSS MB`` is the whole process's.
+process (the compiled loops' first load included), *warm* in a third process after
+loading small sample captures of both formats (the interpreter, pandas and the loops
+are then the baseline, not the load's). ``peak RSS MB`` is the whole process's.
 
 ``--convert-cap MB`` also runs ``hskit summary`` and ``hskit convert`` of the
 ``--cap-sizes`` captures (default: the two largest sizes), with their defaults, inside a

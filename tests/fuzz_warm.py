@@ -1,6 +1,6 @@
 """Imported once by the fork server of :mod:`fuzzing` (its preload list): loads a pcap, a
 pcapng and a gzip-compressed seed, so the native reader's compiled loops (the built
-``hskit.native._loops``, or numba's JIT where it is not built) are loaded in the server
+``hskit._loops``, or numba's JIT where it is not built) are loaded in the server
 and every case's child, forked from it, starts with them instead of paying their
 start-up (seconds for numba on a loaded machine) case after case.
 """

@@ -502,7 +502,7 @@ def _context() -> multiprocessing.context.BaseContext:
 def preloaded(pipe: Connection) -> None:
     """Send which of numba, the built loops and the reader's loop module a case's child
     starts with."""
-    loaded = {"numba", "hskit.native._loops", "hskit.native.kernels"} & set(sys.modules)
+    loaded = {"numba", "hskit._loops", "hskit.native.kernels"} & set(sys.modules)
     pipe.send(sorted(loaded))
 
 

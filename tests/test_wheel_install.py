@@ -200,10 +200,10 @@ def test_a_notebook_runs_on_the_installed_wheels_kernel(installed: Installed, fi
 
 def test_the_wheel_reads_captures_with_its_built_loops_without_numba(installed: Installed) -> None:
     with zipfile.ZipFile(installed.wheel) as wheel:
-        loops = [n for n in wheel.namelist() if n.startswith("hskit/native/_loops.")]
+        loops = [n for n in wheel.namelist() if n.startswith("hskit/_loops.")]
     assert len(loops) == 1 and loops[0].endswith(".so"), loops
     code = (
-        "import sys, hskit; from hskit.native import compiled; "
+        "import sys, hskit; from hskit import compiled; "
         "capture = hskit.load(hskit.samples.folder() / 'refused.pcap', progress=False); "
         "print(compiled.LOOPS, len(capture.segments), 'numba' in sys.modules)"
     )

@@ -8,8 +8,8 @@ round-trip time (``tcp.analysis.ack_rtt``) and the bytes in flight. The column
 meanings live in :data:`hskit.schema.ANALYSIS_MEANINGS`.
 
 Wireshark's analysis is a state machine run over the segments in capture order; here it
-is too, compiled with numba: :mod:`~hskit.analysis.sequence` (the flags),
-:mod:`~hskit.analysis.acks` (``ack_rtt``, ``bytes_in_flight``), with the per-connection
+is too, compiled ahead of time (:mod:`hskit.compiled`): :mod:`~hskit.analysis.sequence`
+(the flags), :mod:`~hskit.analysis.acks` (``ack_rtt``, ``bytes_in_flight``), with the per-connection
 window scales (:mod:`~hskit.analysis.window`) and reused ports
 (:mod:`~hskit.analysis.reused`) computed by NumPy beforehand.
 
@@ -35,7 +35,7 @@ def analyze(segments: pd.DataFrame) -> pd.DataFrame:
     """
     if not len(segments):
         return _empty(segments.index)
-    # numba takes half a second to import: the compiled passes load on first use only
+    # the compiled passes load on first use only (numba's JIT where they are not built)
     from hskit.analysis.acks import ack_rtt, bytes_in_flight
     from hskit.analysis.reused import reused_ports
     from hskit.analysis.rows import Rows

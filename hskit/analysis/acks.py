@@ -16,10 +16,10 @@ lost a segment since the peer's last ACK (``valid_bif``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from hskit.analysis.rows import NOTHING, Rows
 from hskit.analysis.sequence import Numbers
+from hskit.compiled import exported, inlined
 from hskit.schema import ACK, FIN, SYN
 
 #: Wireshark reports bytes in flight only below this many (larger is an artefact).
@@ -37,7 +37,7 @@ def ack_rtt(rows: Rows, numbers: Numbers) -> np.ndarray:
     return _ack_rtt(rows.direction, rows.directions, sent, end, numbers.acked, rows.ns)
 
 
-@njit(cache=True, nogil=True)
+@exported("float64[::1](int64[::1], int64, boolean[::1], int64[::1], int64[::1], int64[::1])")
 def _ack_rtt(
     direction: np.ndarray,
     directions: int,
@@ -90,7 +90,7 @@ def _ack_rtt(
     return seconds
 
 
-@njit(cache=True, nogil=True)
+@inlined
 def _first_reaching(highest: np.ndarray, low: int, high: int, value: int) -> int:
     """The first position in ``low ≤ at < high`` where the non-decreasing ``highest``
     reaches ``value``, -1 where none does: steps doubling from ``low`` (the answer is
@@ -119,7 +119,10 @@ def bytes_in_flight(rows: Rows, numbers: Numbers, lost: np.ndarray) -> np.ndarra
     )  # fmt: skip
 
 
-@njit(cache=True, nogil=True)
+@exported(
+    "int64[::1](int64[::1], int64, uint16[::1], uint32[::1], int64[::1], int64[::1], "
+    "int64[::1], boolean[::1])"
+)
 def _bytes_in_flight(
     direction: np.ndarray,
     directions: int,

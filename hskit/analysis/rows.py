@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
+from hskit.compiled import exported
 from hskit.schema import ACK, FIN, SEGMENT_DTYPES, SYN
 
 #: a sequence number below every unwrapped one: "nothing seen yet".
@@ -106,7 +106,8 @@ class Rows:
 
 def _readonly(values: np.ndarray) -> np.ndarray:
     """A read-only view of ``values``: pandas gives read-only or writable arrays depending
-    on how a table was made, and numba compiles a pass once for each kind."""
+    on how a table was made, and numba's JIT (where the loops are not built) compiles a
+    pass once for each kind."""
     view = values.view()
     view.flags.writeable = False
     return view
@@ -125,7 +126,7 @@ def _connection_ids(stream: np.ndarray) -> tuple[np.ndarray, int]:
     return conn.astype(np.int64), len(distinct)
 
 
-@njit(cache=True, nogil=True)
+@exported("UniTuple(int64[::1], 3)(int64[::1], uint16[::1], int64)")
 def _firsts(
     direction: np.ndarray, flags: np.ndarray, directions: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

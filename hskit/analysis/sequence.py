@@ -32,10 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from hskit.analysis.rows import NOTHING, Rows
 from hskit.analysis.window import UNKNOWN_SCALE, calculated_window
+from hskit.compiled import exported, inlined
 from hskit.schema import ACK, ANALYSIS_FLAGS, FIN, RST, SYN
 
 #: the bits of a TCP sequence number.
@@ -134,13 +134,17 @@ def sequence_flags(rows: Rows, scales: np.ndarray) -> tuple[np.ndarray, Numbers]
     return marks, Numbers(*numbers)
 
 
-@njit(cache=True, nogil=True)
+@inlined
 def seq_delta(later: int, earlier: int) -> int:
     """``later - earlier`` in 32-bit sequence arithmetic (RFC 1982): signed, in ±2^31."""
     return ((later - earlier + HALF_SEQ_SPACE) & SEQ_MASK) - HALF_SEQ_SPACE
 
 
-@njit(cache=True, nogil=True)
+@exported(
+    "Tuple((boolean[:, ::1], int64[::1], int64[::1], int64[::1], int64[::1], int64[::1], "
+    "int64[::1], int64[::1]))(int64[::1], uint32[::1], int64[::1], uint16[::1], uint32[::1], "
+    "uint32[::1], uint32[::1], uint16[::1], uint32[::1], int64[::1])"
+)
 def _analyze(
     direction: np.ndarray,
     frame: np.ndarray,

@@ -14,9 +14,9 @@ it. SYN segments are never scaled.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from hskit.analysis.rows import Rows
+from hskit.compiled import inlined
 
 #: Wireshark's ``win_scale`` values besides a shift.
 UNKNOWN_SCALE = -1  # no SYN of this direction seen, nor anything ruling scaling out
@@ -63,7 +63,7 @@ def _option(rows: Rows, first: np.ndarray) -> np.ndarray:
     return np.where(first >= 0, shift, -2)
 
 
-@njit(cache=True, nogil=True)
+@inlined
 def calculated_window(raw: int, scale: int, syn: bool) -> int:
     """``raw << scale`` where the scale is a shift and the segment is not a SYN."""
     return raw << scale if scale >= 0 and not syn else raw

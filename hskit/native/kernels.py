@@ -1,9 +1,9 @@
 """Compiled loops over the capture buffer: the record walks, the fast path of the
 decoder, the checksum word sums and the TCP option walk.
 
-The native reader's per-record work, compiled ahead of time (:mod:`hskit.native.compiled`:
-each loop is :func:`~hskit.native.compiled.exported` with its signature, each helper
-:func:`~hskit.native.compiled.inlined` into them). :func:`decode_tcp` decodes the
+The native reader's per-record work, compiled ahead of time (:mod:`hskit.compiled`:
+each loop is :func:`~hskit.compiled.exported` with its signature, each helper
+:func:`~hskit.compiled.inlined` into them). :func:`decode_tcp` decodes the
 common records (link, IP and TCP headers, options and checksum) in one pass; the others
 are left to the vectorized decoder, :func:`hskit.native.decode.decode_general`, which
 shares this module's option walk and word sums.
@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from hskit.native.compiled import exported, inlined
+from hskit.compiled import exported, inlined
 
 Int = npt.NDArray[np.int64]
 Bytes = npt.NDArray[np.uint8]

@@ -7,7 +7,7 @@ caller reserves (and grows) beforehand: :class:`~hskit.native.keys.KeyIds`,
 does not check indices, so every index read from a state array is checked against its bounds; a
 kernel that finds one out of bounds returns :data:`BROKEN` rather than touch memory.
 
-The loops are compiled ahead of time (:mod:`hskit.native.compiled`); the modules that use
+The loops are compiled ahead of time (:mod:`hskit.compiled`); the modules that use
 them import this module on first use (where the loops are not built, numba: half a second).
 
 >>> import numpy as np
@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from hskit.native.compiled import exported, inlined
+from hskit.compiled import exported, inlined
 from hskit.schema import ACK, SYN
 
 Int = npt.NDArray[np.int64]

@@ -1,6 +1,7 @@
-"""The native reader's loops compiled ahead of time (``hskit.native._loops``, built by
-``setup.py``) are the ones in use, read captures exactly as numba's JIT build of the same
-functions does, and refuse arguments of the wrong type instead of misreading them."""
+"""hskit's loops compiled ahead of time (``hskit._loops``, built by ``setup.py``: the
+native reader's and the TCP analysis's) are the ones in use, read and analyse captures
+exactly as numba's JIT build of the same functions does, and refuse arguments of the
+wrong type instead of misreading them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ import pandas as pd
 import pytest
 
 import hskit
-from hskit.native import compiled, kernels, numbering
+from hskit import compiled
+from hskit.analysis import acks, rows, sequence
+from hskit.native import kernels, numbering
 
 TESTS = Path(__file__).resolve().parent
 SAMPLES = TESTS.parent / "sample_pcaps"
@@ -31,7 +34,8 @@ CAPTURES = sorted(
 
 
 def read_all(paths: list[str]) -> dict[str, object]:
-    """Each capture's segments and load report, or the error its load raised."""
+    """Each capture's segments, load report and TCP analysis, or the error its load
+    raised."""
     tables: dict[str, object] = {}
     for path in paths:
         with warnings.catch_warnings():
@@ -41,51 +45,52 @@ def read_all(paths: list[str]) -> dict[str, object]:
             except Exception as error:
                 tables[path] = (type(error).__name__, str(error))
                 continue
-        tables[path] = (capture.segments, capture.load_report)
+        tables[path] = (capture.segments, capture.load_report, hskit.analyze(capture.segments))
     return tables
 
 
-def test_an_installed_hskit_reads_with_the_built_loops_and_without_numba() -> None:
+def test_an_installed_hskit_reads_and_diagnoses_with_the_built_loops_without_numba() -> None:
     if os.environ.get("HSKIT_LOOPS") == "jit":
         pytest.skip("HSKIT_LOOPS=jit asks for numba's JIT build")
     assert compiled.LOOPS == "built", (
-        "hskit.native._loops was not built: `pip install -e .` builds it (needs a C compiler)"
+        "hskit._loops was not built: `pip install -e .` builds it (needs a C compiler)"
     )
     assert sorted(compiled.EXPORTED) == sorted(
         name for name in dir(compiled._BUILT) if name in compiled.EXPORTED
     )
     code = (
         "import sys, hskit; capture = hskit.load(sys.argv[1], progress=False); "
-        "print(len(capture.segments), 'numba' in sys.modules, 'llvmlite' in sys.modules)"
+        "found = capture.diagnose(); loaded = set(sys.modules); "
+        "print(len(capture.segments), len(found), 'numba' in loaded, 'llvmlite' in loaded)"
     )
     shown = subprocess.run(
-        [sys.executable, "-c", code, str(SAMPLES / "refused.pcap")],
+        [sys.executable, "-c", code, str(SAMPLES / "loss.pcap")],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     ).stdout.split()
-    assert shown == ["2", "False", "False"]
+    assert shown[2:] == ["False", "False"] and int(shown[0]) > 0 and int(shown[1]) > 0, shown
 
 
 def test_every_loop_of_the_reader_is_exported_with_a_signature() -> None:
     loops = {
         name
-        for module in (kernels, numbering)
+        for module in (kernels, numbering, sequence, acks, rows)
         for name, value in vars(module).items()
         if isinstance(value, compiled.Loop)
     }
     assert loops == set(compiled.EXPORTED)
-    assert {"walk_pcap", "walk_packets", "decode_tcp", "pair_ids", "number_streams"} <= loops
+    assert {"walk_pcap", "walk_packets", "decode_tcp", "pair_ids", "_analyze", "_ack_rtt"} <= loops
 
 
-def test_the_built_loops_read_every_capture_as_numbas_jit_build(tmp_path) -> None:
+def test_the_built_loops_read_and_analyse_every_capture_as_numbas_jit_build(tmp_path) -> None:
     if compiled.LOOPS != "built":
         pytest.skip("the built loops are not in use here: nothing to compare")
     out = tmp_path / "jit.pickle"
     code = (
-        "import pickle, sys; sys.path.insert(0, sys.argv[1]); import test_native_loops as t; "
-        "from hskit.native import compiled; assert compiled.LOOPS == 'jit'; "
+        "import pickle, sys; sys.path.insert(0, sys.argv[1]); import test_compiled_loops as t; "
+        "from hskit import compiled; assert compiled.LOOPS == 'jit'; "
         "open(sys.argv[2], 'wb').write(pickle.dumps(t.read_all(sys.argv[3:])))"
     )
     subprocess.run(
@@ -99,13 +104,14 @@ def test_the_built_loops_read_every_capture_as_numbas_jit_build(tmp_path) -> Non
     assert list(built) == list(jit) == CAPTURES and len(CAPTURES) > 40
     errors = 0
     for path in CAPTURES:
-        first, second = built[path]
-        if isinstance(first, str):
+        if isinstance(built[path][0], str):
             errors += 1
-            assert (first, second) == jit[path], path
+            assert built[path] == jit[path], path
             continue
-        pd.testing.assert_frame_equal(first, jit[path][0], obj=path)
-        assert second == jit[path][1], path
+        segments, report, analysis = built[path]
+        pd.testing.assert_frame_equal(segments, jit[path][0], obj=path)
+        assert report == jit[path][1], path
+        pd.testing.assert_frame_equal(analysis, jit[path][2], obj=f"analysis of {path}")
     assert 0 < errors < len(CAPTURES) / 2
 
 

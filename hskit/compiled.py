@@ -1,11 +1,13 @@
-"""How the native reader's loops (:mod:`hskit.native.kernels`,
-:mod:`hskit.native.numbering`) are compiled: ahead of time, or by numba on first use.
+"""How hskit's compiled loops are compiled: ahead of time, or by numba on first use.
 
-Installing hskit (``pip install``, or the wheel) compiles every loop marked
-:func:`exported` into one extension module, ``hskit.native._loops``, with numba's
-ahead-of-time compiler (``setup.py``). A process that loads a capture then runs machine
-code without loading numba or LLVM at all: a fresh process's first load costs what the
-load costs, not about 115 MB and half a second of JIT start-up on top.
+The loops are the native reader's (:mod:`hskit.native.kernels`,
+:mod:`hskit.native.numbering`) and the TCP analysis's (:mod:`hskit.analysis.sequence`,
+:mod:`hskit.analysis.acks`, :mod:`hskit.analysis.rows`). Installing hskit
+(``pip install``, or the wheel) compiles every loop marked :func:`exported` into one
+extension module, ``hskit._loops``, with numba's ahead-of-time compiler (``setup.py``).
+A process then runs machine code without loading numba or LLVM at all: a fresh
+process's first load or classification costs what the work costs, not about 115 MB and
+half a second of JIT start-up on top.
 
 Where that module is missing (a source tree on ``PYTHONPATH`` that was never built) or
 ``HSKIT_LOOPS=jit`` is set, numba compiles the same functions on first use, as before.
@@ -34,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-#: the loops in use: "built" (the ``hskit.native._loops`` extension) or "jit" (numba).
+#: the loops in use: "built" (the ``hskit._loops`` extension) or "jit" (numba).
 LOOPS: str
 #: every exported loop: name -> (signature, Python function), as ``setup.py`` builds them.
 EXPORTED: dict[str, tuple[str, Callable[..., Any]]] = {}
@@ -42,7 +44,7 @@ EXPORTED: dict[str, tuple[str, Callable[..., Any]]] = {}
 _BUILT: ModuleType | None = None
 if os.environ.get("HSKIT_LOOPS") != "jit":
     try:
-        from hskit.native import _loops as _BUILT  # type: ignore[attr-defined,no-redef]
+        from hskit import _loops as _BUILT  # type: ignore[attr-defined,no-redef]
     except ImportError:  # a source tree that was never built
         _BUILT = None
 LOOPS = "built" if _BUILT is not None else "jit"
