@@ -126,7 +126,8 @@ def sequence_flags(rows: Rows, scales: np.ndarray) -> tuple[np.ndarray, Numbers]
     ``scales`` is each direction's window scale (:func:`hskit.analysis.window.window_scales`).
     """
     first = rows.firsts.of_direction
-    first_seq = np.where(first >= 0, rows.seq[np.maximum(first, 0)], -1)
+    # int64: -1 marks a direction without rows (NumPy 2 would keep uint32 and wrap it)
+    first_seq = np.where(first >= 0, rows.seq[np.maximum(first, 0)].astype(np.int64), -1)
     marks, *numbers = _analyze(
         rows.direction, rows.frame, rows.ns, rows.flags, rows.seq, rows.ack, rows.seglen,
         rows.win, first_seq, scales,
@@ -143,7 +144,7 @@ def seq_delta(later: int, earlier: int) -> int:
 @exported(
     "Tuple((boolean[:, ::1], int64[::1], int64[::1], int64[::1], int64[::1], int64[::1], "
     "int64[::1], int64[::1]))(int64[::1], uint32[::1], int64[::1], uint16[::1], uint32[::1], "
-    "uint32[::1], uint32[::1], uint16[::1], uint32[::1], int64[::1])"
+    "uint32[::1], uint32[::1], uint16[::1], int64[::1], int64[::1])"
 )
 def _analyze(
     direction: np.ndarray,
