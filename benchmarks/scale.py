@@ -26,6 +26,11 @@ process (the compiled loops' first load included), *warm* in a third process aft
 loading small sample captures of both formats (the interpreter, pandas and the loops
 are then the baseline, not the load's). ``peak RSS MB`` is the whole process's.
 
+``--fresh-rounds R`` (default 3): each kind's load as a fresh process's first call at the
+smallest and the largest size, taken in turn R times; the median µs/segment of each and
+their ratio say whether a first call's time per segment is flat with the size (one
+fresh call per size, above, is at the mercy of the minute it runs in).
+
 ``--convert-cap MB`` also runs ``hskit summary`` and ``hskit convert`` of the
 ``--cap-sizes`` captures (default: the two largest sizes), with their defaults, inside a
 memory cgroup limited to MB (cgroup v1
@@ -52,6 +57,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -288,6 +294,30 @@ def measure(n: int, only: tuple[str, ...] = MEASURES) -> list[tuple[str, ...]]:
     return rows
 
 
+def fresh_first_calls(small: int, large: int, rounds: int) -> list[str]:
+    """Each kind's load as the first call of a fresh process, at the ``small`` and the
+    ``large`` size taken in turn, ``rounds`` times (so a busy minute weighs on both):
+    lines with the median and best µs/segment and the large/small ratio of the medians."""
+    per_segment: dict[tuple[int, str], list[float]] = {}
+    for _ in range(rounds):
+        for n in (small, large):
+            for what, paths in _inputs(n).items():
+                facts = json.loads(run([sys.executable, "-c", LOAD, *paths]).output)
+                per_segment.setdefault((n, what), []).append(
+                    facts["seconds"] / facts["segments"] * 1e6
+                )
+    lines = []
+    for what in _inputs(small):
+        low, high = per_segment[(small, what)], per_segment[(large, what)]
+        ratio = statistics.median(high) / statistics.median(low)
+        lines.append(
+            f"{what}: {small}x {statistics.median(low):.3f} (best {min(low):.3f}) us/seg, "
+            f"{large}x {statistics.median(high):.3f} (best {min(high):.3f}); "
+            f"{large}x / {small}x {ratio:.2f}"
+        )
+    return lines
+
+
 def _segments(output: str, command: str) -> int:
     """The segment count printed first by ``hskit convert`` ("wrote N segments of …") or
     ``hskit summary`` ("CAPTURE: N TCP segments, …")."""
@@ -351,6 +381,8 @@ def main() -> None:
                         help="also summary, convert of --cap-sizes in a cgroup of MB")  # fmt: skip
     parser.add_argument("--cap-sizes", default=None, metavar="N,M",
                         help="sizes converted under the cap (default: 2 largest)")  # fmt: skip
+    parser.add_argument("--fresh-rounds", type=int, default=3, metavar="R",
+                        help="fresh first loads, smallest and largest size in turn")  # fmt: skip
     parser.add_argument("--only", default=",".join(MEASURES), metavar="WHAT,…",
                         help=f"measure only these of {', '.join(MEASURES)}")  # fmt: skip
     args = parser.parse_args()
@@ -372,12 +404,21 @@ def main() -> None:
         return
     baseline = run([sys.executable, "-c", PRELUDE + "import hskit.native"]).peak_mb
     print(f"peak RSS of the interpreter with hskit's reader imported: {baseline:.0f} MB")
+    loops = run(
+        [sys.executable, "-c", PRELUDE + "from hskit import compiled; print(compiled.LOOPS)"]
+    )
+    print(f"compiled loops: {loops.output.strip()} (hskit.compiled.LOOPS)")
     header = ("size", "what", "seconds", "segments", "M seg/s", "us/seg", "steady us/seg",
               "peak RSS MB", "load's own peak MB fresh / warm", "")  # fmt: skip
     print(" | ".join(header), flush=True)
     for n in sizes:
         for row in measure(n, only):
             print(" | ".join(row), flush=True)
+    if args.fresh_rounds and "load" in only and len(sizes) > 1:
+        print(f"load as a fresh process's first call, {sizes[0]}x and {sizes[-1]}x in turn, "
+              f"{args.fresh_rounds} rounds (median, best):")  # fmt: skip
+        for line in fresh_first_calls(sizes[0], sizes[-1], args.fresh_rounds):
+            print("  " + line, flush=True)
     if args.convert_cap:
         for command in ("summary", "convert"):
             if command in only:
