@@ -14,6 +14,7 @@ Python functions numba would compile on first use. It needs numba, NumPy and pan
 """
 
 import importlib
+import json
 import os
 import sys
 import types
@@ -25,6 +26,8 @@ from setuptools.command.build_py import build_py
 
 SAMPLES_PACKAGE = "hskit.sample_pcaps"
 LOOPS_MODULE = "hskit._loops"
+#: beside it, the sources it was built from (hskit.compiled.BUILT_FROM)
+BUILT_FROM = "_loops.sources.json"
 #: the modules whose loops it holds
 LOOP_MODULES = (
     "hskit.native.kernels",
@@ -48,22 +51,43 @@ class BuildLoops(build_ext):
     """``build_ext`` that compiles :data:`LOOPS_MODULE` with numba's ``pycc``: every loop
     :func:`hskit.compiled.exported` registers, with its signature."""
 
+    def get_outputs(self) -> list[str]:
+        """The built module and the record of its sources (an editable install copies
+        what this lists into the source tree)."""
+        built = super().get_outputs()
+        return [*built, *(str(Path(path).with_name(BUILT_FROM)) for path in built)]
+
+    def copy_extensions_to_source(self) -> None:
+        """An editable install's copy of the built module into the source tree, with the
+        record of its sources."""
+        super().copy_extensions_to_source()
+        build_py = self.get_finalized_command("build_py")
+        for ext in self.extensions:
+            in_source, built = self._get_inplace_equivalent(build_py, ext)
+            self.copy_file(
+                str(Path(built).with_name(BUILT_FROM)), str(Path(in_source).with_name(BUILT_FROM))
+            )
+
     def build_extension(self, ext: Extension) -> None:
         from numba.pycc import CC
 
-        exported = _exported_loops()
+        compiled = _loop_modules()
         target = Path(self.get_ext_fullpath(ext.name))
         compiler = CC(LOOPS_MODULE.rsplit(".", 1)[1], source_module="hskit.compiled")
         compiler.output_dir, compiler.output_file = str(target.parent), target.name
-        for name, (signature, function) in exported.items():
+        for name, (signature, function) in compiled.EXPORTED.items():
             compiler.export(name, signature)(function)
         target.parent.mkdir(parents=True, exist_ok=True)
         compiler.compile()
+        # what it was built from: hskit.compiled uses numba's JIT instead once they change
+        sources = target.parent / BUILT_FROM
+        sources.write_text(json.dumps(compiled.source_digests(), indent=1, sort_keys=True))
 
 
-def _exported_loops() -> dict:
+def _loop_modules() -> types.ModuleType:
     """Import the loop modules from this source tree, compiled by numba (not from a built
-    module), without ``hskit/__init__`` (whose imports are not build requirements)."""
+    module), without ``hskit/__init__`` (whose imports are not build requirements);
+    return :mod:`hskit.compiled`, where they registered."""
     os.environ["HSKIT_LOOPS"] = "jit"
     here = Path(__file__).resolve().parent
     for name in ("hskit", "hskit.native", "hskit.analysis"):
@@ -73,7 +97,7 @@ def _exported_loops() -> dict:
     compiled = importlib.import_module("hskit.compiled")
     for module in LOOP_MODULES:  # each registers its loops on import
         importlib.import_module(module)
-    return dict(compiled.EXPORTED)
+    return compiled
 
 
 setup(

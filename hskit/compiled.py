@@ -9,9 +9,10 @@ A process then runs machine code without loading numba or LLVM at all: a fresh
 process's first load or classification costs what the work costs, not about 115 MB and
 half a second of JIT start-up on top.
 
-Where that module is missing (a source tree on ``PYTHONPATH`` that was never built) or
-``HSKIT_LOOPS=jit`` is set, numba compiles the same functions on first use, as before.
-:data:`LOOPS` says which is in use.
+Where that module is missing (a source tree on ``PYTHONPATH`` that was never built),
+was built from other sources than the modules beside it (an editable install whose loops
+changed since: a warning says to rebuild), or ``HSKIT_LOOPS=jit`` is set, numba compiles
+the same functions on first use, as before. :data:`LOOPS` says which is in use.
 
 Compiled code checks nothing about its arguments: an array of another type, or not
 contiguous, would be read as the wrong bytes. So every call goes through
@@ -28,9 +29,13 @@ TypeError: <lambda>: argument 1 must be a contiguous 1-d int64 array, not a 1-d 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import operator
 import os
+import warnings
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -41,12 +46,58 @@ LOOPS: str
 #: every exported loop: name -> (signature, Python function), as ``setup.py`` builds them.
 EXPORTED: dict[str, tuple[str, Callable[..., Any]]] = {}
 
-_BUILT: ModuleType | None = None
-if os.environ.get("HSKIT_LOOPS") != "jit":
+#: the file beside the built module naming the sources it was built from, with digests.
+BUILT_FROM = "_loops.sources.json"
+#: the source files of every exported loop and inlined helper, as they register.
+_SOURCES: set[str] = set()
+
+
+def source_digests() -> dict[str, str]:
+    """SHA-256 of each source file of the loops registered so far, by its path in the
+    package (what ``setup.py`` records beside the built module).
+
+    >>> from hskit.native import kernels
+    >>> len(source_digests()["native/kernels.py"])
+    64
+    """
+    package = Path(__file__).resolve().parent
+    return {
+        Path(source).resolve().relative_to(package).as_posix(): _digest(Path(source))
+        for source in sorted(_SOURCES)
+    }
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _built_module() -> ModuleType | None:
+    """``hskit._loops`` if it is built from the sources beside it and not refused by
+    ``HSKIT_LOOPS=jit``; else None (numba's JIT)."""
+    if os.environ.get("HSKIT_LOOPS") == "jit":
+        return None
     try:
-        from hskit import _loops as _BUILT  # type: ignore[attr-defined,no-redef]
+        from hskit import _loops  # type: ignore[attr-defined]
     except ImportError:  # a source tree that was never built
-        _BUILT = None
+        return None
+    package = Path(__file__).resolve().parent
+    try:
+        recorded = json.loads((package / BUILT_FROM).read_text())
+        changed = [name for name, digest in recorded.items() if _digest(package / name) != digest]
+    except (OSError, ValueError) as error:
+        changed = [f"{BUILT_FROM} ({error})"]
+    if changed:
+        warnings.warn(
+            f"hskit._loops was built from other sources than {', '.join(changed)}: numba "
+            "compiles the loops on first use instead (rebuild them: pip install -e .)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return _loops
+
+
+_BUILT = _built_module()
 LOOPS = "built" if _BUILT is not None else "jit"
 
 #: numba's dtype names in signatures, as NumPy dtypes.
@@ -77,6 +128,7 @@ def exported(signature: str) -> Callable[[Callable[..., Any]], Loop]:
 
     def mark(function: Callable[..., Any]) -> Loop:
         EXPORTED[function.__name__] = (signature, function)
+        _SOURCES.add(function.__code__.co_filename)
         if _BUILT is not None:
             return Loop(getattr(_BUILT, function.__name__), signature, function)
         return Loop(_jit(function, inline=False), signature, function)
@@ -92,6 +144,7 @@ def inlined(function: Callable[..., Any]) -> Callable[..., Any]:
     >>> kernels._halves_sum(0x0001_0002_0003_0004)  # its four 16-bit words' sum
     10
     """
+    _SOURCES.add(function.__code__.co_filename)
     if _BUILT is not None:
         return function
     return _jit(function, inline=True)

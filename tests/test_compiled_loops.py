@@ -5,8 +5,10 @@ wrong type instead of misreading them."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import warnings
@@ -165,3 +167,35 @@ def test_a_signature_names_its_arguments_at_the_top_level() -> None:
     check = compiled._check("int64[:, :]")
     assert check(np.zeros((3, 4), np.int64)[:, ::2]) is None  # any layout
     assert check(np.zeros((3, 4), np.int32)) == "a 2-d int64 array"
+
+
+def test_the_built_module_records_its_sources_and_is_refused_once_they_change(tmp_path) -> None:
+    if compiled.LOOPS != "built":
+        pytest.skip("the built loops are not in use here")
+    package = Path(compiled.__file__).parent
+    assert compiled.source_digests() == json.loads((package / compiled.BUILT_FROM).read_text())
+    assert set(compiled.source_digests()) == {
+        "native/kernels.py", "native/numbering.py", "analysis/sequence.py",
+        "analysis/acks.py", "analysis/rows.py", "analysis/window.py",
+    }  # fmt: skip
+    copy = tmp_path / "hskit"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    code = "from hskit import compiled; print(compiled.LOOPS)"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def loops() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert loops().stdout.split() == ["built"]
+    with (copy / "analysis" / "window.py").open("a") as source:
+        source.write("# changed after the build\n")
+    changed = loops()
+    assert changed.stdout.split() == ["jit"]
+    assert "hskit._loops was built from other sources than analysis/window.py" in changed.stderr

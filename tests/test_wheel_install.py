@@ -200,8 +200,9 @@ def test_a_notebook_runs_on_the_installed_wheels_kernel(installed: Installed, fi
 
 def test_the_wheel_reads_captures_with_its_built_loops_without_numba(installed: Installed) -> None:
     with zipfile.ZipFile(installed.wheel) as wheel:
-        loops = [n for n in wheel.namelist() if n.startswith("hskit/_loops.")]
-    assert len(loops) == 1 and loops[0].endswith(".so"), loops
+        loops = sorted(n for n in wheel.namelist() if n.startswith("hskit/_loops."))
+    assert len(loops) == 2 and loops[0].endswith(".so"), loops
+    assert loops[1] == "hskit/_loops.sources.json", loops
     code = (
         "import sys, hskit; from hskit import compiled; "
         "capture = hskit.load(hskit.samples.folder() / 'refused.pcap', progress=False); "
