@@ -19,10 +19,12 @@ dumpcap reported dropped, the longest connection's size, and how far the drawn v
 lagged behind the ring: for every redraw, the seconds from the newest file it shows
 being closed to the redraw being done, in ring periods (max, p95, median), and how
 many closed files were not drawn yet when a redraw ended; the findings run every
-``FINDINGS_EVERY`` files on their own thread, as the view's (how many files behind
-they were when done). Then the targets: ≥ 50,000 packets/s with no drops, and the
-view at most one ring period behind. The ring is deleted at the end. Needs root (or
-the capture privilege) and dumpcap.
+``FINDINGS_EVERY`` files on their own thread, as the view's: for every run, the seconds
+from the newest file they cover being closed to the run being done, in ring periods
+(max, p95, median), how many files behind they were when done, and at every redraw how
+many files the findings shown were behind the tables drawn. Then the targets: ≥ 50,000
+packets/s with no drops, the view and the findings at most one ring period behind. The
+ring is deleted at the end. Needs root (or the capture privilege) and dumpcap.
 
 ``--replay`` replays a ring kept by ``--keep`` file by file through the same steps
 (load, merge, classify, current states, figures) and prints each one's CPU seconds per
@@ -112,13 +114,18 @@ def redraw(live: hskit.LiveCapture) -> tuple[Snapshot, float]:
 
 
 #: what the findings thread does between two of its pauses, in order (the first holds
-#: the snapshot the findings read when the view has not made it, and the analysis).
+#: the snapshot the findings read when the view has not made it, and the evidence kept
+#: from file to file grown by the new files).
 FINDINGS_STEPS = (
-    "snapshot+analysis", "streams", "signs:windows", "signs:progress", "stall_gaps",
-    "directions", "synacks+no_answer",
-    "refused", "syn_flood", "slow_handshake", "time_wait", "resets", "zero_window",
-    "stalled", "loss", "retransmissions", "combined",
+    "snapshot+evidence", "no_answer", "refused", "syn_flood", "slow_handshake", "time_wait",
+    "resets", "zero_window", "stalled", "loss", "retransmissions", "combined",
 )  # fmt: skip
+
+
+def _step_name(number: int) -> str:
+    """The name of the findings thread's step ``number`` (a version of hskit with other
+    steps, run against this script for a comparison, has them numbered)."""
+    return FINDINGS_STEPS[number] if number < len(FINDINGS_STEPS) else f"step {number}"
 
 
 @dataclass(frozen=True)
@@ -159,13 +166,13 @@ class FindingsSteps:
 
         def paused() -> None:
             nonlocal number, began
-            self.steps.append((FINDINGS_STEPS[number], began, time.monotonic()))
+            self.steps.append((_step_name(number), began, time.monotonic()))
             if between_steps is not None:
                 between_steps()
             number, began = number + 1, time.monotonic()
 
         answer = self._findings(every, between_steps=paused)
-        self.steps.append((FINDINGS_STEPS[number] if number else "cached", began,
+        self.steps.append((_step_name(number) if number else "cached", began,
                            time.monotonic()))  # fmt: skip
         return answer
 
@@ -201,9 +208,27 @@ def measure(
     steps = FindingsSteps(live)
     behind: list[int] = []
     findings_behind: list[int] = []
+    findings_lags: list[float] = []
+    #: per redraw of the tables: ring files the findings shown then were behind them.
+    panel_behind: list[int] = []
+    shown_findings = [0]
+
+    #: the lag of the findings that ran once the traffic had ended (the last ones, of
+    #: the whole capture: the followed long connections computed whole).
+    final_lags: list[float] = []
+    traffic_over = threading.Event()
 
     def findings_drawn(findings: object, covered: int) -> None:
-        findings_behind.append(live.files_seen - covered)
+        done = time.monotonic()
+        ring, seen = live.files, live.files_seen
+        at = covered - 1 - (seen - len(ring))  # the newest file they cover, in the ring
+        lag = (done - ring[at].closed_at) / period if 0 <= at < len(ring) else None
+        if traffic_over.is_set():
+            final_lags.extend([] if lag is None else [lag])
+            return
+        findings_behind.append(seen - covered)
+        findings_lags.extend([] if lag is None else [lag])
+        shown_findings[0] = covered
 
     started = time.monotonic()
     traffic = seconds
@@ -217,6 +242,7 @@ def measure(
             done = time.monotonic()
             if findings:
                 live.findings_later(FINDINGS_EVERY, findings_drawn)
+                panel_behind.append(drawn.files - shown_findings[0])
             if drawn.newest_closed_at is not None:
                 lags.append((done - drawn.newest_closed_at) / period)
                 behind.append(live.files_seen - drawn.files)
@@ -226,6 +252,7 @@ def measure(
             traffic, shown = done - started, drawn.files
     finally:
         generator.wait(30)
+        traffic_over.set()
         live.stop()
     received, dropped = live.recorder.counts()
     segments = live.segments
@@ -264,9 +291,18 @@ def measure(
     if breakdown:
         _print_breakdown(redraws, steps, period, breakdown)
     if findings:
+        flag = np.array(findings_lags) if findings_lags else np.array([np.nan])
         print(f"findings (every {FINDINGS_EVERY} files or less often, own thread): "
-              f"{len(findings_behind)} runs, ring files behind when done: "
-              f"max {max(findings_behind, default=0)}")  # fmt: skip
+              f"{len(findings_behind)} runs; lag (done, behind the newest file they cover "
+              f"closing), ring periods: max {np.max(flag):.2f}, p95 "
+              f"{np.percentile(flag, 95):.2f}, median {np.median(flag):.2f}; ring files "
+              f"behind when done: max {max(findings_behind, default=0)}; at each redraw "
+              f"of the tables, the findings shown were files behind them: max "
+              f"{max(panel_behind, default=0)}, median "
+              f"{np.median(panel_behind) if panel_behind else 0:.0f}")  # fmt: skip
+        print("findings lag of each run, ring periods:", " ".join(f"{x:.2f}" for x in flag))
+        print("findings run after the traffic ended (the whole capture), lag in ring "
+              "periods:", " ".join(f"{x:.2f}" for x in final_lags) or "none")  # fmt: skip
     else:
         print("findings: not run (--no-findings)")
     if keep is None:
@@ -278,6 +314,9 @@ def measure(
           f"{'met' if rate_seen >= 50_000 and dropped == 0 else 'NOT met'}")  # fmt: skip
     print(f"  view at most one ring period behind: "
           f"{'met' if np.nanmax(lag) <= 1.0 else 'NOT met'}")  # fmt: skip
+    if findings:
+        met = findings_lags and np.max(findings_lags) <= 1.0
+        print(f"  findings at most one ring period behind: {'met' if met else 'NOT met'}")
 
 
 def _print_breakdown(redraws: list[Redraw], steps: FindingsSteps, period: int, worst: int) -> None:

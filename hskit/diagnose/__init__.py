@@ -97,10 +97,22 @@ def diagnosis_steps(
         analysis = analyze(segments)
         yield
     evidence = yield from evidence_steps(segments, analysis)
+    return (yield from finding_steps(evidence, connections, states, settings))
+
+
+def finding_steps(
+    evidence: Evidence, connections: pd.DataFrame, states: pd.DataFrame, thresholds: Thresholds
+) -> Steps[pd.DataFrame]:
+    """The findings of the segments' ``evidence`` and the tables, one finder a step
+    (yields after each): the part of :func:`diagnosis_steps` after the evidence, which
+    the live capture runs on evidence it keeps from file to file.
+
+    >>> finished(finding_steps(evidence, connections, states, Thresholds()))  # doctest: +SKIP
+    """
     context = context_of(evidence, connections, states)
     found = []
     for finder in FINDERS.values():
-        found.append(finder(context, settings))
+        found.append(finder(context, thresholds))
         yield
     return _combined(found)
 
@@ -120,8 +132,7 @@ def diagnose_evidence(
     settings = _settings(thresholds, overrides)
     if connections.empty:
         return empty_findings()
-    context = context_of(evidence, connections, states)
-    return _combined([finder(context, settings) for finder in FINDERS.values()])
+    return finished(finding_steps(evidence, connections, states, settings))
 
 
 def _settings(thresholds: Thresholds | None, overrides: dict[str, Any]) -> Thresholds:
@@ -159,5 +170,6 @@ __all__ = [
     "diagnose_evidence",
     "diagnosis_steps",
     "empty_findings",
+    "finding_steps",
     "findings_table",
 ]

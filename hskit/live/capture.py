@@ -17,7 +17,6 @@ program, so a notebook's event loop never blocks.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -32,9 +31,10 @@ from hskit import schema
 from hskit.capture import Capture, LoadReport
 from hskit.classify.synthetic import Conversation
 from hskit.classify.synthetic import segments as synthetic_segments
-from hskit.diagnose import diagnosis_steps
-from hskit.diagnose.evidence import Steps, finished
+from hskit.diagnose import Thresholds, diagnose_evidence, empty_findings, finding_steps
+from hskit.diagnose.evidence import Evidence, Steps, finished
 from hskit.errors import HskitError
+from hskit.live.evidence import KeptEvidence
 from hskit.live.incremental import Classified, ClassifiedCapture
 from hskit.live.merge import Merger
 from hskit.loader import load
@@ -46,14 +46,10 @@ if TYPE_CHECKING:
 
 #: how long stop() waits for the last ring file to be loaded.
 FINAL_LOAD_TIMEOUT = 60.0
-#: ring files between two runs of the findings by the view and ``hskit watch``
-#: (``diagnose`` costs what the whole capture holds; the tables cost what each new file
-#: holds). The view runs them on a thread of their own, so its tables never wait.
-FINDINGS_EVERY = 5
-#: the findings thread waits this many times as long as the last findings took before
-#: it runs them again (in ring periods, at least ``every`` files), so on a long capture
-#: ``diagnose`` takes at most about a fifth of the time beside the tables.
-FINDINGS_PAUSE = 4
+#: ring files between two runs of the findings by the view and ``hskit watch``: every
+#: file (the findings' evidence costs what each new file holds, as the tables do). The
+#: view runs them on a thread of their own, so its tables never wait.
+FINDINGS_EVERY = 1
 
 
 #: the longest a caller's wait blocks in one piece: a Ctrl-C (SIGINT) that reaches
@@ -114,6 +110,10 @@ class Snapshot:
     #: the capture had ended and every connection was classified whole (no followed
     #: long connection's row grown from a window, see :mod:`hskit.live.incremental`).
     final: bool = False
+    #: how many times the tables were merged and classified again from the first part
+    #: (the ring dropped a file): a snapshot's segments grow those of the one before
+    #: only within one generation.
+    generation: int = 0
 
 
 class LiveCapture:
@@ -141,11 +141,14 @@ class LiveCapture:
         self._merged: list[Capture] = []
         self._merger = Merger(name=str(self.folder))
         self._classified = Classified()
+        self._generation = 0
+        #: the findings' evidence of the tables' segments, kept from file to file, and
+        #: the generation of the snapshots it follows (guarded by the findings lock).
+        self._evidence = KeptEvidence()
+        self._evidence_generation = 0
         #: the last findings: (table, ring files they cover, of a final snapshot).
         self._findings: tuple[pd.DataFrame, int, bool] | None = None
         self._findings_lock = threading.Lock()
-        #: the CPU seconds the last findings took.
-        self._findings_seconds = 0.0
         #: the findings thread's next job (every, callback), and the signal for it.
         self._findings_job: tuple[int, Callable[[pd.DataFrame, int], None]] | None = None
         self._findings_wanted = threading.Condition()
@@ -255,7 +258,13 @@ class LiveCapture:
                 capture = self._appended(parts, final=ended)
                 connections = _with_current_states(capture)
                 self._snapshot = Snapshot(
-                    seen, capture, connections, time.monotonic(), newest, final=ended
+                    seen,
+                    capture,
+                    connections,
+                    time.monotonic(),
+                    newest,
+                    final=ended,
+                    generation=self._generation,
                 )
                 with self._changed:  # the findings thread waits for the tables to catch up
                     self._changed.notify_all()
@@ -271,6 +280,7 @@ class LiveCapture:
         )
         if not grown:
             self._merger, self._classified, merged = Merger(name=str(self.folder)), Classified(), []
+            self._generation += 1
         touched = [self._merger.add(part)[2] for part in parts[len(merged) :]]
         streams = np.unique(np.concatenate([np.zeros(0, np.int64), *touched]))
         tables = self._classified.update(self._merger.segments, streams if merged else None)
@@ -302,19 +312,29 @@ class LiveCapture:
         return self.capture.states
 
     def diagnose(self, **overrides: Any) -> pd.DataFrame:
-        """Findings so far, as ``Capture.diagnose`` (``overrides`` are thresholds)."""
-        return self.capture.diagnose(**overrides)
+        """Findings so far, as ``Capture.diagnose`` (``overrides`` are thresholds), from
+        the evidence kept from file to file (:class:`hskit.live.evidence.KeptEvidence`).
+
+        >>> live.diagnose(stall_time=5.0)  # doctest: +SKIP
+        """
+        snapshot = self.snapshot()
+        with self._findings_lock:
+            evidence = self._evidence_of(snapshot)
+        return diagnose_evidence(evidence, snapshot.capture.connections, snapshot.capture.states,
+                                 **overrides)  # fmt: skip
 
     def findings(
         self, every: int = 1, *, between_steps: Callable[[], None] | None = None
     ) -> tuple[pd.DataFrame, int]:
         """``(diagnose(), ring files it covers)``, run again only once ``every`` more ring
         files are loaded (at each of the first ``every`` files), or when the capture has
-        ended: the findings cost what the whole capture holds, so a view that redraws
-        every file runs them every few files. Blocks while they run (the tables do not
-        wait for them: :meth:`findings_later` runs them on a thread of their own);
-        ``between_steps`` is called between the steps of ``diagnose``
-        (:func:`hskit.diagnose.diagnosis_steps`).
+        ended. The segments' evidence is kept from file to file and computed again only
+        for the streams the new files touched (:class:`hskit.live.evidence.KeptEvidence`),
+        so the findings cost what the new files hold and the finders' pass over the
+        connections. Blocks while they run (the tables do not wait for them:
+        :meth:`findings_later` runs them on a thread of their own); ``between_steps`` is
+        called between the steps (the evidence, then each finder:
+        :func:`hskit.diagnose.finding_steps`).
 
         >>> findings, files = live.findings(every=5)  # doctest: +SKIP
         """
@@ -323,14 +343,35 @@ class LiveCapture:
             cached = self._findings
             stale = cached is None or cached[1] < every or snapshot.files - cached[1] >= every
             if stale or (snapshot.final and not cached[2]):
-                started = time.thread_time()  # their cost, not the time they gave way
                 cached = self._findings = (
-                    finished(_diagnosis_of(snapshot.capture), between_steps),
+                    finished(self._diagnosis_of(snapshot), between_steps),
                     snapshot.files,
                     snapshot.final,
                 )
-                self._findings_seconds = time.thread_time() - started
             return cached[0], cached[1]
+
+    def _diagnosis_of(self, snapshot: Snapshot) -> Steps[pd.DataFrame]:
+        """The findings of ``snapshot`` in steps: its evidence, kept from file to file,
+        then :func:`hskit.diagnose.finding_steps` (the findings lock held)."""
+        evidence = self._evidence_of(snapshot)
+        yield
+        capture = snapshot.capture
+        if capture.connections.empty:
+            return empty_findings()
+        return (
+            yield from finding_steps(evidence, capture.connections, capture.states, Thresholds())
+        )
+
+    def _evidence_of(self, snapshot: Snapshot) -> Evidence:
+        """The evidence of ``snapshot``'s segments, grown from the kept one (the followed
+        long connections computed whole once the capture has ended; the findings lock
+        held)."""
+        if snapshot.generation != self._evidence_generation:
+            self._evidence, self._evidence_generation = KeptEvidence(), snapshot.generation
+        segments = snapshot.capture.segments
+        if snapshot.final:
+            return self._evidence.exact(segments)
+        return self._evidence.update(segments)
 
     @property
     def latest_findings(self) -> tuple[pd.DataFrame, int] | None:
@@ -345,9 +386,8 @@ class LiveCapture:
     def findings_later(self, every: int, done: Callable[[pd.DataFrame, int], None]) -> None:
         """Run :meth:`findings` (``every``) on the findings thread and call ``done`` with
         its answer there; returns at once. A job asked for while one runs replaces any
-        job still waiting, and the findings are run again only after
-        :data:`FINDINGS_PAUSE` times as long as they took last (in ring files, at least
-        ``every``), so they lag behind the tables without holding them up.
+        job still waiting, and each step waits for the tables (:meth:`_give_way`), so
+        the findings follow the tables without holding them up.
 
         >>> live.findings_later(5, lambda findings, files: print(files))  # doctest: +SKIP
         """
@@ -372,9 +412,8 @@ class LiveCapture:
                     self._findings_wanted.wait(1.0)
                 every, done = self._findings_job
                 self._findings_job = None
-            pause = FINDINGS_PAUSE * self._findings_seconds / self.recorder.settings.period
             self._step, self._step_began = 0, time.monotonic()
-            done(*self.findings(max(every, math.ceil(pause)), between_steps=self._give_way))
+            done(*self.findings(every, between_steps=self._give_way))
 
     def _give_way(self) -> None:
         """Between two steps of the findings: wait while a ring file is being loaded or
@@ -459,22 +498,6 @@ def warm_up() -> None:
     connections = _with_current_states(Capture(segments, report))
     for figure in (states_now_figure, new_connections_figure, rtt_percentiles_figure):
         figure(connections).to_json(validate=False)
-
-
-def _diagnosis_of(capture: Capture) -> Steps[pd.DataFrame]:
-    """``capture.diagnose()`` in steps (:func:`hskit.diagnose.diagnosis_steps`), the
-    capture's own analysis the first of them (a pass over every segment, kept by the
-    capture).
-
-    >>> finished(_diagnosis_of(live.capture))  # doctest: +SKIP
-    """
-    analysis = capture.analysis
-    yield
-    return (
-        yield from diagnosis_steps(
-            capture.segments, capture.connections, capture.states, analysis=analysis
-        )
-    )
 
 
 def _with_current_states(capture: Capture) -> pd.DataFrame:

@@ -125,7 +125,7 @@ class Classified:
             return self.tables
         if len(touched) == 0:
             return self.tables
-        long = self._long(segments, touched, counts, before)
+        long = followable(segments, touched, counts, before, self.long)
         new = np.flatnonzero(np.isin(stream[before:], long)) + before
         base = self._base(stream, long, before)
         short = self._rows_of(stream, np.setdiff1d(touched, long))
@@ -199,22 +199,6 @@ class Classified:
             return np.zeros(0, np.int64)
         start = int(self._first[numbers].min())
         return np.flatnonzero(np.isin(stream[start:], numbers)) + start
-
-    def _long(
-        self,
-        segments: pd.DataFrame,
-        touched: npt.NDArray[np.int64],
-        counts: npt.NDArray[np.int64],
-        before: int,
-    ) -> npt.NDArray[np.int64]:
-        """The touched streams that may be followed: with at least ``long`` rows before
-        the new ones (``counts`` per stream), and no SYN among the new rows (a SYN may
-        begin another connection on the same ports)."""
-        known = touched[touched < len(counts)]
-        long = known[counts[known] >= self.long]
-        new = segments.iloc[before:]
-        opening = new["stream"].to_numpy(np.int64)[(new["flags"].to_numpy(np.int64) & SYN) != 0]
-        return long[~np.isin(long, opening)]
 
     def _base(
         self, stream: npt.NDArray[np.int64], long: npt.NDArray[np.int64], before: int
@@ -303,6 +287,28 @@ class Classified:
                 [rows[: self.head], rows[self.head :][-self.context :]]
             )
         return self._windows[number]
+
+
+def followable(
+    segments: pd.DataFrame,
+    touched: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
+    before: int,
+    long: int,
+) -> npt.NDArray[np.int64]:
+    """The ``touched`` streams that may be followed from a window: with at least ``long``
+    rows before row ``before`` (``counts`` per stream), and no SYN among the rows from
+    ``before`` on (a SYN may begin another connection on the same ports).
+
+    >>> table = pd.DataFrame({"stream": [0, 0, 1, 1], "flags": [16, 16, 2, 16]})
+    >>> followable(table, np.array([0, 1]), np.array([5, 5]), 2, 3).tolist()
+    [0]
+    """
+    known = touched[touched < len(counts)]
+    candidates = known[counts[known] >= long]
+    new = segments.iloc[before:]
+    opening = new["stream"].to_numpy(np.int64)[(new["flags"].to_numpy(np.int64) & SYN) != 0]
+    return candidates[~np.isin(candidates, opening)]
 
 
 def _classified_apart(

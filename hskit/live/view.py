@@ -131,7 +131,7 @@ class LiveView(Quiet, widgets.VBox):
             for row, evidence in zip(rows, findings["evidence"], strict=True)
         )
         empty = "" if rows else "<p><i>no findings yet</i></p>"
-        note = f"as of ring file {files}, run every {FINDINGS_EVERY} files while capturing"
+        note = f"as of ring file {files}"
         return (
             f"<b>findings</b> <small>({note})</small><table><tr>{header}</tr>{body}</table>{empty}"
         )
