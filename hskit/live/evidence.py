@@ -24,7 +24,7 @@ import pandas as pd
 from hskit.analysis import analyze
 from hskit.diagnose.evidence import Evidence, concat_evidence, stream_evidence
 from hskit.diagnose.window import segment_signs, stall_gaps
-from hskit.live.incremental import CONTEXT, HEAD, LONG, _counted, _firsts, followable
+from hskit.live.incremental import CONTEXT, HEAD, LONG, counted_rows, first_rows, followable
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -100,8 +100,8 @@ class KeptEvidence:
         stream = segments["stream"].to_numpy(np.int64)
         before, self._rows = self._rows, len(segments)
         counts = self._counts
-        self._counts = _counted(counts, stream[before:])
-        self._first = _firsts(self._first, stream[before:], before)
+        self._counts = counted_rows(counts, stream[before:])
+        self._first = first_rows(self._first, stream[before:], before)
         sent = self._sent
         self._sent = _sent_ends(sent, segments.iloc[before:], len(self._counts))
         if self.evidence is None:

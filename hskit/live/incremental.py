@@ -115,8 +115,8 @@ class Classified:
             before, self._counts, self._first = 0, np.zeros(0, np.int64), self._first[:0]
             self._end = np.nan
         counts = self._counts
-        self._counts = _counted(counts, stream[before:])
-        self._first = _firsts(self._first, stream[before:], before)
+        self._counts = counted_rows(counts, stream[before:])
+        self._first = first_rows(self._first, stream[before:], before)
         # the capture's last time, NaN left out (as ``Series.max`` does)
         self._end = float(np.fmax(self._end, segments["time"].iloc[before:].max()))
         if whole:
@@ -341,22 +341,26 @@ def _classified_apart(
     return apart
 
 
-def _counted(
+def counted_rows(
     counts: npt.NDArray[np.int64], streams: npt.NDArray[np.int64], size: int = 0
 ) -> npt.NDArray[np.int64]:
-    """``counts`` (rows per stream) with the rows of ``streams`` added."""
+    """``counts`` (rows per stream) with the rows of ``streams`` added.
+
+    >>> counted_rows(np.array([2, 1]), np.array([1, 2, 2])).tolist()
+    [2, 2, 2]
+    """
     added = np.bincount(streams, minlength=max(len(counts), size))
     added[: len(counts)] += counts
     return added
 
 
-def _firsts(
+def first_rows(
     first: npt.NDArray[np.int64], streams: npt.NDArray[np.unsignedinteger], offset: int
 ) -> npt.NDArray[np.int64]:
     """``first`` (each stream's first row, -1: none) with the rows ``streams`` (the
     streams of rows ``offset`` on) taken in.
 
-    >>> _firsts(np.array([0, -1]), np.array([2, 1, 2], np.uint32), 5).tolist()
+    >>> first_rows(np.array([0, -1]), np.array([2, 1, 2], np.uint32), 5).tolist()
     [0, 6, 5]
     """
     numbers, at = np.unique(streams, return_index=True)
