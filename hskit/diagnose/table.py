@@ -11,6 +11,7 @@ to run next.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -85,19 +86,18 @@ def per_endpoint(rows: pd.DataFrame, endpoint: str) -> pd.DataFrame:
     first_time, last_time, host, port`` (host and port of the first row of each group).
     """
     grouped = rows.groupby(endpoint, sort=True, observed=True)
-    table = grouped.agg(
-        count=("stream", "size"),
-        first_time=("start", "min"),
-        last_time=("end", "max"),
-        host=("server_ip", "first"),
-        port=("server_port", "first"),
+    # one reduction per column: a named aggregation costs milliseconds more per call,
+    # which the live findings pay ten times per ring file
+    return pd.DataFrame(
+        {
+            "streams": grouped["stream"].agg(lambda s: np.sort(s.to_numpy(np.int64)).tolist()),
+            "count": grouped.size(),
+            "first_time": grouped["start"].min(),
+            "last_time": grouped["end"].max(),
+            "host": grouped["server_ip"].first().astype("string"),
+            "port": grouped["server_port"].first().astype("int64").astype("string"),
+        }
     )
-    table.insert(
-        0, "streams", grouped["stream"].agg(lambda s: np.sort(s.to_numpy(np.int64)).tolist())
-    )
-    table["host"] = table["host"].astype("string")
-    table["port"] = table["port"].astype("int64").astype("string")
-    return table
 
 
 def num(values: pd.Series, fmt: str) -> pd.Series:
@@ -162,7 +162,18 @@ def finalize(
 
 
 def empty_findings() -> pd.DataFrame:
-    """A findings table with no rows and the right dtypes."""
+    """A findings table with no rows and the right dtypes (a copy of one made once:
+    making it costs milliseconds, and every finder that finds nothing returns one).
+
+    >>> empty = empty_findings()
+    >>> len(empty), empty.dtypes.to_dict() == FINDING_DTYPES
+    (0, True)
+    """
+    return _empty_findings_made_once().copy()
+
+
+@cache
+def _empty_findings_made_once() -> pd.DataFrame:
     return pd.DataFrame(
         {name: pd.Series([], dtype=dtype) for name, dtype in FINDING_DTYPES.items()}
     )
