@@ -31,6 +31,12 @@ smallest and the largest size, taken in turn R times; the median µs/segment of 
 their ratio say whether a first call's time per segment is flat with the size (one
 fresh call per size, above, is at the mercy of the minute it runs in).
 
+``--steady-rounds R`` (default 6): pcap and pcapng at the smallest and the largest size
+loaded in turn in one process after a warm-up, R rounds of two loads each: best and
+median µs/segment, the large/small ratios (time per segment flat?) and the pcapng/pcap
+rates, measured in the same minutes (single steady figures in separate processes, in
+the table, vary by 20-40 % from run to run).
+
 ``--convert-cap MB`` also runs ``hskit summary`` and ``hskit convert`` of the
 ``--cap-sizes`` captures (default: the two largest sizes), with their defaults, inside a
 memory cgroup limited to MB (cgroup v1
@@ -318,6 +324,52 @@ def fresh_first_calls(small: int, large: int, rounds: int) -> list[str]:
     return lines
 
 
+#: one process: each kind at both sizes loaded once, then ``rounds`` rounds of two loads
+#: of each, sizes and kinds in turn; prints µs/segment lists as JSON.
+INTERLEAVED = """
+import json, sys, time, hskit
+rounds, small, large = (int(a) for a in sys.argv[1:4])
+paths = {(n, kind): sys.argv[4].format(n=n, kind=kind) for n in (small, large)
+         for kind in ("pcap", "pcapng")}
+def per_segment(path):
+    start = time.perf_counter()
+    cap = hskit.load(path, backend="native", progress=False)
+    return (time.perf_counter() - start) / len(cap.segments) * 1e6
+for path in paths.values():
+    per_segment(path)
+times = {f"{n} {kind}": [] for n, kind in paths}
+for _ in range(rounds):
+    for (n, kind), path in paths.items():
+        times[f"{n} {kind}"] += [per_segment(path), per_segment(path)]
+print(json.dumps(times))
+"""
+
+
+def steady_interleaved(small: int, large: int, rounds: int) -> list[str]:
+    """pcap and pcapng at the ``small`` and ``large`` size loaded in turn in one process
+    (so a busy minute weighs on all four): lines with the best and median µs/segment,
+    the large/small ratios and the pcapng/pcap rates."""
+    pattern = str(CACHE / "copies-{n}x.{kind}")
+    output = run([sys.executable, "-c", PRELUDE + INTERLEAVED, str(rounds), str(small),
+                  str(large), pattern]).output  # fmt: skip
+    times = json.loads(output)
+    best = {key: min(values) for key, values in times.items()}
+    middle = {key: statistics.median(values) for key, values in times.items()}
+    lines = [
+        f"{key.replace(' ', 'x ')}: best {best[key]:.3f}, median {middle[key]:.3f} us/seg"
+        for key in times
+    ]
+    for kind in ("pcap", "pcapng"):
+        low, high = f"{small} {kind}", f"{large} {kind}"
+        ratios = f"best {best[high] / best[low]:.2f}, median {middle[high] / middle[low]:.2f}"
+        lines.append(f"{kind} {large}x / {small}x time per segment: {ratios}")
+    for n in (small, large):
+        pcap, pcapng = f"{n} pcap", f"{n} pcapng"
+        lines.append(f"{n}x pcapng / pcap rate: best {best[pcap] / best[pcapng]:.2f}, "
+                     f"median {middle[pcap] / middle[pcapng]:.2f}")  # fmt: skip
+    return lines
+
+
 def _segments(output: str, command: str) -> int:
     """The segment count printed first by ``hskit convert`` ("wrote N segments of …") or
     ``hskit summary`` ("CAPTURE: N TCP segments, …")."""
@@ -383,6 +435,8 @@ def main() -> None:
                         help="sizes converted under the cap (default: 2 largest)")  # fmt: skip
     parser.add_argument("--fresh-rounds", type=int, default=3, metavar="R",
                         help="fresh first loads, smallest and largest size in turn")  # fmt: skip
+    parser.add_argument("--steady-rounds", type=int, default=6, metavar="R",
+                        help="steady loads, both sizes and kinds in turn, one process")  # fmt: skip
     parser.add_argument("--only", default=",".join(MEASURES), metavar="WHAT,…",
                         help=f"measure only these of {', '.join(MEASURES)}")  # fmt: skip
     args = parser.parse_args()
@@ -418,6 +472,11 @@ def main() -> None:
         print(f"load as a fresh process's first call, {sizes[0]}x and {sizes[-1]}x in turn, "
               f"{args.fresh_rounds} rounds (median, best):")  # fmt: skip
         for line in fresh_first_calls(sizes[0], sizes[-1], args.fresh_rounds):
+            print("  " + line, flush=True)
+    if args.steady_rounds and "load" in only and len(sizes) > 1:
+        print(f"steady loads in one process, {sizes[0]}x and {sizes[-1]}x, pcap and pcapng "
+              f"in turn, {args.steady_rounds} rounds of two:")  # fmt: skip
+        for line in steady_interleaved(sizes[0], sizes[-1], args.steady_rounds):
             print("  " + line, flush=True)
     if args.convert_cap:
         for command in ("summary", "convert"):
