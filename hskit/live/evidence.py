@@ -24,7 +24,16 @@ import pandas as pd
 from hskit.analysis import analyze
 from hskit.diagnose.evidence import Evidence, concat_evidence, stream_evidence
 from hskit.diagnose.window import segment_signs, stall_gaps
-from hskit.live.incremental import CONTEXT, HEAD, LONG, counted_rows, first_rows, followable
+from hskit.live.incremental import (
+    CONTEXT,
+    HEAD,
+    LONG,
+    counted_rows,
+    first_rows,
+    followable,
+    trimmed,
+    window_of,
+)
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -111,7 +120,10 @@ class KeptEvidence:
         if not len(touched):
             return self.evidence
         long = followable(segments, touched, counts, before, self.long)
-        windows = {number: self._window(stream, number, before) for number in long.tolist()}
+        windows = {
+            number: window_of(self._windows, stream, number, before, self.head, self.context)
+            for number in long.tolist()
+        }
         long = np.array(
             [n for n in long.tolist() if self._fits(segments, n, windows[n], sent)], np.int64
         )
@@ -153,18 +165,6 @@ class KeptEvidence:
             return np.zeros(0, np.int64)
         start = int(self._first[numbers].min())
         return np.flatnonzero(np.isin(stream[start:], numbers)) + start
-
-    def _window(
-        self, stream: npt.NDArray[np.int64], number: int, before: int
-    ) -> npt.NDArray[np.int64]:
-        """A long stream's window: its first ``head`` rows and last ``context`` rows
-        before row ``before`` (found once, then carried)."""
-        if number not in self._windows:
-            rows = np.flatnonzero(stream[:before] == number)
-            self._windows[number] = np.concatenate(
-                [rows[: self.head], rows[self.head :][-self.context :]]
-            )
-        return self._windows[number]
 
     def _fits(
         self,
@@ -215,9 +215,7 @@ class KeptEvidence:
             mine = new[stream[new] == number]
             gaps.append(self._grown_gaps(segments, number, mine, old.gaps))
             window = np.concatenate([self._windows[number], mine])
-            self._windows[number] = np.concatenate(
-                [window[: self.head], window[self.head :][-self.context :]]
-            )
+            self._windows[number] = trimmed(window, self.head, self.context)
         return Evidence(
             streams=streams,
             directions=directions,

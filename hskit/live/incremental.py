@@ -204,7 +204,10 @@ class Classified:
         self, stream: npt.NDArray[np.int64], long: npt.NDArray[np.int64], before: int
     ) -> npt.NDArray[np.int64]:
         """The rows of the ``long`` streams' windows, in capture order."""
-        windows = [self._window(stream, number, before) for number in long.tolist()]
+        windows = [
+            window_of(self._windows, stream, number, before, self.head, self.context)
+            for number in long.tolist()
+        ]
         return np.sort(np.concatenate([np.zeros(0, np.int64), *windows]))
 
     def _grown(
@@ -271,22 +274,37 @@ class Classified:
         rows = pd.DataFrame(columns, index=index)
         for number in index.tolist():
             window = np.concatenate([self._windows[number], new[stream[new] == number]])
-            self._windows[number] = np.concatenate(
-                [window[: self.head], window[self.head :][-self.context :]]
-            )
+            self._windows[number] = trimmed(window, self.head, self.context)
         return rows, now_states[np.isin(now_states["stream"].to_numpy(), index)]
 
-    def _window(
-        self, stream: npt.NDArray[np.int64], number: int, before: int
-    ) -> npt.NDArray[np.int64]:
-        """A followed stream's window: its first ``head`` rows and last ``context`` rows
-        before row ``before`` (found once, then carried)."""
-        if number not in self._windows:
-            rows = np.flatnonzero(stream[:before] == number)
-            self._windows[number] = np.concatenate(
-                [rows[: self.head], rows[self.head :][-self.context :]]
-            )
-        return self._windows[number]
+
+def window_of(
+    windows: dict[int, npt.NDArray[np.int64]],
+    stream: npt.NDArray[np.int64],
+    number: int,
+    before: int,
+    head: int,
+    context: int,
+) -> npt.NDArray[np.int64]:
+    """A followed stream's window: its first ``head`` rows and last ``context`` rows
+    before row ``before``, found once in ``stream`` and kept in ``windows`` (the caller
+    carries it as rows come, :func:`trimmed`).
+
+    >>> window_of({}, np.array([1, 2, 1, 1, 1]), 1, 5, 1, 2).tolist()
+    [0, 3, 4]
+    """
+    if number not in windows:
+        windows[number] = trimmed(np.flatnonzero(stream[:before] == number), head, context)
+    return windows[number]
+
+
+def trimmed(rows: npt.NDArray[np.int64], head: int, context: int) -> npt.NDArray[np.int64]:
+    """``rows``' first ``head`` and, of the others, the last ``context``.
+
+    >>> trimmed(np.arange(10), 2, 3).tolist()
+    [0, 1, 7, 8, 9]
+    """
+    return np.concatenate([rows[:head], rows[head:][-context:]])
 
 
 def followable(
