@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -57,6 +58,21 @@ def unavailable(message: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail("CI: " + message)
     pytest.skip(message)
+
+
+def ring_of(captures: list[Path], frames: int, folder: Path) -> list[Path]:
+    """``captures`` concatenated (``mergecap -a``) and cut into ring files of ``frames``
+    frames each (``editcap -c``) in ``folder``, in order.
+
+    >>> ring_of([SAMPLE_DIR / "refused.pcap"], 1, tmp_path)  # doctest: +SKIP
+    """
+    if not (shutil.which("editcap") and shutil.which("mergecap")):
+        unavailable("editcap/mergecap (Debian: apt-get install wireshark-common) are missing")
+    whole = folder / "all.pcapng"
+    subprocess.run(["mergecap", "-a", "-w", str(whole), *map(str, captures)], check=True)
+    subprocess.run(["editcap", "-c", str(frames), str(whole), str(folder / "ring.pcapng")],
+                   check=True)  # fmt: skip
+    return sorted(folder.glob("ring_*"))
 
 
 def tshark_path() -> str | None:

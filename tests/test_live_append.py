@@ -10,7 +10,6 @@ only rows of streams seen before.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 import hskit
 from hskit.live.incremental import Classified
 from hskit.live.merge import GrowingTable, Merger, merge
-from tests.conftest import SAMPLE_DIR, unavailable
+from tests.conftest import SAMPLE_DIR, ring_of
 
 #: the captures concatenated, in this order: IPv4 connections spanning pieces, a SYN
 #: flood from 200 addresses (categories past the 127 an 8-bit code holds), IPv6, and
@@ -34,15 +33,7 @@ PIECE = 9
 @pytest.fixture(scope="module")
 def pieces(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """The ring files: the captures concatenated, cut into pieces of ``PIECE`` frames."""
-    if not (shutil.which("editcap") and shutil.which("mergecap")):
-        unavailable("editcap/mergecap (Debian: apt-get install wireshark-common) are missing")
-    folder = tmp_path_factory.mktemp("ring")
-    whole = folder / "all.pcapng"
-    sources = [str(SAMPLE_DIR / name) for name in CAPTURES]
-    subprocess.run(["mergecap", "-a", "-w", str(whole), *sources], check=True)
-    subprocess.run(["editcap", "-c", str(PIECE), str(whole), str(folder / "ring.pcapng")],
-                   check=True)  # fmt: skip
-    return sorted(folder.glob("ring_*"))
+    return ring_of([SAMPLE_DIR / name for name in CAPTURES], PIECE, tmp_path_factory.mktemp("ring"))
 
 
 def _concatenated(pieces: list[Path], folder: Path) -> hskit.Capture:

@@ -12,7 +12,6 @@ fed one by one to a :class:`hskit.live.capture.LiveCapture`, whose findings must
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from hskit.diagnose import Thresholds, finding_steps
 from hskit.diagnose.evidence import Evidence, finished, stream_evidence
 from hskit.live.capture import LiveCapture
 from hskit.live.evidence import KeptEvidence
-from tests.conftest import SAMPLE_CAPTURES, SAMPLE_DIR, unavailable
+from tests.conftest import SAMPLE_CAPTURES, SAMPLE_DIR, ring_of
 from tests.test_live_incremental import _rows_so_far
 from tests.test_live_view import TIMEOUT, ReplayedRing
 
@@ -129,15 +128,8 @@ def test_a_long_stream_with_stalls_and_zero_windows_is_followed_and_equals_the_w
 def ring(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """The ring files: :data:`RING_CAPTURES` concatenated, cut into pieces of
     :data:`RING_PIECE` frames."""
-    if not (shutil.which("editcap") and shutil.which("mergecap")):
-        unavailable("editcap/mergecap (Debian: apt-get install wireshark-common) are missing")
-    folder = tmp_path_factory.mktemp("ring")
-    whole = folder / "all.pcapng"
-    sources = [str(SAMPLE_DIR / name) for name in RING_CAPTURES]
-    subprocess.run(["mergecap", "-a", "-w", str(whole), *sources], check=True)
-    subprocess.run(["editcap", "-c", str(RING_PIECE), str(whole), str(folder / "ring.pcapng")],
-                   check=True)  # fmt: skip
-    return sorted(folder.glob("ring_*"))
+    captures = [SAMPLE_DIR / name for name in RING_CAPTURES]
+    return ring_of(captures, RING_PIECE, tmp_path_factory.mktemp("ring"))
 
 
 def test_live_findings_after_every_ring_file_equal_those_of_the_files_so_far_loaded(
