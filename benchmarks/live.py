@@ -27,8 +27,9 @@ packets/s with no drops, the view and the findings at most one ring period behin
 ring is deleted at the end. Needs root (or the capture privilege) and dumpcap.
 
 ``--replay`` replays a ring kept by ``--keep`` file by file through the same steps
-(load, merge, classify, current states, figures) and prints each one's CPU seconds per
-file, which a loaded machine disturbs less than the lag.
+(load, merge, classify, current states, figures; then the findings: the evidence kept
+from file to file, and the finders) and prints each one's CPU seconds per file, which a
+loaded machine disturbs less than the lag.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ from pathlib import Path
 import numpy as np
 
 import hskit
+from hskit.diagnose import diagnose_evidence
 from hskit.live.capture import FINDINGS_EVERY, Snapshot, _with_current_states, warm_up
+from hskit.live.evidence import KeptEvidence
 from hskit.live.figures import new_connections_figure, rtt_percentiles_figure, states_now_figure
 from hskit.live.incremental import Classified, ClassifiedCapture
 from hskit.live.merge import Merger
@@ -113,9 +116,9 @@ def redraw(live: hskit.LiveCapture) -> tuple[Snapshot, float]:
     return snapshot, ready
 
 
-#: what the findings thread does between two of its pauses, in order (the first holds
-#: the snapshot the findings read when the view has not made it, and the evidence kept
-#: from file to file grown by the new files).
+#: the findings thread's steps, in order, as ``live.findings(between_steps=...)`` times
+#: them (the first holds the snapshot the findings read when the view has not made it,
+#: and the evidence kept from file to file grown by the new files).
 FINDINGS_STEPS = (
     "snapshot+evidence", "no_answer", "refused", "syn_flood", "slow_handshake", "time_wait",
     "resets", "zero_window", "stalled", "loss", "retransmissions", "combined",
@@ -342,8 +345,8 @@ def _print_breakdown(redraws: list[Redraw], steps: FindingsSteps, period: int, w
     ))  # fmt: skip
 
 
-#: the steps of one ring file, as the live capture and its view do them.
-STEPS = ("load", "merge", "classify", "snapshot", "figures")
+#: the steps of one ring file, as the live capture, its view and its findings do them.
+STEPS = ("load", "merge", "classify", "snapshot", "figures", "evidence", "finders")
 
 
 def replay(folder: Path) -> None:
@@ -351,7 +354,7 @@ def replay(folder: Path) -> None:
     printing each step's CPU seconds per file (the process's, all threads: a loaded
     machine's other work is not counted, waiting for the CPU is not either)."""
     files = sorted(folder.glob("ring_*"))
-    merger, classified = Merger(name=str(folder)), Classified()
+    merger, classified, kept = Merger(name=str(folder)), Classified(), KeptEvidence()
     warm_up()
     costs = []
     for number, path in enumerate(files):
@@ -366,6 +369,10 @@ def replay(folder: Path) -> None:
         clock.append(time.process_time())
         for figure in (states_now_figure, new_connections_figure, rtt_percentiles_figure):
             figure(connections).to_json(validate=False)
+        clock.append(time.process_time())
+        evidence = kept.update(segments)
+        clock.append(time.process_time())
+        diagnose_evidence(evidence, *tables)
         clock.append(time.process_time())
         costs.append(np.diff(clock))
         steps = zip(STEPS, costs[-1], strict=True)

@@ -83,9 +83,9 @@ def diagnosis_steps(
     **overrides: Any,
 ) -> Steps[pd.DataFrame]:
     """:func:`diagnose` one step at a time (the analysis, each table of the evidence,
-    each finder): yields between steps and returns the findings, so a caller can let
-    other work go first between them (the live capture's findings thread gives way to
-    its tables; Python runs one thread at a time).
+    each finder): yields between steps and returns the findings, so a caller can run
+    code between them (time each step, or let other work go first: Python runs one
+    thread at a time).
 
     >>> from hskit.diagnose.evidence import finished
     >>> finished(diagnosis_steps(cap.segments, cap.connections, cap.states))  # doctest: +SKIP

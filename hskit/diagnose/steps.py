@@ -1,6 +1,6 @@
 """Computations in steps: a generator that yields between its steps and returns its
-result, so a caller can let other work run between them (the live capture's findings
-thread gives way to its tables: Python runs one thread at a time).
+result, so a caller can run code between them (``benchmarks/live.py`` times each step
+of the live findings; a caller sharing the interpreter can let other work go first).
 
 >>> def two_steps():
 ...     yield

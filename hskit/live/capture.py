@@ -128,8 +128,6 @@ class LiveCapture:
         self._files_seen = 0
         #: ring files loaded or failed to load since the start (in the order they closed).
         self._files_done = 0
-        #: a closed ring file is being loaded (the tables have work the findings give way to).
-        self._loading = False
         #: TCP segments in every ring file loaded since the start.
         self.segments_seen = 0
         self.load_errors: list[str] = []
@@ -153,10 +151,6 @@ class LiveCapture:
         self._findings_job: tuple[int, Callable[[pd.DataFrame, int], None]] | None = None
         self._findings_wanted = threading.Condition()
         self._findings_worker: threading.Thread | None = None
-        #: wall seconds each step of the findings took when they last ran (by step), and
-        #: the step the findings thread is in and when it began.
-        self._step_seconds: list[float] = []
-        self._step, self._step_began = 0, 0.0
         self._loader = threading.Thread(target=self._load_ring, name="hskit-live-load", daemon=True)
         self._loader.start()
 
@@ -172,19 +166,15 @@ class LiveCapture:
         for path in self.recorder.closed_files():
             started = time.monotonic()
             closed_at = self.recorder.closed_at.pop(path, started)
-            with self._changed:
-                self._loading = True
             try:
                 part = load(path, progress=False)
             except HskitError as error:  # a file the program wrote badly: say so, go on
                 with self._changed:
                     self.load_errors.append(f"{path}: {error}")
                     self._files_done += 1
-                    self._loading = False
                     self._changed.notify_all()
                 continue
             with self._changed:
-                self._loading = False
                 self._parts.append(part)
                 self._files.append(
                     RingFile(path, closed_at, time.monotonic(), load_started_at=started)
@@ -266,8 +256,6 @@ class LiveCapture:
                     final=ended,
                     generation=self._generation,
                 )
-                with self._changed:  # the findings thread waits for the tables to catch up
-                    self._changed.notify_all()
             return self._snapshot
 
     def _appended(self, parts: list[Capture], *, final: bool) -> Capture:
@@ -334,7 +322,7 @@ class LiveCapture:
         connections. Blocks while they run (the tables do not wait for them:
         :meth:`findings_later` runs them on a thread of their own); ``between_steps`` is
         called between the steps (the evidence, then each finder:
-        :func:`hskit.diagnose.finding_steps`).
+        :func:`hskit.diagnose.finding_steps`), e.g. to time them.
 
         >>> findings, files = live.findings(every=5)  # doctest: +SKIP
         """
@@ -386,8 +374,8 @@ class LiveCapture:
     def findings_later(self, every: int, done: Callable[[pd.DataFrame, int], None]) -> None:
         """Run :meth:`findings` (``every``) on the findings thread and call ``done`` with
         its answer there; returns at once. A job asked for while one runs replaces any
-        job still waiting, and each step waits for the tables (:meth:`_give_way`), so
-        the findings follow the tables without holding them up.
+        job still waiting. The findings run straight through, on the newest snapshot of
+        the tables (made by the view's thread, or else by this one).
 
         >>> live.findings_later(5, lambda findings, files: print(files))  # doctest: +SKIP
         """
@@ -412,45 +400,7 @@ class LiveCapture:
                     self._findings_wanted.wait(1.0)
                 every, done = self._findings_job
                 self._findings_job = None
-            self._step, self._step_began = 0, time.monotonic()
-            done(*self.findings(every, between_steps=self._give_way))
-
-    def _give_way(self) -> None:
-        """Between two steps of the findings: wait while a ring file is being loaded or
-        is loaded but not in the tables yet, or when the next step (as long as it took
-        the last time, or as the step before it the first time) would still run when
-        the next ring file is due to close (at most a ring period a step), so the
-        tables share the interpreter with the findings as little as can be: a step runs
-        after the tables caught up, in the time left before the next file.
-
-        >>> live._give_way()  # on the findings thread, between two steps  # doctest: +SKIP
-        """
-        took, step = time.monotonic() - self._step_began, self._step
-        if step < len(self._step_seconds):
-            self._step_seconds[step] = took
-        else:
-            self._step_seconds.append(took)
-        self._step = step = step + 1
-        # a step not run before: as long as the one before it, a guess
-        upcoming = self._step_seconds[step] if step < len(self._step_seconds) else took
-        with self._changed:
-            self._changed.wait_for(lambda: self._free_for(upcoming), self.recorder.settings.period)
-        self._step_began = time.monotonic()
-
-    def _free_for(self, seconds: float) -> bool:
-        """Whether the tables have every loaded ring file and ``seconds`` of work would
-        end before the next file is due to close (the lock held)."""
-        if self._loading or self._files_seen > self._tables_files():
-            return False
-        if not self._files or self._ended:
-            return True
-        due = self._files[-1].closed_at + self.recorder.settings.period
-        return time.monotonic() + seconds <= due
-
-    def _tables_files(self) -> int:
-        """Ring files in the last snapshot of the tables (0 before the first)."""
-        snapshot = self._snapshot
-        return 0 if snapshot is None else snapshot.files
+            done(*self.findings(every))
 
     # ------------------------------------------------------------------ control
     @property
