@@ -19,7 +19,7 @@ import pytest
 
 import hskit
 from hskit.live.incremental import Classified
-from hskit.live.merge import GrowingTable, Merger, merge
+from hskit.live.merge import FIRST_CAPACITY, GrowingTable, Merger, merge
 from tests.conftest import SAMPLE_DIR, ring_of
 
 #: the captures concatenated, in this order: IPv4 connections spanning pieces, a SYN
@@ -43,15 +43,20 @@ def _concatenated(pieces: list[Path], folder: Path) -> hskit.Capture:
     return hskit.load(whole, progress=False)
 
 
+@pytest.mark.parametrize("first_capacity", [FIRST_CAPACITY, 8], ids=["room", "doubling"])
 def test_appended_files_equal_the_files_so_far_concatenated_after_every_file(
-    pieces: list[Path], tmp_path: Path
+    pieces: list[Path], tmp_path: Path, first_capacity: int
 ) -> None:
+    """With room for 8 rows at first, the table's room doubles again and again, each
+    time over several files, while address codes widen and clients are decided again."""
     parts = [hskit.load(piece, progress=False) for piece in pieces]
-    merger = Merger()
+    merger = Merger(first_capacity=first_capacity)
     given: list[tuple[pd.DataFrame, pd.DataFrame]] = []
     widths = set()
+    doubling = []  # after each file: whether the room was doubling then
     for count, part in enumerate(parts, start=1):
         segments, report, touched = merger.add(part)
+        doubling.append(bool(merger._table._doubled))
         truth = _concatenated(pieces[:count], tmp_path)
         pd.testing.assert_frame_equal(segments, truth.segments)
         pd.testing.assert_frame_equal(segments, merge(parts[:count])[0])
@@ -66,6 +71,9 @@ def test_appended_files_equal_the_files_so_far_concatenated_after_every_file(
     assert widths == {1, 2}, "the pieces should widen the address codes"
     for table, as_given in given:  # appending never changed a table given before
         pd.testing.assert_frame_equal(table, as_given)
+    if first_capacity == 8:  # doublings that lasted over several files
+        runs = "".join("d" if d else "." for d in doubling)
+        assert runs.count(".dd") >= 3, runs
 
 
 def test_appended_files_classified_equal_the_files_so_far_loaded(
@@ -106,3 +114,30 @@ def test_a_growing_table_hands_out_views_and_keeps_them_unchanged() -> None:
     assert later["n"].tolist() == [7, 1, 2, 0, 1, 2]
     assert later["ip"].tolist() == ["10.0.0.2", "10.0.0.2", "10.0.0.3"] * 2
     assert later["mss"].isna().tolist() == [False, True, False] * 2
+
+
+def test_rows_rewritten_while_the_room_doubles_are_in_the_doubled_buffers() -> None:
+    """Written rule: the table's rows are the rows appended, in order, with each rewrite
+    applied; the room doubles (from 4 rows) over several appends while rows are
+    rewritten, both rows already copied to the doubled buffers and rows written to both."""
+    table = GrowingTable(first_capacity=4)
+    expected: list[int] = []
+    given: list[tuple[pd.DataFrame, list[int]]] = []
+    rewrites_while_doubling = 0
+    for step in range(40):
+        new = [10 * step, 10 * step + 1]
+        table.append(pd.DataFrame({"n": np.array(new, dtype=np.int64)}))
+        expected += new
+        if table._doubled:
+            # an older row the doubling copied already, and the newest row (written to both)
+            rows = np.array([0, len(expected) - 1])
+            assert table._copied > 0
+            table.rewritten("n", rows, [-step, -step - 1000])
+            expected[0], expected[-1] = -step, -step - 1000
+            rewrites_while_doubling += 1
+        frame = table.frame()
+        assert frame["n"].tolist() == expected
+        given.append((frame, list(expected)))
+    assert table.capacity >= 64 and rewrites_while_doubling >= 5
+    for frame, rows in given:  # a frame once returned never changes
+        assert frame["n"].tolist() == rows

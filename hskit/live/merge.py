@@ -42,6 +42,15 @@ PORTS = 65536
 CLIENT_COLUMNS = ("stream", "src_ip", "dst_ip", "src_port", "dst_port", "flags")
 
 
+#: rows the buffers of a :class:`GrowingTable` hold at least: about a minute of
+#: 64,000 segments/s before the room is doubled. Zeroed memory is only taken as it is
+#: written, so room unused costs nothing.
+FIRST_CAPACITY = 1 << 22
+#: rows of the full buffers copied to the doubled ones at each append, per row appended:
+#: the move that begins at half the room ends by three quarters of it.
+MOVED_PER_ROW = 2
+
+
 def merge(parts: Sequence[Capture], *, name: str | None = None) -> tuple[pd.DataFrame, LoadReport]:
     """The segments table and load report of ``parts`` (captures of consecutive ring files,
     in order) as one capture; ``name`` becomes the report's ``path``.
@@ -170,10 +179,11 @@ class Merger:
     True
     """
 
-    def __init__(self, *, name: str | None = None) -> None:
+    def __init__(self, *, name: str | None = None, first_capacity: int = FIRST_CAPACITY) -> None:
         self.name = name
-        #: the merged rows so far, in buffers that grow by appending.
-        self._table = GrowingTable()
+        #: the merged rows so far, in buffers that grow by appending (room for
+        #: ``first_capacity`` rows before it first doubles).
+        self._table = GrowingTable(first_capacity=first_capacity)
         self._reports: list[LoadReport] = []
         #: the merged load report of the parts so far.
         self.report = _merged_report([], name)
@@ -368,36 +378,44 @@ def _first_per_pair(
     return known, value
 
 
-#: rows the buffers of a :class:`GrowingTable` hold at least: about a minute of
-#: 64,000 segments/s before the first doubling (a copy of every row: 0.1–0.2 s at 2M
-#: rows). Zeroed memory is only taken as it is written, so room unused costs nothing.
-FIRST_CAPACITY = 1 << 22
-
-
 class GrowingTable:
-    """A table that grows at its end: each column in NumPy buffers with room to spare
-    (the room doubles when full; NumPy's zeroed memory is only taken as it is written),
+    """A table that grows at its end: each column in NumPy buffers with room to spare,
     so appending copies only the new rows, and :meth:`frame` is a DataFrame of views of
     the buffers (no copy). A categorical column keeps its codes, a nullable one its
     values and mask, a time its nanoseconds.
+
+    The room doubles without a pause: once the rows pass half of it, buffers of twice
+    the room are made (NumPy's zeroed memory is only taken as it is written), new rows
+    are written to both, and at each append ``MOVED_PER_ROW`` older rows per new row are
+    copied over; when all are, the doubled buffers take over. So no append copies the
+    whole table (at 4 million rows and 64,000 rows a second, that copy held a live
+    capture's tables up for over a second).
 
     A frame once returned never changes: appended rows land past its end, a buffer that
     grows is a new one, and rows before the end are changed only in a copy of their
     buffer (:meth:`rewritten`, :meth:`recategorized`).
 
-    >>> table = GrowingTable()
+    >>> table = GrowingTable(first_capacity=2)
     >>> table.append(pd.DataFrame({"a": [1, 2]}))
     >>> first = table.frame()
     >>> table.append(pd.DataFrame({"a": [3]}))
-    >>> first["a"].tolist(), table.frame()["a"].tolist()
-    ([1, 2], [1, 2, 3])
+    >>> first["a"].tolist(), table.frame()["a"].tolist(), table.capacity
+    ([1, 2], [1, 2, 3], 4)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, first_capacity: int = FIRST_CAPACITY) -> None:
         #: column name -> its dtype and its buffers by part (see :func:`_parts`).
         self.dtypes: dict[str, object] = {}
         self.buffers: dict[str, dict[str, np.ndarray]] = {}
         self.rows = 0
+        #: rows the buffers hold (0 before the first rows).
+        self.capacity = 0
+        self.first_capacity = first_capacity
+        #: while the room doubles: the doubled buffers, the older rows copied to them so
+        #: far (``[0, copied)``), and the first row written to both as it came.
+        self._doubled: dict[str, dict[str, np.ndarray]] = {}
+        self._copied = 0
+        self._both_from = 0
         self._frame: pd.DataFrame | None = None
 
     def categories(self, column: str) -> pd.Index:
@@ -413,30 +431,62 @@ class GrowingTable:
         """Append ``rows`` (the table's columns, in order, with its dtypes and
         categories)."""
         end = self.rows + len(rows)
+        if not self.buffers:
+            self.capacity = max(self.first_capacity, end)
+            for column in rows.columns:
+                self.dtypes[column] = rows[column].dtype
+                self.buffers[column] = _zeroed(rows[column].dtype, self.capacity)
+        elif end > self.capacity:  # no room left: the doubling ends now, all in one copy
+            self._begin_doubling(max(end, 2 * self.capacity))
+            self._copy_older(self._both_from)
+        elif not self._doubled and end > self.capacity // 2:
+            self._begin_doubling(2 * self.capacity)
         for column in rows.columns:
-            dtype = self.dtypes.setdefault(column, rows[column].dtype)
-            buffers = self.buffers.get(column)
-            if buffers is None or len(next(iter(buffers.values()))) < end:
-                capacity = max(FIRST_CAPACITY, end, 2 * self.rows)
-                self.buffers[column] = buffers = _grown(dtype, buffers, self.rows, capacity)
             for part, values in _parts(rows[column]).items():
-                buffers[part][self.rows : end] = values
+                for buffers in (self.buffers, self._doubled):
+                    if buffers:
+                        buffers[column][part][self.rows : end] = values
         self.rows = end
+        if self._doubled:
+            self._copy_older(MOVED_PER_ROW * len(rows))
         self._frame = None
+
+    def _begin_doubling(self, capacity: int) -> None:
+        """Make the buffers of ``capacity`` rows that rows from now on are written to as
+        well (unless made already and as large)."""
+        if self._doubled and len(_first_part(self._doubled)) >= capacity:
+            return
+        self._doubled = {column: _zeroed(self.dtypes[column], capacity) for column in self.buffers}
+        self._copied, self._both_from = 0, self.rows
+
+    def _copy_older(self, count: int) -> None:
+        """Copy the next ``count`` older rows to the doubled buffers; once every row is
+        in them, they take over."""
+        start, stop = self._copied, min(self._copied + count, self._both_from)
+        for column, buffers in self.buffers.items():
+            for part, values in buffers.items():
+                self._doubled[column][part][start:stop] = values[start:stop]
+        self._copied = stop
+        if stop == self._both_from:
+            self.buffers, self._doubled = self._doubled, {}
+            self.capacity = len(_first_part(self.buffers))
 
     def write(self, column: str, start: int, values: npt.ArrayLike) -> None:
         """Set a NumPy ``column`` from row ``start`` on (rows no frame has shown yet:
         those of the last :meth:`append`)."""
-        buffer = self.buffers[column]["values"]
-        buffer[start : start + len(values)] = values  # type: ignore[arg-type]
+        for buffers in (self.buffers, self._doubled):
+            if buffers:
+                buffers[column]["values"][start : start + len(values)] = values  # type: ignore[arg-type]
         self._frame = None
 
     def rewritten(self, column: str, rows: npt.NDArray[np.int64], values: npt.ArrayLike) -> None:
         """Set a NumPy ``column`` at the positions ``rows``, in a copy of its buffer
-        (earlier frames keep theirs)."""
+        (earlier frames keep theirs; no frame shows the doubled buffers yet)."""
         buffer = self.buffers[column]["values"].copy()
         buffer[rows] = values
         self.buffers[column] = {"values": buffer}
+        if self._doubled:  # rows not copied yet will be, from the copy
+            self._doubled[column]["values"][rows] = values
         self._frame = None
 
     def recategorized(self, dtype: pd.CategoricalDtype) -> None:
@@ -446,12 +496,13 @@ class GrowingTable:
             if isinstance(known, pd.CategoricalDtype) and not known.categories.equals(
                 dtype.categories
             ):
-                codes = self.buffers[column]["codes"]
-                recoded = pd.Categorical.from_codes(codes[: self.rows], dtype=known, validate=False)
                 self.dtypes[column] = dtype
-                buffers = _grown(dtype, None, 0, len(codes))
-                buffers["codes"][: self.rows] = recoded.set_categories(dtype.categories).codes
-                self.buffers[column] = buffers
+                self.buffers[column] = _recoded(
+                    self.buffers[column], known, dtype, [slice(0, self.rows)]
+                )
+                if self._doubled:  # the rows written to them so far
+                    written = [slice(0, self._copied), slice(self._both_from, self.rows)]
+                    self._doubled[column] = _recoded(self._doubled[column], known, dtype, written)
                 self._frame = None
 
     def frame(self) -> pd.DataFrame:
@@ -465,6 +516,33 @@ class GrowingTable:
                 copy=False,
             )
         return self._frame
+
+
+def _first_part(buffers: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
+    """One buffer of a table's columns (all hold as many rows)."""
+    return next(iter(next(iter(buffers.values())).values()))
+
+
+def _recoded(
+    buffers: dict[str, np.ndarray],
+    known: pd.CategoricalDtype,
+    dtype: pd.CategoricalDtype,
+    written: list[slice],
+) -> dict[str, np.ndarray]:
+    """New buffers (as many rows) of a categorical column's codes, the rows ``written``
+    recoded from the categories ``known`` to ``dtype``'s.
+
+    >>> old = pd.CategoricalDtype(["b"])
+    >>> _recoded({"codes": np.array([0, 0], np.int8)}, old, pd.CategoricalDtype(["a", "b"]),
+    ...          [slice(0, 1)])["codes"].tolist()
+    [1, 0]
+    """
+    codes = buffers["codes"]
+    recoded = _zeroed(dtype, len(codes))
+    for rows in written:
+        column = pd.Categorical.from_codes(codes[rows], dtype=known, validate=False)
+        recoded["codes"][rows] = column.set_categories(dtype.categories).codes
+    return recoded
 
 
 def _parts(column: pd.Series) -> dict[str, npt.NDArray[Any]]:
@@ -488,20 +566,14 @@ def _parts(column: pd.Series) -> dict[str, npt.NDArray[Any]]:
     return {"values": column.to_numpy()}
 
 
-def _grown(
-    dtype: object, buffers: dict[str, np.ndarray] | None, rows: int, capacity: int
-) -> dict[str, np.ndarray]:
-    """Buffers of ``capacity`` rows for a column of ``dtype`` holding the first ``rows``
-    rows of ``buffers`` (zeros past them).
+def _zeroed(dtype: object, capacity: int) -> dict[str, np.ndarray]:
+    """Buffers of ``capacity`` rows, zeros, for a column of ``dtype`` (by part).
 
-    >>> _grown(np.dtype("int8"), {"values": np.array([1, 2, 3], np.int8)}, 2, 4)["values"]
-    array([1, 2, 0, 0], dtype=int8)
+    >>> {part: b.dtype.name for part, b in _zeroed(pd.UInt16Dtype(), 4).items()}
+    {'values': 'uint16', 'mask': 'bool'}
     """
     empty = _parts(pd.Series([], dtype=dtype))  # type: ignore[call-overload]
-    grown = {part: np.zeros(capacity, dtype=values.dtype) for part, values in empty.items()}
-    for part, values in (buffers or {}).items():
-        grown[part][:rows] = values[:rows]
-    return grown
+    return {part: np.zeros(capacity, dtype=values.dtype) for part, values in empty.items()}
 
 
 def _joined(dtype: object, buffers: dict[str, np.ndarray], rows: int) -> Any:
