@@ -14,7 +14,8 @@ Then, for each size, every measurement in a fresh process (its peak RSS is its o
 process, and ``hskit convert`` to a Parquet dataset; with microseconds per segment, the
 size of the segments table and the load target (peak RSS at most 1.5x the table plus
 the chunk size), and the pcapng/pcap rate of the same packets. A load's ``us/seg`` is its
-first call in a fresh process (loading the compiled loops and first-call costs included);
+first call in a fresh process (loading the compiled loops and first-call costs included;
+hskit's modules compiled to bytecode first, as an installed copy has them);
 ``steady us/seg`` is the fastest of three loads of the same capture in another fresh
 process after a warm-up load of the 1x capture of the same kind, so start-up costs are
 not spread over the segments (the steady state of a notebook that loads again).
@@ -59,6 +60,7 @@ one: the number of connections does not grow with N, the number of segments does
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import json
 import os
@@ -456,6 +458,10 @@ def main() -> None:
     )
     if args.build_only:
         return
+    # hskit's bytecode, as an installed copy has it (pip compiles a wheel's modules, and
+    # Python writes them at the first import unless PYTHONDONTWRITEBYTECODE is set): a
+    # fresh process's first call is not charged for compiling hskit's source.
+    compileall.compile_dir(REPO / "hskit", quiet=1)
     baseline = run([sys.executable, "-c", PRELUDE + "import hskit.native"]).peak_mb
     print(f"peak RSS of the interpreter with hskit's reader imported: {baseline:.0f} MB")
     loops = run(
