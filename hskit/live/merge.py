@@ -44,8 +44,8 @@ CLIENT_COLUMNS = ("stream", "src_ip", "dst_ip", "src_port", "dst_port", "flags")
 
 
 #: rows the buffers of a :class:`GrowingTable` hold at least: about a minute of
-#: 64,000 segments/s before the room is doubled. Zeroed memory is only taken as it is
-#: written, so room unused costs nothing.
+#: 64,000 segments/s before the room is doubled. Their memory is only taken as it is
+#: written (:func:`small_page_zeros`), so room unused costs nothing.
 FIRST_CAPACITY = 1 << 22
 #: rows of the full buffers copied to the doubled ones at each append, per row appended:
 #: the move that begins at half the room ends by three quarters of it.
@@ -386,7 +386,8 @@ class GrowingTable:
     values and mask, a time its nanoseconds.
 
     The room doubles without a pause: once the rows pass half of it, buffers of twice
-    the room are made (NumPy's zeroed memory is only taken as it is written), new rows
+    the room are made (zeroed memory of small pages, taken only as it is written:
+    :func:`small_page_zeros`), new rows
     are written to both, and at each append ``MOVED_PER_ROW`` older rows per new row are
     copied over; when all are, the doubled buffers take over. So no append copies the
     whole table (at 4 million rows and 64,000 rows a second, that copy held a live
