@@ -41,14 +41,20 @@ VANTAGE_FACTOR = 10.0
 
 
 def endpoint_text(ips: pd.Series, ports: pd.Series) -> pd.Series:
-    """``ip:port`` text per row, with IPv6 addresses in brackets (``[::1]:80``).
+    """``ip:port`` text per row, with IPv6 addresses in brackets (``[::1]:80``); written
+    once per distinct endpoint (a capture has far fewer than rows).
 
-    >>> endpoint_text(pd.Series(["10.0.0.1", "::1"]), pd.Series([80, 443])).tolist()
-    ['10.0.0.1:80', '[::1]:443']
+    >>> endpoint_text(pd.Series(["10.0.0.1", "::1", "10.0.0.1"]), pd.Series([80, 443, 80])).tolist()
+    ['10.0.0.1:80', '[::1]:443', '10.0.0.1:80']
     """
-    text = ips.astype("string")
+    ip_codes, _ = pd.factorize(ips)
+    port_codes, port_values = pd.factorize(ports)
+    pair = (ip_codes.astype(np.int64) + 1) * (len(port_values) + 1) + port_codes + 1
+    _, first, row_pair = np.unique(pair, return_index=True, return_inverse=True)
+    text = ips.iloc[first].astype("string")
     bracketed = text.where(~text.str.contains(":", regex=False), "[" + text + "]")
-    return (bracketed + ":" + ports.astype("string")).astype(object)
+    written = (bracketed + ":" + ports.iloc[first].astype("string")).astype(object).to_numpy()
+    return pd.Series(written[row_pair.reshape(-1)], index=ips.index, dtype=object)
 
 
 def handshake_rtts(connections: pd.DataFrame) -> pd.DataFrame:

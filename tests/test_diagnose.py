@@ -104,6 +104,20 @@ def expected_findings(capture: Path, tshark: str) -> set[tuple[str, str]]:
 def _loss_findings(tshark: str, capture: Path, rows: pd.DataFrame) -> set[tuple[str, str]]:
     """``retransmissions`` and ``loss`` from tshark's analysis flags, per server and
     direction, with the default thresholds."""
+    sides = _transfer_sides(tshark, capture, rows)
+    rate = sides["resent"] / sides["payload"].clip(lower=1)
+    hit = (sides["resent"] >= DEFAULTS.retransmission_min) & (rate >= DEFAULTS.retransmission_rate)
+    found = {("retransmissions", server) for server, _ in hit[hit].index}
+    losses = sides["lost"]
+    found.update(("loss", server) for server, _ in losses[losses >= DEFAULTS.loss_min_events].index)
+    return found
+
+
+def _transfer_frames(tshark: str, capture: Path, rows: pd.DataFrame) -> pd.DataFrame:
+    """Per frame of the manifest's streams, from tshark's analysis flags: its stream,
+    server, whether the client sent it (``by_client``), whether it was ``resent``
+    (payload or FIN, not a SYN), carries ``payload``, and is a sign of ``lost`` data of
+    its direction; ACKs of unseen segments are rows of the other direction."""
     flags = ["retransmission", "lost_segment", "ack_lost_segment", "fast_retransmission"]
     fields = ["tcp.stream", "tcp.srcport", "tcp.flags.syn", "tcp.len"]
     frames = _tshark(tshark, capture, "tcp", fields + [f"tcp.analysis.{f}" for f in flags])
@@ -114,21 +128,23 @@ def _loss_findings(tshark: str, capture: Path, rows: pd.DataFrame) -> set[tuple[
     marked = {f: (frames[f"tcp.analysis.{f}"] != "").to_numpy() for f in flags}
     not_syn = (frames["tcp.flags.syn"].str.split("|").str[0] != "1").to_numpy()
     table = pd.DataFrame({
+        "stream": stream.to_numpy(),
         "server": rows.set_index("stream")["server"].reindex(stream).to_numpy(),
         "by_client": by_client,
         "resent": marked["retransmission"] & not_syn,
         "payload": (frames["tcp.len"].str.split("|").str[0].astype(int) > 0).to_numpy(),
         "lost": marked["lost_segment"] | marked["fast_retransmission"],
     })  # fmt: skip
-    acked_unseen = table.assign(by_client=~by_client, lost=marked["ack_lost_segment"])
-    found: set[tuple[str, str]] = set()
-    sides = table.groupby(["server", "by_client"])[["resent", "payload"]].sum()
-    rate = sides["resent"] / sides["payload"].clip(lower=1)
-    hit = (sides["resent"] >= DEFAULTS.retransmission_min) & (rate >= DEFAULTS.retransmission_rate)
-    found.update(("retransmissions", server) for server, _ in hit[hit].index)
-    losses = pd.concat([table, acked_unseen]).groupby(["server", "by_client"])["lost"].sum()
-    found.update(("loss", server) for server, _ in losses[losses >= DEFAULTS.loss_min_events].index)
-    return found
+    acked_unseen = table.assign(
+        by_client=~by_client, resent=False, payload=False, lost=marked["ack_lost_segment"]
+    )
+    return pd.concat([table, acked_unseen], ignore_index=True)
+
+
+def _transfer_sides(tshark: str, capture: Path, rows: pd.DataFrame) -> pd.DataFrame:
+    """Per server and direction: resent, payload and lost frames (:func:`_transfer_frames`)."""
+    frames = _transfer_frames(tshark, capture, rows)
+    return frames.groupby(["server", "by_client"])[["resent", "payload", "lost"]].sum()
 
 
 def _stalled_streams(tshark: str, capture: Path) -> list[int]:
@@ -167,6 +183,52 @@ def _stalled_streams(tshark: str, capture: Path) -> list[int]:
 def _findings(capture: Path) -> pd.DataFrame:
     cap = hskit.load(capture)
     return diagnose(cap.segments, cap.connections, cap.states)
+
+
+@pytest.mark.parametrize("capture", SAMPLE_CAPTURES, ids=lambda path: path.name)
+def test_transfer_findings_quote_tsharks_counts_per_direction_and_worst_stream(
+    capture: Path, tshark: str
+) -> None:
+    """The evidence of ``retransmissions`` and ``loss`` (thresholds lowered so that any
+    marked segment is a finding): per direction, the marked and payload segments and the
+    stream with the most marked ones (the lowest number among equals), from tshark."""
+    cap = hskit.load(capture)
+    findings = diagnose(
+        cap.segments, cap.connections, cap.states,
+        retransmission_min=1, retransmission_rate=0.0, loss_min_events=1,
+    )  # fmt: skip
+    rows = _manifest()
+    rows = rows[rows["file"] == capture.name].assign(
+        server=lambda r: _endpoint(r["server_ip"], r["server_port"]),
+        stream=lambda r: r["stream"].astype(int),
+    )
+    frames = _transfer_frames(tshark, capture, rows)
+    for kind, column, what in [("retransmissions", "resent", "retransmitted"),
+                               ("loss", "lost", "signs of loss")]:  # fmt: skip
+        per_stream = frames.groupby(["server", "by_client", "stream"])[[column, "payload"]].sum()
+        expected = {}
+        for server, of_server in per_stream.groupby(level="server"):
+            parts = []
+            for label, by_client in [("client→server", True), ("server→client", False)]:
+                side = of_server.xs(by_client, level="by_client")
+                if side.empty or side[column].sum() == 0:
+                    continue
+                marked, payload = int(side[column].sum()), int(side["payload"].sum())
+                worst = side.reset_index().sort_values([column, "stream"], ascending=[False, True])
+                parts.append(
+                    f"{label}: {marked} {what} in {payload} payload segments "
+                    f"({marked / max(payload, 1) * 100:.1f} %), worst stream "
+                    f"{worst['stream'].iloc[0]} ({worst[column].iloc[0]})"
+                )
+            if parts:
+                expected[server] = "; ".join(parts)
+        found = findings[findings["kind"] == kind]
+        evidence = dict(
+            zip(found["endpoint"].astype(str), found["evidence"].astype(str), strict=True)
+        )
+        assert {server: text.split(" (segments after")[0] for server, text in evidence.items()} == (
+            expected
+        )
 
 
 @pytest.mark.parametrize("capture", SAMPLE_CAPTURES, ids=lambda path: path.name)

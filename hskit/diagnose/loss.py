@@ -8,12 +8,19 @@ counts of the evidence (:mod:`hskit.diagnose.evidence`).
 - *retransmissions*: payload or FIN sent again (SYNs are the handshake findings'
   business), as a share of the direction's payload segments.
 
+The counts are summed per server and direction on integer codes (:class:`Sides`), not
+by joining texts: the live capture runs these finders at every ring file, over every
+connection it holds.
+
 >>> find_retransmissions(context, Thresholds())[["endpoint", "evidence"]]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from hskit.diagnose.table import Context, Thresholds, empty_findings, finalize, per_endpoint
@@ -22,71 +29,114 @@ from hskit.diagnose.table import Context, Thresholds, empty_findings, finalize, 
 DIRECTIONS = {"client→server": True, "server→client": False}
 
 
-def _per_direction(context: Context, column: str) -> pd.DataFrame:
-    """Per stream and direction: segments counted in the evidence's ``column``
-    (``marked``) and payload segments."""
-    directions = context.evidence.directions
-    return directions[[column, "payload"]].rename(columns={column: "marked"})
+@dataclass(frozen=True)
+class Sides:
+    """The evidence's directions of the connections' streams, each with its server as a
+    code into ``servers`` and the segments a finder counts (``marked``); the sums are per
+    server and direction, at ``server * 2 + from_client``.
+
+    >>> sides = Sides.of(context, context.evidence.directions["retransmitted"])  # doctest: +SKIP
+    >>> sides.summed(sides.marked).reshape(-1, 2)  # doctest: +SKIP
+    """
+
+    stream: npt.NDArray[np.int64]
+    server: npt.NDArray[np.int64]
+    #: ``server * 2 + from_client``.
+    pair: npt.NDArray[np.int64]
+    marked: npt.NDArray[np.int64]
+    payload: npt.NDArray[np.int64]
+    #: the servers' ``ip:port`` texts, by code.
+    servers: pd.Index
+
+    @classmethod
+    def of(cls, context: Context, marked: pd.Series) -> Sides:
+        """The directions of ``context``'s evidence, ``marked`` (aligned with them)
+        counted; directions of streams that are not connections are left out."""
+        directions = context.evidence.directions
+        codes, servers = pd.factorize(context.connections["server"])
+        stream = directions.index.get_level_values("stream").to_numpy(np.int64)
+        at = pd.Index(context.connections["stream"].to_numpy(np.int64)).get_indexer(stream)
+        known = at >= 0
+        server = codes[at[known]].astype(np.int64)
+        from_client = directions.index.get_level_values("from_client").to_numpy(bool)[known]
+        return cls(
+            stream=stream[known],
+            server=server,
+            pair=server * 2 + from_client,
+            marked=marked.to_numpy(np.int64)[known],
+            payload=directions["payload"].to_numpy(np.int64)[known],
+            servers=pd.Index(servers),
+        )
+
+    def summed(self, values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """``values`` (one per direction of a stream) summed per server and direction."""
+        return np.bincount(self.pair, values, 2 * len(self.servers)).astype(np.int64)
+
+    def present(self) -> npt.NDArray[np.bool_]:
+        """Per server and direction: whether a stream has it."""
+        return np.bincount(self.pair, minlength=2 * len(self.servers)) > 0
+
+    def marked_streams(self, hit: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        """The streams with marked segments at the servers with a ``hit`` direction."""
+        hit_server = hit.reshape(-1, 2).any(axis=1)
+        return np.unique(self.stream[(self.marked > 0) & hit_server[self.server]])
+
+    def evidence(self, servers: pd.Index, what: str) -> pd.Series:
+        """Per server of ``servers``, each direction with marked segments: '<direction>:
+        N <what> in M payload segments (r %), worst stream S (n)', joined by '; '."""
+        marked, payload = self.summed(self.marked), self.summed(self.payload)
+        # per server and direction, its stream with the most marked segments, the lowest
+        # number among equals
+        order = np.lexsort((self.stream, -self.marked, self.pair))
+        firsts = order[np.r_[True, self.pair[order][1:] != self.pair[order][:-1]]]
+        worst = np.zeros(2 * len(self.servers), np.int64)
+        worst[self.pair[firsts]] = firsts
+        texts = []
+        for code in self.servers.get_indexer(servers).tolist():
+            parts = []
+            for label, from_client in DIRECTIONS.items():
+                pair = 2 * code + from_client
+                if marked[pair] == 0:
+                    continue
+                rate = marked[pair] / max(payload[pair], 1) * 100
+                row = worst[pair]
+                parts.append(
+                    f"{label}: {marked[pair]} {what} in {payload[pair]} payload segments "
+                    f"({rate:.1f} %), worst stream {self.stream[row]} ({self.marked[row]})"
+                )
+            texts.append("; ".join(parts))
+        return pd.Series(texts, index=servers)
 
 
-def _evidence(
-    counts: pd.DataFrame, conns: pd.DataFrame, table: pd.DataFrame, what: str
-) -> pd.Series:
-    """Per server: '<direction>: N <what> in M payload segments (r %), worst stream S (n)'."""
-    per_stream = counts.reset_index().merge(conns[["stream", "server"]], on="stream")
-    parts: dict[str, list[str]] = {server: [] for server in table.index}
-    for label, from_client in DIRECTIONS.items():
-        side = per_stream[per_stream["from_client"] == from_client]
-        side = side[side["server"].isin(table.index)]
-        totals = side.groupby("server")[["marked", "payload"]].sum()
-        worst = side.sort_values(["marked", "stream"], ascending=[False, True])
-        worst = worst.drop_duplicates("server").set_index("server")
-        for server, row in totals.iterrows():
-            if row["marked"] == 0:
-                continue
-            rate = row["marked"] / max(row["payload"], 1) * 100
-            parts[server].append(
-                f"{label}: {row['marked']} {what} in {row['payload']} payload segments "
-                f"({rate:.1f} %), worst stream {worst.loc[server, 'stream']} "
-                f"({worst.loc[server, 'marked']})"
-            )
-    return pd.Series(["; ".join(parts[server]) for server in table.index], index=table.index)
-
-
-def _servers(context: Context, counts: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
-    """The per-endpoint table of the connections whose streams ``keep`` selects."""
+def _servers(context: Context, streams: npt.NDArray[np.int64]) -> pd.DataFrame:
+    """The per-endpoint table of the connections of ``streams``."""
     conns = context.connections
-    streams = keep[keep].index.get_level_values("stream").unique()
     return per_endpoint(conns[conns["stream"].isin(streams)], "server")
 
 
 def find_retransmissions(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     """Servers whose connections resent payload or FINs: at least ``retransmission_min``
     segments in a direction, and ``retransmission_rate`` of its payload segments."""
-    counts = _per_direction(context, "retransmitted")
-    server = context.connections.set_index("stream")["server"]
-    by_server = (
-        counts.join(server, on="stream")
-        .groupby(["server", "from_client"])[["marked", "payload"]]
-        .sum()
+    sides = Sides.of(context, context.evidence.directions["retransmitted"])
+    marked, payload = sides.summed(sides.marked), sides.summed(sides.payload)
+    rate = marked / np.maximum(payload, 1)
+    hit = (
+        sides.present()
+        & (marked >= thresholds.retransmission_min)
+        & (rate >= thresholds.retransmission_rate)
     )
-    rate = by_server["marked"] / by_server["payload"].clip(lower=1)
-    hit = (by_server["marked"] >= thresholds.retransmission_min) & (
-        rate >= thresholds.retransmission_rate
-    )
-    servers = hit[hit].index.get_level_values("server").unique()
-    keep = (counts["marked"] > 0) & counts.join(server, on="stream")["server"].isin(servers)
-    table = _servers(context, counts, keep)
+    table = _servers(context, sides.marked_streams(hit))
     if table.empty:
         return empty_findings()
-    evidence = _evidence(counts, context.connections, table, "retransmitted")
+    evidence = sides.evidence(table.index, "retransmitted")
     checks = (
         "ss -ti dst " + table["host"] + "  # retrans, rto, cwnd on the sender"
         + "\nnstat -az TcpRetransSegs TcpExtTCPLostRetransmit"
         + "\nmtr -rwc 50 " + table["host"] + "  # loss per hop"
         + "\nip -s link  # drops and errors on the interfaces"
     )  # fmt: skip
-    worst_rate = rate[hit].groupby(level="server").max().reindex(table.index)
+    worst_rate = np.where(hit, rate, -np.inf).reshape(-1, 2).max(axis=1)
+    worst_rate = worst_rate[sides.servers.get_indexer(table.index)]
     return finalize(
         "retransmissions",
         table,
@@ -103,21 +153,22 @@ def find_retransmissions(context: Context, thresholds: Thresholds) -> pd.DataFra
 
 def find_loss(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     """Servers with at least ``loss_min_events`` signs of lost packets in a direction."""
-    # ACKed-unseen is counted for the direction of the data it acknowledges
-    counts = _per_direction(context, "lost_data")
-    acked_unseen = _per_direction(context, "acked_unseen")["marked"]
-    flipped = acked_unseen.rename(index=lambda side: not side, level="from_client")
-    counts["marked"] = counts["marked"].add(flipped, fill_value=0).astype(int)
-    server = context.connections.set_index("stream")["server"]
-    by_server = counts.join(server, on="stream").groupby(["server", "from_client"])["marked"].sum()
-    servers = (
-        by_server[by_server >= thresholds.loss_min_events].index.get_level_values("server").unique()
+    directions = context.evidence.directions
+    # ACKed-unseen is counted for the direction of the data it acknowledges: the other one
+    keys = pd.Index(
+        directions.index.get_level_values("stream").to_numpy(np.int64) * 2
+        + directions.index.get_level_values("from_client").to_numpy(int)
     )
-    keep = (counts["marked"] > 0) & counts.join(server, on="stream")["server"].isin(servers)
-    table = _servers(context, counts, keep)
+    other = keys.get_indexer(keys.to_numpy() ^ 1)
+    acked_unseen = directions["acked_unseen"].to_numpy(np.int64)
+    flipped = np.where(other >= 0, acked_unseen[other], 0)
+    signs = pd.Series(directions["lost_data"].to_numpy(np.int64) + flipped)
+    sides = Sides.of(context, signs)
+    hit = sides.present() & (sides.summed(sides.marked) >= thresholds.loss_min_events)
+    table = _servers(context, sides.marked_streams(hit))
     if table.empty:
         return empty_findings()
-    evidence = _evidence(counts, context.connections, table, "signs of loss")
+    evidence = sides.evidence(table.index, "signs of loss")
     evidence = evidence + " (segments after a gap, ACKs of unseen data, fast retransmissions)"
     checks = (
         "mtr -rwc 50 " + table["host"] + "  # loss per hop"

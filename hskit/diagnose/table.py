@@ -120,16 +120,20 @@ def peak_concurrent(
     ...                 pd.Series([2.0, 3.0, 6.0]), 9.0).to_dict()
     {'a': 2}
     """
+    codes, uniques = pd.factorize(keys, sort=True)
     ends = ends.astype("float64").fillna(open_end)
-    events = pd.DataFrame(
-        {
-            "key": np.concatenate([keys.to_numpy(), keys.to_numpy()]),
-            "time": np.concatenate([starts.to_numpy(float), ends.to_numpy(float)]),
-            "delta": np.concatenate([np.ones(len(keys), int), -np.ones(len(keys), int)]),
-        }
-    ).sort_values(["key", "time", "delta"], kind="stable")
-    events["open"] = events.groupby("key", sort=False)["delta"].cumsum()
-    return events.groupby("key", sort=True)["open"].max()
+    key = np.concatenate([codes, codes])
+    time = np.concatenate([starts.to_numpy(float), ends.to_numpy(float)])
+    delta = np.repeat(np.array([1, -1], np.int64), len(codes))
+    order = np.lexsort((delta, time, key))
+    order = order[key[order] >= 0]  # a missing key is no key
+    key, delta = key[order], delta[order]
+    # per key, its running count of open intervals: the running sum since its first event
+    opened = np.cumsum(delta)
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
+    opened -= np.repeat(opened[first] - delta[first], np.diff(np.r_[first, len(key)]))
+    peaks = np.maximum.reduceat(opened, first) if len(key) else np.zeros(0, np.int64)
+    return pd.Series(peaks, index=pd.Index(uniques[np.unique(key)], name="key"), name="open")
 
 
 def finalize(

@@ -31,16 +31,33 @@ def reused_in_time_wait(connections: pd.DataFrame) -> pd.DataFrame:
     """Per connection: ``reused`` (it started before its 4-tuple's previous ``time_wait_end``)
     and ``holder`` (the previous connection's ``closer``, the side holding TIME_WAIT).
 
-    Needs ``start`` (first segment time) beside the connections columns.
+    Needs ``start`` (first segment time) beside the connections columns. Each 4-tuple's
+    connections are taken by ``start`` (equal starts in table order).
+
+    >>> conns = pd.DataFrame({"client_ip": ["a", "a"], "client_port": [1, 1],
+    ...                       "server_ip": ["b", "b"], "server_port": [2, 2],
+    ...                       "start": [0.0, 5.0], "time_wait_end": [60.0, 65.0],
+    ...                       "closer": ["client", "client"]})
+    >>> reused_in_time_wait(conns)["reused"].tolist()
+    [False, True]
     """
-    ordered = connections.sort_values([*_TUPLE, "start"], kind="stable")
-    previous = ordered.groupby(_TUPLE, observed=True, sort=False)[["time_wait_end", "closer"]]
-    previous = previous.shift()
-    reused = ordered["start"].to_numpy(float) < previous["time_wait_end"].to_numpy(float)
-    table = pd.DataFrame(
-        {"reused": reused, "holder": previous["closer"].astype(object)}, index=ordered.index
+    tuples = np.array([pd.factorize(connections[column])[0] for column in _TUPLE])
+    start = connections["start"].to_numpy(float)
+    order = np.lexsort((start, *tuples[::-1]))
+    ordered = tuples[:, order]
+    # the previous connection of the same 4-tuple (none where a part of it is missing)
+    follows = np.zeros(len(order), dtype=bool)
+    follows[1:] = (ordered[:, 1:] == ordered[:, :-1]).all(axis=0) & (ordered[:, 1:] >= 0).all(
+        axis=0
     )
-    return table.reindex(connections.index)
+    previous = np.roll(order, 1)
+    time_wait_end = connections["time_wait_end"].to_numpy(float)[previous]
+    closer = connections["closer"].astype(object).to_numpy()[previous]
+    reused = np.zeros(len(order), dtype=bool)
+    holder = np.full(len(order), np.nan, dtype=object)
+    reused[order] = follows & (start[order] < time_wait_end)
+    holder[order] = np.where(follows, closer, np.nan)
+    return pd.DataFrame({"reused": reused, "holder": holder}, index=connections.index)
 
 
 def find_time_wait_pressure(context: Context, thresholds: Thresholds) -> pd.DataFrame:
