@@ -27,6 +27,7 @@ from hskit.live.figures import (
     states_now,
     states_now_figure,
 )
+from hskit.live.incremental import ClassifiedCapture
 from hskit.live.recorder import RingSettings
 from hskit.live.view import LiveView
 
@@ -92,6 +93,40 @@ def test_states_figure_shows_every_state_with_client_and_server_bars() -> None:
     assert [trace.name for trace in figure.data] == ["clients", "servers"]
     assert all(list(trace.x) == list(hskit.schema.TCP_STATES) for trace in figure.data)
     assert sum(figure.data[0].y) == sum(figure.data[1].y) == len(connections)
+
+
+def current_states_by_rule(capture: hskit.Capture) -> dict[tuple[int, str], str]:
+    """Per (stream, endpoint): the state of the last interval, in table order, that began
+    at or before the capture's last segment time (the written rule, row by row)."""
+    now = float(capture.segments["time"].max())
+    current: dict[tuple[int, str], str] = {}
+    for row in capture.states.itertuples():
+        if row.start <= now:
+            current[(int(row.stream), str(row.endpoint))] = str(row.state)
+    return current
+
+
+@pytest.mark.parametrize("name", hskit.samples.names())
+@pytest.mark.parametrize("share", [0.5, 1.0])
+def test_current_states_are_the_last_interval_begun_by_the_last_segment(
+    name: str, share: float
+) -> None:
+    """Also with the segments cut at ``share`` of them and the tables of them all, so
+    some intervals begin after the last segment."""
+    whole = hskit.load(hskit.samples.path(name), progress=False)
+    cut = whole.segments.iloc[: max(1, int(len(whole.segments) * share))]
+    capture = ClassifiedCapture(cut, whole.load_report, (whole.connections, whole.states))
+    expected = current_states_by_rule(capture)
+    connections = _with_current_states(capture)
+    for endpoint in hskit.schema.ENDPOINTS:
+        found = (
+            connections[f"{endpoint}_state"]
+            .astype(object)
+            .where(connections[f"{endpoint}_state"].notna(), None)
+        )
+        truth = [expected.get((int(stream), endpoint)) for stream in connections["stream"]]
+        assert found.tolist() == truth
+    assert connections.drop(columns=["client_state", "server_state"]).equals(whole.connections)
 
 
 #: seconds a test waits at most for the live capture's threads.

@@ -455,17 +455,30 @@ def _with_current_states(capture: Capture) -> pd.DataFrame:
 
     An endpoint's current state is its last state interval that began at or before
     the time of the last segment captured (a TIME_WAIT still running is TIME_WAIT).
+    Found with NumPy on the states' codes: the view does this at every ring file, over
+    every connection held.
+
+    >>> _with_current_states(cap)[["stream", "client_state", "server_state"]]  # doctest: +SKIP
     """
     connections = capture.connections
     states = capture.states
     now = float(capture.segments["time"].max()) if len(capture.segments) else 0.0
-    begun = states[states["start"] <= now]
-    last = begun.groupby(["stream", "endpoint"], observed=True, sort=False).tail(1)
+    begun = np.flatnonzero(states["start"].to_numpy() <= now)
+    stream = states["stream"].to_numpy()[begun]
+    endpoint = states["endpoint"].to_numpy(object)[begun]
+    at_stream = pd.Index(connections["stream"].to_numpy())
+    state = states["state"].astype(schema.TCP_STATE_DTYPE).cat.codes.to_numpy()[begun]
     current = connections[[]].copy()
-    for endpoint in schema.ENDPOINTS:
-        rows = last[last["endpoint"] == endpoint].set_index("stream")["state"]
-        column = f"{endpoint}_state"
-        current[column] = (
-            connections["stream"].map(rows).astype(schema.LIVE_CONNECTION_DTYPES[column])
-        )
+    for side in schema.ENDPOINTS:
+        column = f"{side}_state"
+        dtype = schema.LIVE_CONNECTION_DTYPES[column]
+        mine = np.flatnonzero(endpoint == side)
+        # each stream's last row of this endpoint (rows in table order within a stream)
+        order = mine[np.argsort(stream[mine], kind="stable")]
+        ordered = stream[order]
+        last = order[np.r_[ordered[1:] != ordered[:-1], True]] if len(order) else order
+        at = at_stream.get_indexer(stream[last])
+        codes = np.full(len(connections), -1, dtype=state.dtype)
+        codes[at[at >= 0]] = state[last[at >= 0]]
+        current[column] = pd.Categorical.from_codes(codes, dtype=dtype)
     return pd.concat([connections, current], axis=1)

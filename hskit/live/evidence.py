@@ -106,7 +106,7 @@ class KeptEvidence:
 
         >>> evidence = kept.update(live.segments)  # doctest: +SKIP
         """
-        stream = segments["stream"].to_numpy(np.int64)
+        stream = segments["stream"].to_numpy()  # a view: its rows are not copied
         before, self._rows = self._rows, len(segments)
         counts = self._counts
         self._counts = counted_rows(counts, stream[before:])
@@ -116,7 +116,7 @@ class KeptEvidence:
         if self.evidence is None:
             self.evidence = _evidence_of(segments)
             return self.evidence
-        touched = np.unique(stream[before:])
+        touched = np.unique(stream[before:]).astype(np.int64)
         if not len(touched):
             return self.evidence
         long = followable(segments, touched, counts, before, self.long)
@@ -157,7 +157,7 @@ class KeptEvidence:
         return self.evidence
 
     def _rows_of(
-        self, stream: npt.NDArray[np.int64], numbers: npt.NDArray[np.int64]
+        self, stream: npt.NDArray[np.unsignedinteger], numbers: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.int64]:
         """The positions of the rows of the streams ``numbers``, found from the first row
         of the earliest of them on."""
@@ -186,7 +186,7 @@ class KeptEvidence:
         if not np.array_equal(ends[2 * number : 2 * number + 2], sent[2 * number : 2 * number + 2]):
             return False
         if number not in self._gaps:
-            stream = segments["stream"].to_numpy(np.int64)
+            stream = segments["stream"].to_numpy()
             mine = self._rows_of(stream, np.array([number]))
             self._gaps[number] = _open_gap(segments, mine[mine <= window[-1]])
         return bool(np.isin(self._gaps[number].first, window))
@@ -209,7 +209,7 @@ class KeptEvidence:
         streams["end"] = np.fmax(streams["end"], _of_streams(now, long).streams["end"])
         streams["resent_syns"] += _added(was.streams, now.streams, long)["resent_syns"]
         directions = _grown_directions(old.directions, was.directions, now.directions, long)
-        stream = segments["stream"].to_numpy(np.int64)
+        stream = segments["stream"].to_numpy()
         gaps = [old.gaps[~old.gaps["stream"].isin(long)]]
         for number in long.tolist():
             mine = new[stream[new] == number]
