@@ -490,9 +490,7 @@ def _open_ends_moved(states: pd.DataFrame, capture_end: float) -> pd.DataFrame:
     closed = states["state"].cat.codes.to_numpy() == _CLOSED
     end = states["end"].to_numpy(copy=True)
     end[last] = np.maximum(np.where(closed[last], start[last], capture_end), start[last])
-    states = states.copy()
-    states["end"] = end
-    return states
+    return states.assign(end=end)
 
 
 def _in_stream_order(kept: pd.DataFrame, fresh: pd.DataFrame, *more: pd.DataFrame) -> pd.DataFrame:
@@ -504,7 +502,9 @@ def _in_stream_order(kept: pd.DataFrame, fresh: pd.DataFrame, *more: pd.DataFram
         for column, dtype in fresh.dtypes.items()
         if isinstance(dtype, pd.CategoricalDtype) and dtype != kept[column].dtype
     }
-    both = pd.concat([kept.astype(changed), fresh, *more], ignore_index=True)
+    if changed:  # astype copies every column, even given no column to change
+        kept = kept.astype(changed)
+    both = pd.concat([kept, fresh, *more], ignore_index=True)
     order = np.argsort(both["stream"].to_numpy(), kind="stable")
     return both.take(order).reset_index(drop=True)
 
