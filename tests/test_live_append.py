@@ -11,6 +11,7 @@ only rows of streams seen before.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,9 @@ import pandas as pd
 import pytest
 
 import hskit
+from hskit.live import merge as merging
 from hskit.live.incremental import Classified
-from hskit.live.merge import FIRST_CAPACITY, GrowingTable, Merger, merge
+from hskit.live.merge import RESERVED_ROWS, GrowingTable, Merger, merge
 from tests.conftest import SAMPLE_DIR, ring_of
 
 #: the captures concatenated, in this order: IPv4 connections spanning pieces, a SYN
@@ -43,20 +45,20 @@ def _concatenated(pieces: list[Path], folder: Path) -> hskit.Capture:
     return hskit.load(whole, progress=False)
 
 
-@pytest.mark.parametrize("first_capacity", [FIRST_CAPACITY, 8], ids=["room", "doubling"])
+@pytest.mark.parametrize("first_capacity", [RESERVED_ROWS, 8], ids=["reserved", "growing"])
 def test_appended_files_equal_the_files_so_far_concatenated_after_every_file(
     pieces: list[Path], tmp_path: Path, first_capacity: int
 ) -> None:
-    """With room for 8 rows at first, the table's room doubles again and again, each
-    time over several files, while address codes widen and clients are decided again."""
+    """With room for 8 rows at first, the table's room doubles again and again while
+    address codes widen and clients are decided again."""
     parts = [hskit.load(piece, progress=False) for piece in pieces]
     merger = Merger(first_capacity=first_capacity)
     given: list[tuple[pd.DataFrame, pd.DataFrame]] = []
     widths = set()
-    doubling = []  # after each file: whether the room was doubling then
+    capacities = set()
     for count, part in enumerate(parts, start=1):
         segments, report, touched = merger.add(part)
-        doubling.append(bool(merger._table._doubled))
+        capacities.add(merger._table.capacity)
         truth = _concatenated(pieces[:count], tmp_path)
         pd.testing.assert_frame_equal(segments, truth.segments)
         pd.testing.assert_frame_equal(segments, merge(parts[:count])[0])
@@ -71,9 +73,10 @@ def test_appended_files_equal_the_files_so_far_concatenated_after_every_file(
     assert widths == {1, 2}, "the pieces should widen the address codes"
     for table, as_given in given:  # appending never changed a table given before
         pd.testing.assert_frame_equal(table, as_given)
-    if first_capacity == 8:  # doublings that lasted over several files
-        runs = "".join("d" if d else "." for d in doubling)
-        assert runs.count(".dd") >= 3, runs
+    if first_capacity == 8:
+        assert len(capacities) >= 4, capacities
+    else:
+        assert capacities == {RESERVED_ROWS}
 
 
 def test_appended_files_classified_equal_the_files_so_far_loaded(
@@ -116,28 +119,82 @@ def test_a_growing_table_hands_out_views_and_keeps_them_unchanged() -> None:
     assert later["mss"].isna().tolist() == [False, True, False] * 2
 
 
-def test_rows_rewritten_while_the_room_doubles_are_in_the_doubled_buffers() -> None:
+def test_rows_rewritten_and_recoded_stay_so_when_the_room_doubles() -> None:
     """Written rule: the table's rows are the rows appended, in order, with each rewrite
-    applied; the room doubles (from 4 rows) over several appends while rows are
-    rewritten, both rows already copied to the doubled buffers and rows written to both."""
+    and each widening of the categories applied; the room doubles (from 4 rows) many
+    times meanwhile, and a frame once returned never changes."""
     table = GrowingTable(first_capacity=4)
-    expected: list[int] = []
-    given: list[tuple[pd.DataFrame, list[int]]] = []
-    rewrites_while_doubling = 0
+    expected: list[tuple[int, str]] = []
+    given: list[tuple[pd.DataFrame, list[tuple[int, str]]]] = []
+    capacities = set()
+    categories: list[str] = []
     for step in range(40):
-        new = [10 * step, 10 * step + 1]
-        table.append(pd.DataFrame({"n": np.array(new, dtype=np.int64)}))
+        address = f"10.0.{step // 10}.1"
+        if address not in categories:
+            categories = sorted([*categories, address])
+            table.recategorized(pd.CategoricalDtype(categories))
+        new = [(10 * step, address), (10 * step + 1, address)]
+        table.append(
+            pd.DataFrame(
+                {
+                    "n": np.array([n for n, _ in new], dtype=np.int64),
+                    "ip": pd.Categorical([ip for _, ip in new], categories=categories),
+                }
+            )
+        )
         expected += new
-        if table._doubled:
-            # an older row the doubling copied already, and the newest row (written to both)
-            rows = np.array([0, len(expected) - 1])
-            assert table._copied > 0
-            table.rewritten("n", rows, [-step, -step - 1000])
-            expected[0], expected[-1] = -step, -step - 1000
-            rewrites_while_doubling += 1
+        if step % 3 == 0:  # the first row and the newest, rewritten
+            table.rewritten("n", np.array([0, len(expected) - 1]), [-step, -step - 1000])
+            expected[0] = (-step, expected[0][1])
+            expected[-1] = (-step - 1000, expected[-1][1])
         frame = table.frame()
-        assert frame["n"].tolist() == expected
+        assert list(zip(frame["n"], frame["ip"], strict=True)) == expected
         given.append((frame, list(expected)))
-    assert table.capacity >= 64 and rewrites_while_doubling >= 5
+        capacities.add(table.capacity)
+    assert len(capacities) >= 5
     for frame, rows in given:  # a frame once returned never changes
-        assert frame["n"].tolist() == rows
+        assert list(zip(frame["n"], frame["ip"], strict=True)) == rows
+
+
+def test_a_refused_reservation_falls_back_to_a_room_that_doubles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the system refuses to reserve the room (a strict overcommit policy), the
+    table starts with ``FALLBACK_ROWS`` and doubles from there; every row is kept."""
+    reserve = merging.small_page_zeros
+
+    def refusing(count: int, dtype: object) -> np.ndarray:
+        if count > 1000:
+            raise OSError(12, "Cannot allocate memory")
+        return reserve(count, dtype)
+
+    monkeypatch.setattr(merging, "small_page_zeros", refusing)
+    monkeypatch.setattr(merging, "FALLBACK_ROWS", 16)
+    table = GrowingTable()
+    for step in range(30):
+        table.append(pd.DataFrame({"n": np.arange(step * 5, step * 5 + 5, dtype=np.int64)}))
+    assert table.frame()["n"].tolist() == list(range(150))
+    assert table.capacity == 256
+    with pytest.raises(OSError):  # rows past what the system gives at all: said
+        table.append(pd.DataFrame({"n": np.zeros(1000, dtype=np.int64)}))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_the_reserved_room_takes_memory_only_for_the_rows_written() -> None:
+    """Every column of the segments schema reserves room for ``RESERVED_ROWS`` rows
+    (hundreds of GB of address space); the process's resident memory grows by what the
+    rows written take, not by the room."""
+
+    def resident_mb() -> float:
+        status = Path("/proc/self/status").read_text()
+        (line,) = [line for line in status.splitlines() if line.startswith("VmRSS:")]
+        return int(line.split()[1]) / 1024
+
+    segments = hskit.load(hskit.samples.path("busy_server"), progress=False).segments
+    before = resident_mb()
+    table = GrowingTable()
+    table.append(segments)
+    table.append(segments)
+    assert table.capacity == RESERVED_ROWS
+    pd.testing.assert_frame_equal(table.frame(), pd.concat([segments, segments], ignore_index=True))
+    assert resident_mb() - before < 200

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import mmap
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -43,13 +44,17 @@ PORTS = 65536
 CLIENT_COLUMNS = ("stream", "src_ip", "dst_ip", "src_port", "dst_port", "flags")
 
 
-#: rows the buffers of a :class:`GrowingTable` hold at least: about a minute of
-#: 64,000 segments/s before the room is doubled. Their memory is only taken as it is
-#: written (:func:`small_page_zeros`), so room unused costs nothing.
-FIRST_CAPACITY = 1 << 22
-#: rows of the full buffers copied to the doubled ones at each append, per row appended:
-#: the move that begins at half the room ends by three quarters of it.
-MOVED_PER_ROW = 2
+#: rows each column's buffers of a :class:`GrowingTable` reserve: address space, not
+#: memory (pages are taken as rows are written: :func:`small_page_zeros`), so a live
+#: capture's table never moves to larger buffers. Past it, the room doubles in one copy.
+RESERVED_ROWS = 1 << 30
+#: rows of the first buffers where the system refuses to reserve ``RESERVED_ROWS`` (a
+#: strict overcommit policy): the room then doubles, each time in one copy of the rows.
+FALLBACK_ROWS = 1 << 22
+#: ``mmap``'s MAP_NORESERVE on Linux (Python names it from 3.13 on): no swap space is
+#: set aside for the reservation.
+MAP_NORESERVE = 0x4000
+_LINUX = sys.platform.startswith("linux")
 
 
 def merge(parts: Sequence[Capture], *, name: str | None = None) -> tuple[pd.DataFrame, LoadReport]:
@@ -180,7 +185,7 @@ class Merger:
     True
     """
 
-    def __init__(self, *, name: str | None = None, first_capacity: int = FIRST_CAPACITY) -> None:
+    def __init__(self, *, name: str | None = None, first_capacity: int = RESERVED_ROWS) -> None:
         self.name = name
         #: the merged rows so far, in buffers that grow by appending (room for
         #: ``first_capacity`` rows before it first doubles).
@@ -385,13 +390,11 @@ class GrowingTable:
     the buffers (no copy). A categorical column keeps its codes, a nullable one its
     values and mask, a time its nanoseconds.
 
-    The room doubles without a pause: once the rows pass half of it, buffers of twice
-    the room are made (zeroed memory of small pages, taken only as it is written:
-    :func:`small_page_zeros`), new rows
-    are written to both, and at each append ``MOVED_PER_ROW`` older rows per new row are
-    copied over; when all are, the doubled buffers take over. So no append copies the
-    whole table (at 4 million rows and 64,000 rows a second, that copy held a live
-    capture's tables up for over a second).
+    The buffers reserve room for ``first_capacity`` rows (by default
+    :data:`RESERVED_ROWS`: address space, whose pages are taken only as rows are
+    written, :func:`small_page_zeros`), so appending never moves the rows. When the
+    rows pass the room (or the system refused the reservation and gave
+    :data:`FALLBACK_ROWS`), they move to buffers of twice the room, in one copy.
 
     A frame once returned never changes: appended rows land past its end, a buffer that
     grows is a new one, and rows before the end are changed only in a copy of their
@@ -405,7 +408,7 @@ class GrowingTable:
     ([1, 2], [1, 2, 3], 4)
     """
 
-    def __init__(self, *, first_capacity: int = FIRST_CAPACITY) -> None:
+    def __init__(self, *, first_capacity: int = RESERVED_ROWS) -> None:
         #: column name -> its dtype and its buffers by part (see :func:`_parts`).
         self.dtypes: dict[str, object] = {}
         self.buffers: dict[str, dict[str, np.ndarray]] = {}
@@ -413,11 +416,6 @@ class GrowingTable:
         #: rows the buffers hold (0 before the first rows).
         self.capacity = 0
         self.first_capacity = first_capacity
-        #: while the room doubles: the doubled buffers, the older rows copied to them so
-        #: far (``[0, copied)``), and the first row written to both as it came.
-        self._doubled: dict[str, dict[str, np.ndarray]] = {}
-        self._copied = 0
-        self._both_from = 0
         self._frame: pd.DataFrame | None = None
 
     def categories(self, column: str) -> pd.Index:
@@ -434,61 +432,46 @@ class GrowingTable:
         categories)."""
         end = self.rows + len(rows)
         if not self.buffers:
-            self.capacity = max(self.first_capacity, end)
-            for column in rows.columns:
-                self.dtypes[column] = rows[column].dtype
-                self.buffers[column] = _zeroed(rows[column].dtype, self.capacity)
-        elif end > self.capacity:  # no room left: the doubling ends now, all in one copy
-            self._begin_doubling(max(end, 2 * self.capacity))
-            self._copy_older(self._both_from)
-        elif not self._doubled and end > self.capacity // 2:
-            self._begin_doubling(2 * self.capacity)
+            self.dtypes = {column: rows[column].dtype for column in rows.columns}
+            self._moved_to(max(self.first_capacity, end), end)
+        elif end > self.capacity:
+            self._moved_to(max(2 * self.capacity, end), end)
         for column in rows.columns:
             for part, values in _parts(rows[column]).items():
-                for buffers in (self.buffers, self._doubled):
-                    if buffers:
-                        buffers[column][part][self.rows : end] = values
+                self.buffers[column][part][self.rows : end] = values
         self.rows = end
-        if self._doubled:
-            self._copy_older(MOVED_PER_ROW * len(rows))
         self._frame = None
 
-    def _begin_doubling(self, capacity: int) -> None:
-        """Make the buffers of ``capacity`` rows that rows from now on are written to as
-        well (unless made already and as large)."""
-        if self._doubled and len(_first_part(self._doubled)) >= capacity:
+    def _moved_to(self, capacity: int, end: int) -> None:
+        """The rows so far in new buffers of ``capacity`` rows; of fewer (twice the room,
+        :data:`FALLBACK_ROWS`, at least ``end``) where the system refuses that many."""
+        try:
+            buffers = {column: _zeroed(dtype, capacity) for column, dtype in self.dtypes.items()}
+        except OSError:
+            fewer = max(2 * self.capacity, FALLBACK_ROWS, end)
+            if fewer >= capacity:
+                raise
+            self._moved_to(fewer, end)
             return
-        self._doubled = {column: _zeroed(self.dtypes[column], capacity) for column in self.buffers}
-        self._copied, self._both_from = 0, self.rows
-
-    def _copy_older(self, count: int) -> None:
-        """Copy the next ``count`` older rows to the doubled buffers; once every row is
-        in them, they take over."""
-        start, stop = self._copied, min(self._copied + count, self._both_from)
-        for column, buffers in self.buffers.items():
-            for part, values in buffers.items():
-                self._doubled[column][part][start:stop] = values[start:stop]
-        self._copied = stop
-        if stop == self._both_from:
-            self.buffers, self._doubled = self._doubled, {}
-            self.capacity = len(_first_part(self.buffers))
+        for column, parts in self.buffers.items():
+            for part, values in parts.items():
+                buffers[column][part][: self.rows] = values[: self.rows]
+        self.buffers, self.capacity = buffers, capacity
 
     def write(self, column: str, start: int, values: npt.ArrayLike) -> None:
         """Set a NumPy ``column`` from row ``start`` on (rows no frame has shown yet:
         those of the last :meth:`append`)."""
-        for buffers in (self.buffers, self._doubled):
-            if buffers:
-                buffers[column]["values"][start : start + len(values)] = values  # type: ignore[arg-type]
+        self.buffers[column]["values"][start : start + len(values)] = values  # type: ignore[arg-type]
         self._frame = None
 
     def rewritten(self, column: str, rows: npt.NDArray[np.int64], values: npt.ArrayLike) -> None:
-        """Set a NumPy ``column`` at the positions ``rows``, in a copy of its buffer
-        (earlier frames keep theirs; no frame shows the doubled buffers yet)."""
-        buffer = self.buffers[column]["values"].copy()
+        """Set a NumPy ``column`` at the positions ``rows``, in a copy of its rows so far
+        (earlier frames keep theirs)."""
+        old = self.buffers[column]["values"]
+        buffer = small_page_zeros(self.capacity, old.dtype)
+        buffer[: self.rows] = old[: self.rows]
         buffer[rows] = values
         self.buffers[column] = {"values": buffer}
-        if self._doubled:  # rows not copied yet will be, from the copy
-            self._doubled[column]["values"][rows] = values
         self._frame = None
 
     def recategorized(self, dtype: pd.CategoricalDtype) -> None:
@@ -499,12 +482,7 @@ class GrowingTable:
                 dtype.categories
             ):
                 self.dtypes[column] = dtype
-                self.buffers[column] = _recoded(
-                    self.buffers[column], known, dtype, [slice(0, self.rows)]
-                )
-                if self._doubled:  # the rows written to them so far
-                    written = [slice(0, self._copied), slice(self._both_from, self.rows)]
-                    self._doubled[column] = _recoded(self._doubled[column], known, dtype, written)
+                self.buffers[column] = _recoded(self.buffers[column], known, dtype, self.rows)
                 self._frame = None
 
     def frame(self) -> pd.DataFrame:
@@ -520,30 +498,24 @@ class GrowingTable:
         return self._frame
 
 
-def _first_part(buffers: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
-    """One buffer of a table's columns (all hold as many rows)."""
-    return next(iter(next(iter(buffers.values())).values()))
-
-
 def _recoded(
     buffers: dict[str, np.ndarray],
     known: pd.CategoricalDtype,
     dtype: pd.CategoricalDtype,
-    written: list[slice],
+    rows: int,
 ) -> dict[str, np.ndarray]:
-    """New buffers (as many rows) of a categorical column's codes, the rows ``written``
+    """New buffers (as many rows) of a categorical column's codes, its first ``rows``
     recoded from the categories ``known`` to ``dtype``'s.
 
     >>> old = pd.CategoricalDtype(["b"])
     >>> _recoded({"codes": np.array([0, 0], np.int8)}, old, pd.CategoricalDtype(["a", "b"]),
-    ...          [slice(0, 1)])["codes"].tolist()
+    ...          1)["codes"].tolist()
     [1, 0]
     """
     codes = buffers["codes"]
     recoded = _zeroed(dtype, len(codes))
-    for rows in written:
-        column = pd.Categorical.from_codes(codes[rows], dtype=known, validate=False)
-        recoded["codes"][rows] = column.set_categories(dtype.categories).codes
+    column = pd.Categorical.from_codes(codes[:rows], dtype=known, validate=False)
+    recoded["codes"][:rows] = column.set_categories(dtype.categories).codes
     return recoded
 
 
@@ -580,17 +552,23 @@ def _zeroed(dtype: object, capacity: int) -> dict[str, np.ndarray]:
 
 
 def small_page_zeros(count: int, dtype: npt.DTypeLike) -> np.ndarray:
-    """``count`` zeros of ``dtype`` in an anonymous memory map of small pages, taken
-    only as they are written. NumPy asks for huge pages (2 MB, zeroed at the first
-    write to any byte of them) for arrays of 4 MB and more: when the room doubles, the
-    first rows written to each column's doubled buffers took a new huge page each, and
-    the merge of that ring file 0.1-0.2 s instead of 0.04 (4 KB pages: no such pause).
+    """``count`` zeros of ``dtype`` in a private anonymous memory map of small pages,
+    taken only as they are written (on Linux without swap set aside: a large ``count``
+    reserves address space, not memory). NumPy asks for huge pages (2 MB, zeroed at
+    the first write to any byte of them) for arrays of 4 MB and more, and a shared map
+    costs more at the first write to a page and when it is unmapped (0.52-0.63 s and
+    0.12 s for 580 MB here, against 0.38 s and 0.045 s for a private one).
 
     >>> zeros = small_page_zeros(3, np.uint16); zeros[1] = 7; zeros.tolist()
     [0, 7, 0]
     """
     dtype = np.dtype(dtype)
-    memory = mmap.mmap(-1, max(count * dtype.itemsize, 1))
+    size = max(count * dtype.itemsize, 1)
+    if hasattr(mmap, "MAP_PRIVATE"):  # Unix
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+        memory = mmap.mmap(-1, size, flags | (MAP_NORESERVE if _LINUX else 0))
+    else:
+        memory = mmap.mmap(-1, size)
     if hasattr(mmap, "MADV_NOHUGEPAGE"):  # Linux: small pages even where THP is "always"
         memory.madvise(mmap.MADV_NOHUGEPAGE)
     return np.frombuffer(memory, dtype=dtype, count=count)
