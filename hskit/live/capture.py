@@ -463,16 +463,14 @@ def _with_current_states(capture: Capture) -> pd.DataFrame:
     connections = capture.connections
     states = capture.states
     now = float(capture.segments["time"].max()) if len(capture.segments) else 0.0
-    begun = np.flatnonzero(states["start"].to_numpy() <= now)
-    stream = states["stream"].to_numpy()[begun]
-    endpoint = states["endpoint"].to_numpy(object)[begun]
+    begun = states["start"].to_numpy() <= now
+    stream = states["stream"].to_numpy()
+    endpoint = pd.Categorical(states["endpoint"], dtype=schema.ENDPOINT_DTYPE).codes
+    state = pd.Categorical(states["state"], dtype=schema.TCP_STATE_DTYPE).codes
     at_stream = pd.Index(connections["stream"].to_numpy())
-    state = states["state"].astype(schema.TCP_STATE_DTYPE).cat.codes.to_numpy()[begun]
     current = connections[[]].copy()
-    for side in schema.ENDPOINTS:
-        column = f"{side}_state"
-        dtype = schema.LIVE_CONNECTION_DTYPES[column]
-        mine = np.flatnonzero(endpoint == side)
+    for code, side in enumerate(schema.ENDPOINT_DTYPE.categories):
+        mine = np.flatnonzero(begun & (endpoint == code))
         # each stream's last row of this endpoint (rows in table order within a stream)
         order = mine[np.argsort(stream[mine], kind="stable")]
         ordered = stream[order]
@@ -480,5 +478,8 @@ def _with_current_states(capture: Capture) -> pd.DataFrame:
         at = at_stream.get_indexer(stream[last])
         codes = np.full(len(connections), -1, dtype=state.dtype)
         codes[at[at >= 0]] = state[last[at >= 0]]
-        current[column] = pd.Categorical.from_codes(codes, dtype=dtype)
+        column = f"{side}_state"
+        current[column] = pd.Categorical.from_codes(
+            codes, dtype=schema.LIVE_CONNECTION_DTYPES[column]
+        )
     return pd.concat([connections, current], axis=1)
