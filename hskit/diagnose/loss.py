@@ -18,6 +18,7 @@ connection it holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +37,7 @@ class Sides:
     server and direction, at ``server * 2 + from_client``.
 
     >>> sides = Sides.of(context, context.evidence.directions["retransmitted"])  # doctest: +SKIP
-    >>> sides.summed(sides.marked).reshape(-1, 2)  # doctest: +SKIP
+    >>> marked, payload = sides.totals  # doctest: +SKIP
     """
 
     stream: npt.NDArray[np.int64]
@@ -68,6 +69,11 @@ class Sides:
             servers=pd.Index(servers),
         )
 
+    @cached_property
+    def totals(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Per server and direction: the marked and the payload segments summed."""
+        return self.summed(self.marked), self.summed(self.payload)
+
     def summed(self, values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """``values`` (one per direction of a stream) summed per server and direction."""
         return np.bincount(self.pair, values, 2 * len(self.servers)).astype(np.int64)
@@ -84,7 +90,7 @@ class Sides:
     def evidence(self, servers: pd.Index, what: str) -> pd.Series:
         """Per server of ``servers``, each direction with marked segments: '<direction>:
         N <what> in M payload segments (r %), worst stream S (n)', joined by '; '."""
-        marked, payload = self.summed(self.marked), self.summed(self.payload)
+        marked, payload = self.totals
         # per server and direction, its stream with the most marked segments, the lowest
         # number among equals
         order = np.lexsort((self.stream, -self.marked, self.pair))
@@ -118,7 +124,7 @@ def find_retransmissions(context: Context, thresholds: Thresholds) -> pd.DataFra
     """Servers whose connections resent payload or FINs: at least ``retransmission_min``
     segments in a direction, and ``retransmission_rate`` of its payload segments."""
     sides = Sides.of(context, context.evidence.directions["retransmitted"])
-    marked, payload = sides.summed(sides.marked), sides.summed(sides.payload)
+    marked, payload = sides.totals
     rate = marked / np.maximum(payload, 1)
     hit = (
         sides.present()
@@ -164,7 +170,7 @@ def find_loss(context: Context, thresholds: Thresholds) -> pd.DataFrame:
     flipped = np.where(other >= 0, acked_unseen[other], 0)
     signs = pd.Series(directions["lost_data"].to_numpy(np.int64) + flipped)
     sides = Sides.of(context, signs)
-    hit = sides.present() & (sides.summed(sides.marked) >= thresholds.loss_min_events)
+    hit = sides.present() & (sides.totals[0] >= thresholds.loss_min_events)
     table = _servers(context, sides.marked_streams(hit))
     if table.empty:
         return empty_findings()
