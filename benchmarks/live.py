@@ -50,10 +50,11 @@ import numpy as np
 
 import hskit
 from hskit.diagnose import diagnose_evidence
-from hskit.live.capture import FINDINGS_EVERY, Snapshot, _with_current_states, warm_up
+from hskit.live.capture import FINDINGS_EVERY, Snapshot, warm_up
+from hskit.live.current import CurrentStates
 from hskit.live.evidence import KeptEvidence
 from hskit.live.figures import new_connections_figure, rtt_percentiles_figure, states_now_figure
-from hskit.live.incremental import Classified, ClassifiedCapture
+from hskit.live.incremental import Classified
 from hskit.live.merge import Merger
 from hskit.loader import load
 
@@ -355,17 +356,19 @@ def replay(folder: Path) -> None:
     machine's other work is not counted, waiting for the CPU is not either)."""
     files = sorted(folder.glob("ring_*"))
     merger, classified, kept = Merger(name=str(folder)), Classified(), KeptEvidence()
+    current = CurrentStates()
     warm_up()
     costs = []
     for number, path in enumerate(files):
         clock = [time.process_time()]
         part = load(path, progress=False)
         clock.append(time.process_time())
-        segments, report, touched = merger.add(part)
+        segments, _, touched = merger.add(part)
         clock.append(time.process_time())
         tables = classified.update(segments, touched if number else None)
         clock.append(time.process_time())
-        connections = _with_current_states(ClassifiedCapture(segments, report, tables))
+        current.update(tables[1], classified.replaced, classified.end)
+        connections = current.connections(tables[0])
         clock.append(time.process_time())
         for figure in (states_now_figure, new_connections_figure, rtt_percentiles_figure):
             figure(connections).to_json(validate=False)

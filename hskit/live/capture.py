@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from hskit import schema
 from hskit.capture import Capture, LoadReport
 from hskit.classify.synthetic import Conversation
 from hskit.classify.synthetic import segments as synthetic_segments
 from hskit.diagnose import Thresholds, diagnose_evidence, empty_findings, finding_steps
 from hskit.diagnose.evidence import Evidence, Steps, finished
 from hskit.errors import HskitError
+from hskit.live.current import CurrentStates
 from hskit.live.evidence import KeptEvidence
 from hskit.live.incremental import Classified, ClassifiedCapture
 from hskit.live.merge import Merger
@@ -139,6 +139,8 @@ class LiveCapture:
         self._merged: list[Capture] = []
         self._merger = Merger(name=str(self.folder))
         self._classified = Classified()
+        #: the endpoints' current states, kept as the classifier replaces streams.
+        self._current = CurrentStates()
         self._generation = 0
         #: the findings' evidence of the tables' segments, kept from file to file, and
         #: the generation of the snapshots it follows (guarded by the findings lock).
@@ -246,7 +248,7 @@ class LiveCapture:
             last = self._snapshot
             if last is None or last.files != seen or (ended and not last.final):
                 capture = self._appended(parts, final=ended)
-                connections = _with_current_states(capture)
+                connections = self._current.connections(capture.connections)
                 self._snapshot = Snapshot(
                     seen,
                     capture,
@@ -260,8 +262,8 @@ class LiveCapture:
 
     def _appended(self, parts: list[Capture], *, final: bool) -> Capture:
         """``parts`` merged and classified, appending what is new since the last call
-        (everything again when the ring dropped a part merged before); ``final``: the
-        followed long connections classified whole too."""
+        (everything again when the ring dropped a part merged before), and the current
+        states taken in; ``final``: the followed long connections classified whole too."""
         merged = self._merged
         grown = len(parts) >= len(merged) and all(
             a is b for a, b in zip(parts, merged, strict=False)
@@ -272,8 +274,10 @@ class LiveCapture:
         touched = [self._merger.add(part)[2] for part in parts[len(merged) :]]
         streams = np.unique(np.concatenate([np.zeros(0, np.int64), *touched]))
         tables = self._classified.update(self._merger.segments, streams if merged else None)
+        self._current.update(tables[1], self._classified.replaced, self._classified.end)
         if final:
             tables = self._classified.exact(self._merger.segments)
+            self._current.update(tables[1], self._classified.replaced, self._classified.end)
         self._merged = list(parts)
         return ClassifiedCapture(self._merger.segments, self._merger.report, tables)
 
@@ -451,35 +455,13 @@ def warm_up() -> None:
 
 
 def _with_current_states(capture: Capture) -> pd.DataFrame:
-    """The connections table with ``client_state``/``server_state`` at the last segment.
-
-    An endpoint's current state is its last state interval that began at or before
-    the time of the last segment captured (a TIME_WAIT still running is TIME_WAIT).
-    Found with NumPy on the states' codes: the view does this at every ring file, over
-    every connection held.
+    """The connections table with ``client_state``/``server_state`` at the last segment
+    (:class:`hskit.live.current.CurrentStates` of the whole capture; a live capture
+    keeps one from file to file instead).
 
     >>> _with_current_states(cap)[["stream", "client_state", "server_state"]]  # doctest: +SKIP
     """
-    connections = capture.connections
-    states = capture.states
+    current = CurrentStates()
     now = float(capture.segments["time"].max()) if len(capture.segments) else 0.0
-    begun = states["start"].to_numpy() <= now
-    stream = states["stream"].to_numpy()
-    endpoint = pd.Categorical(states["endpoint"], dtype=schema.ENDPOINT_DTYPE).codes
-    state = pd.Categorical(states["state"], dtype=schema.TCP_STATE_DTYPE).codes
-    at_stream = pd.Index(connections["stream"].to_numpy())
-    current = connections[[]].copy()
-    for code, side in enumerate(schema.ENDPOINT_DTYPE.categories):
-        mine = np.flatnonzero(begun & (endpoint == code))
-        # each stream's last row of this endpoint (rows in table order within a stream)
-        order = mine[np.argsort(stream[mine], kind="stable")]
-        ordered = stream[order]
-        last = order[np.r_[ordered[1:] != ordered[:-1], True]] if len(order) else order
-        at = at_stream.get_indexer(stream[last])
-        codes = np.full(len(connections), -1, dtype=state.dtype)
-        codes[at[at >= 0]] = state[last[at >= 0]]
-        column = f"{side}_state"
-        current[column] = pd.Categorical.from_codes(
-            codes, dtype=schema.LIVE_CONNECTION_DTYPES[column]
-        )
-    return pd.concat([connections, current], axis=1)
+    current.update(capture.states, None, now)
+    return current.connections(capture.connections)

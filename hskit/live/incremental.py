@@ -102,6 +102,13 @@ class Classified:
         self._windows: dict[int, npt.NDArray[np.int64]] = {}
         #: streams whose rows were grown from a window since they were classified whole.
         self.followed: set[int] = set()
+        #: the streams whose rows the last call replaced (None: every stream's).
+        self.replaced: npt.NDArray[np.int64] | None = None
+
+    @property
+    def end(self) -> float:
+        """The capture's last time (``segments["time"].max()`` of the last call's)."""
+        return self._end
 
     def update(
         self, segments: pd.DataFrame, touched: npt.NDArray[np.int64] | None
@@ -120,9 +127,10 @@ class Classified:
         # the capture's last time, NaN left out (as ``Series.max`` does)
         self._end = float(np.fmax(self._end, segments["time"].iloc[before:].max()))
         if whole:
-            self._windows, self.followed = {}, set()
+            self._windows, self.followed, self.replaced = {}, set(), None
             self.tables = classify(segments)
             return self.tables
+        self.replaced = np.zeros(0, np.int64)
         if len(touched) == 0:
             return self.tables
         long = followable(segments, touched, counts, before, self.long)
@@ -149,8 +157,11 @@ class Classified:
 
         >>> connections, states = tables.exact(segments)  # doctest: +SKIP
         """
-        if self.tables is None or not self.followed:
-            return self.update(segments, None) if self.tables is None else self.tables
+        if self.tables is None:
+            return self.update(segments, None)
+        self.replaced = np.zeros(0, np.int64)
+        if not self.followed:
+            return self.tables
         again = np.array(sorted(self.followed), dtype=np.int64)
         self.followed, self._windows = set(), {}
         fresh = classify(segments.iloc[self._rows_of(segments["stream"].to_numpy(), again)])
@@ -183,6 +194,7 @@ class Classified:
                 values[at] = rows[column].array
                 kept_connections[column] = values
         replaced = np.concatenate([again, rows.index.to_numpy(np.int64)])
+        self.replaced = np.unique(replaced)
         kept_states = states[~np.isin(states["stream"].to_numpy(), replaced)]
         self.tables = (
             _in_stream_order(kept_connections, fresh_connections),
