@@ -84,6 +84,14 @@ class CorruptTimestampWarning(HskitWarning):
     """
 
 
+class NotExactWarning(HskitWarning):
+    """A live capture's long connections were not classified whole again once it ended:
+    that needs more memory than the system has available (the message says how much).
+    Their rows stay grown from windows of their segments (see
+    :mod:`hskit.live.incremental`).
+    """
+
+
 class CaptureToolNotFound(HskitError, RuntimeError):
     """Neither dumpcap nor tcpdump is installed (the message says how to install them)."""
 

@@ -108,7 +108,8 @@ class Snapshot:
     #: when the newest ring file in it was closed (None before the first).
     newest_closed_at: float | None
     #: the capture had ended and every connection was classified whole (no followed
-    #: long connection's row grown from a window, see :mod:`hskit.live.incremental`).
+    #: long connection's row grown from a window, see :mod:`hskit.live.incremental`),
+    #: unless that needed more memory than was available (a ``NotExactWarning`` said so).
     final: bool = False
     #: how many times the tables were merged and classified again from the first part
     #: (the ring dropped a file): a snapshot's segments grow those of the one before

@@ -15,6 +15,7 @@ connection is followed from a window of its rows instead (see the class), as
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,8 @@ import pandas as pd
 from hskit.analysis import analyze
 from hskit.diagnose.evidence import Evidence, concat_evidence, stream_evidence
 from hskit.diagnose.window import segment_signs, stall_gaps
+from hskit.errors import NotExactWarning
+from hskit.live.budget import EVIDENCE_BYTES_PER_ROW, affordable, needed_text
 from hskit.live.incremental import (
     CONTEXT,
     HEAD,
@@ -34,6 +37,7 @@ from hskit.live.incremental import (
     trimmed,
     window_of,
 )
+from hskit.wording import counted
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -143,7 +147,9 @@ class KeptEvidence:
 
     def exact(self, segments: pd.DataFrame) -> Evidence:
         """The evidence with the followed streams computed again, all their rows (what
-        :func:`hskit.diagnose.evidence.stream_evidence` of ``segments`` gives).
+        :func:`hskit.diagnose.evidence.stream_evidence` of ``segments`` gives); where that
+        needs more memory than is available, the evidence as it is, with a
+        :class:`~hskit.errors.NotExactWarning` (:mod:`hskit.live.budget`).
 
         >>> evidence = kept.exact(live.segments)  # doctest: +SKIP
         """
@@ -151,8 +157,19 @@ class KeptEvidence:
         if not self._gaps:
             return evidence
         again = np.array(sorted(self._gaps), dtype=np.int64)
+        rows = self._rows_of(segments["stream"].to_numpy(), again)
+        if not affordable(len(rows), EVIDENCE_BYTES_PER_ROW):
+            warnings.warn(
+                f"the evidence of the {counted(len(again), 'long connection')} followed "
+                f"from windows was not computed whole again: that needs "
+                f"{needed_text(len(rows), EVIDENCE_BYTES_PER_ROW)}; it stays grown from "
+                "windows",
+                NotExactWarning,
+                stacklevel=2,
+            )
+            return evidence
         self._windows, self._gaps = {}, {}
-        fresh = _evidence_of(segments.iloc[self._rows_of(segments["stream"].to_numpy(), again)])
+        fresh = _evidence_of(segments.iloc[rows])
         self.evidence = concat_evidence([_of_streams(evidence, again, keep=False), fresh])
         return self.evidence
 

@@ -15,6 +15,7 @@ new capture end, and puts the rows back in stream order: the tables equal
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +23,10 @@ import pandas as pd
 
 from hskit.capture import Capture
 from hskit.classify import classify
+from hskit.errors import NotExactWarning
+from hskit.live.budget import CLASSIFY_BYTES_PER_ROW, affordable, needed_text
 from hskit.schema import SYN, TCP_STATES
+from hskit.wording import counted
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -153,7 +157,10 @@ class Classified:
 
     def exact(self, segments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The tables with the followed streams classified again, all their rows (what
-        ``hskit.classify`` of ``segments`` gives, at the cost of those streams).
+        ``hskit.classify`` of ``segments`` gives, at the cost of those streams); where
+        that needs more memory than is available (:mod:`hskit.live.budget`), the tables
+        as they are, with a :class:`~hskit.errors.NotExactWarning`, and the streams
+        still :attr:`followed`.
 
         >>> connections, states = tables.exact(segments)  # doctest: +SKIP
         """
@@ -163,8 +170,19 @@ class Classified:
         if not self.followed:
             return self.tables
         again = np.array(sorted(self.followed), dtype=np.int64)
+        rows = self._rows_of(segments["stream"].to_numpy(), again)
+        if not affordable(len(rows), CLASSIFY_BYTES_PER_ROW):
+            warnings.warn(
+                f"the {counted(len(again), 'long connection')} followed from windows "
+                "were not classified whole again: that needs "
+                f"{needed_text(len(rows), CLASSIFY_BYTES_PER_ROW)}; their rows stay grown "
+                "from windows (hskit.load of the ring needs as much to classify them)",
+                NotExactWarning,
+                stacklevel=2,
+            )
+            return self.tables
         self.followed, self._windows = set(), {}
-        fresh = classify(segments.iloc[self._rows_of(segments["stream"].to_numpy(), again)])
+        fresh = classify(segments.iloc[rows])
         return self._replaced(segments, again, fresh, self._nothing_grown())
 
     def _nothing_grown(self) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,0 +1,100 @@
+"""A live capture's last, whole computation of its long connections is skipped, with a
+warning, where the memory it needs is not available (instead of the process being
+killed for memory), and the tables stay those grown from windows.
+
+The budget reads ``/proc/meminfo`` and a cgroup's limit; the tests give it files of
+their own, and a sample capture whose longer connections are followed from windows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hskit
+from hskit.errors import NotExactWarning
+from hskit.live import budget
+from hskit.live.evidence import KeptEvidence
+from hskit.live.incremental import Classified
+from tests.test_live_incremental import SMALL, _rows_so_far
+
+#: a sample whose longer connections the SMALL thresholds follow from windows.
+SAMPLE = "loss"
+
+
+def _fed(tables: Classified | KeptEvidence) -> pd.DataFrame:
+    """Feed the sample to ``tables`` in pieces, as a live capture does; the rows."""
+    segments = hskit.load(hskit.samples.path(SAMPLE), progress=False).segments
+    ends = np.unique(np.linspace(0, len(segments), 13).astype(int))[1:]
+    start = 0
+    for end in ends:
+        rows = _rows_so_far(segments, end)
+        if isinstance(tables, Classified):
+            touched = np.unique(rows["stream"].to_numpy(np.int64)[start:])
+            tables.update(rows, touched if start else None)
+        else:
+            tables.update(rows)
+        start = end
+    assert tables.followed, "the sample should have connections followed from windows"
+    return rows
+
+
+def _memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, available_kb: int) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(f"MemTotal: 999999999 kB\nMemAvailable: {available_kb} kB\n")
+    monkeypatch.setattr(budget, "MEMINFO", meminfo)
+    monkeypatch.setattr(budget, "CGROUP", tmp_path / "no-cgroup")
+
+
+def test_without_the_memory_the_tables_stay_grown_and_a_warning_says_how_much(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    classified = Classified(**SMALL)
+    rows = _fed(classified)
+    connections, states = classified.tables
+    _memory(tmp_path, monkeypatch, available_kb=1)
+    with pytest.warns(NotExactWarning, match=r"not classified whole again: that needs about"):
+        exact = classified.exact(rows)
+    pd.testing.assert_frame_equal(exact[0], connections)
+    pd.testing.assert_frame_equal(exact[1], states)
+    assert classified.followed
+    _memory(tmp_path, monkeypatch, available_kb=10**9)
+    whole = classified.exact(rows)
+    truth = hskit.classify(rows)
+    pd.testing.assert_frame_equal(whole[0], truth[0])
+    pd.testing.assert_frame_equal(whole[1], truth[1])
+    assert not classified.followed
+
+
+def test_without_the_memory_the_evidence_stays_grown_and_a_warning_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = KeptEvidence(**SMALL)
+    rows = _fed(kept)
+    grown = kept.evidence
+    _memory(tmp_path, monkeypatch, available_kb=1)
+    with pytest.warns(NotExactWarning, match=r"not computed whole again: that needs about"):
+        assert kept.exact(rows) is grown
+    assert kept.followed
+    _memory(tmp_path, monkeypatch, available_kb=10**9)
+    kept.exact(rows)
+    assert not kept.followed
+
+
+def test_a_cgroup_limit_below_meminfo_is_what_is_available(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _memory(tmp_path, monkeypatch, available_kb=8_000_000)
+    assert budget.available_memory() == 8_000_000 * 1024
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    (cgroup / "memory.max").write_text("3000000000\n")
+    (cgroup / "memory.current").write_text("1000000000\n")
+    monkeypatch.setattr(budget, "CGROUP", cgroup)
+    assert budget.available_memory() == 2_000_000_000
+    assert budget.affordable(6_000_000, 300) and not budget.affordable(7_000_000, 300)
+    (cgroup / "memory.max").write_text("max\n")
+    assert budget.available_memory() == 8_000_000 * 1024
