@@ -98,3 +98,51 @@ def test_a_cgroup_limit_below_meminfo_is_what_is_available(
     assert budget.affordable(6_000_000, 300) and not budget.affordable(7_000_000, 300)
     (cgroup / "memory.max").write_text("max\n")
     assert budget.available_memory() == 8_000_000 * 1024
+
+
+def _pcap_pieces(capture: Path, folder: Path, pieces: int) -> list[Path]:
+    """``capture`` (a little-endian pcap) cut into ``pieces`` pcap files of whole records,
+    as a ring of files (the records' own bytes, the global header copied)."""
+    data = capture.read_bytes()
+    header, at, records = data[:24], 24, []
+    while at < len(data):
+        length = int.from_bytes(data[at + 8 : at + 12], "little")
+        records.append(data[at : at + 16 + length])
+        at += 16 + length
+    paths = []
+    for number, part in enumerate(np.array_split(np.arange(len(records)), pieces)):
+        path = folder / f"ring_{number:05d}.pcap"
+        path.write_bytes(header + b"".join(records[k] for k in part))
+        paths.append(path)
+    return paths
+
+
+def test_a_live_capture_that_could_not_classify_whole_says_so_in_its_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample handed as a ring of 4 files to a live capture whose long connections are
+    followed from windows (SMALL); once stopped, with no memory available: the final
+    snapshot is not exact, and the view's status line says why."""
+    from functools import partial
+
+    from hskit.live import capture as live_capture
+    from tests.test_live_view import TIMEOUT, ReplayedRing
+
+    monkeypatch.setattr(live_capture, "Classified", partial(Classified, **SMALL))
+    ring = ReplayedRing(tmp_path)
+    live = live_capture.LiveCapture(ring)  # type: ignore[arg-type]
+    for number, path in enumerate(_pcap_pieces(hskit.samples.path(SAMPLE), tmp_path, 4)):
+        ring.hand(path)
+        assert live.wait(since=number, timeout=TIMEOUT)
+        live.snapshot()  # the tables of each file, as the view makes them
+    live.stop()
+    _memory(tmp_path, monkeypatch, available_kb=1)
+    with pytest.warns(NotExactWarning):
+        view = live.view(refresh=0.0)
+    view.close()
+    snapshot = live.snapshot()
+    assert snapshot.final and not snapshot.exact
+    assert "long connections not classified whole" in view.status.value
+    _memory(tmp_path, monkeypatch, available_kb=10**9)
+    whole = hskit.load(hskit.samples.path(SAMPLE), progress=False)
+    assert len(snapshot.connections) == len(whole.connections)

@@ -107,14 +107,18 @@ class Snapshot:
     ready_at: float
     #: when the newest ring file in it was closed (None before the first).
     newest_closed_at: float | None
-    #: the capture had ended and every connection was classified whole (no followed
-    #: long connection's row grown from a window, see :mod:`hskit.live.incremental`),
-    #: unless that needed more memory than was available (a ``NotExactWarning`` said so).
+    #: the capture had ended (every connection classified whole but where ``exact`` is
+    #: False).
     final: bool = False
     #: how many times the tables were merged and classified again from the first part
     #: (the ring dropped a file): a snapshot's segments grow those of the one before
     #: only within one generation.
     generation: int = 0
+    #: no long connection's row is grown from a window (see :mod:`hskit.live.
+    #: incremental`): False while the capture runs, if it has one, and once it has ended
+    #: if classifying it whole needed more memory than was available (a
+    #: ``NotExactWarning`` said how much).
+    exact: bool = True
 
 
 class LiveCapture:
@@ -258,6 +262,7 @@ class LiveCapture:
                     newest,
                     final=ended,
                     generation=self._generation,
+                    exact=not self._classified.followed,
                 )
             return self._snapshot
 

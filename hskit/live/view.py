@@ -28,7 +28,7 @@ from hskit.views.widgets import Quiet, ladder_widget
 from hskit.wording import counted
 
 if TYPE_CHECKING:
-    from hskit.live.capture import LiveCapture
+    from hskit.live.capture import LiveCapture, Snapshot
 
 #: rows of the latest-connections list.
 LATEST = 12
@@ -96,7 +96,7 @@ class LiveView(Quiet, widgets.VBox):
             self.new_plot.figure = new_connections_figure(connections)
             self.rtt_plot.figure = rtt_percentiles_figure(connections)
             self._update_latest(connections)
-            self.status.value = self._status_html(snapshot.files, connections)
+            self.status.value = self._status_html(snapshot)
             self.files_shown = snapshot.files
             self.updates += 1
         self.live.findings_later(FINDINGS_EVERY, self._show_findings)
@@ -107,12 +107,20 @@ class LiveView(Quiet, widgets.VBox):
         with self._lock:
             self.findings.value = self._findings_html(findings, files)
 
-    def _status_html(self, files: int, connections: pd.DataFrame) -> str:
+    def _status_html(self, snapshot: Snapshot) -> str:
         state = "capturing" if self.live.running else "stopped"
+        connections = snapshot.connections
+        short = (
+            "; <b>long connections not classified whole</b> (not enough memory: their rows"
+            " are grown from windows of their segments)"
+            if snapshot.final and not snapshot.exact
+            else ""
+        )
         return (
             f"<b>{html.escape(self.live.recorder.settings.interface)}</b> ({state}): "
-            f"{counted(files, 'ring file')}, {counted(len(connections), 'connection')}, "
-            f"{int((connections['termination'] == 'open').sum())} open"
+            f"{counted(snapshot.files, 'ring file')}, "
+            f"{counted(len(connections), 'connection')}, "
+            f"{int((connections['termination'] == 'open').sum())} open{short}"
         )
 
     def _findings_html(self, findings: pd.DataFrame, files: int) -> str:
