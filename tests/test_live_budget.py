@@ -19,7 +19,7 @@ from hskit.errors import NotExactWarning
 from hskit.live import budget
 from hskit.live.evidence import KeptEvidence
 from hskit.live.incremental import Classified
-from tests.test_live_incremental import SMALL, _rows_so_far
+from tests.test_live_incremental import SMALL, growing
 
 #: a sample whose longer connections the SMALL thresholds follow from windows.
 SAMPLE = "loss"
@@ -28,16 +28,11 @@ SAMPLE = "loss"
 def _fed(tables: Classified | KeptEvidence) -> pd.DataFrame:
     """Feed the sample to ``tables`` in pieces, as a live capture does; the rows."""
     segments = hskit.load(hskit.samples.path(SAMPLE), progress=False).segments
-    ends = np.unique(np.linspace(0, len(segments), 13).astype(int))[1:]
-    start = 0
-    for end in ends:
-        rows = _rows_so_far(segments, end)
+    for rows, touched in growing(segments, 12):
         if isinstance(tables, Classified):
-            touched = np.unique(rows["stream"].to_numpy(np.int64)[start:])
-            tables.update(rows, touched if start else None)
+            tables.update(rows, touched)
         else:
             tables.update(rows)
-        start = end
     assert tables.followed, "the sample should have connections followed from windows"
     return rows
 

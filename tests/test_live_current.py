@@ -19,7 +19,7 @@ import hskit
 from hskit.live.current import CurrentStates
 from hskit.live.incremental import Classified
 from tests.conftest import SAMPLE_CAPTURES
-from tests.test_live_incremental import SMALL, _rows_so_far
+from tests.test_live_incremental import SMALL, growing
 
 #: pieces each capture is cut into (rows, about evenly).
 PIECES = 12
@@ -57,15 +57,10 @@ def test_current_states_grown_with_the_replaced_streams_follow_the_rule(
     with ``SMALL``), then ``exact``; after each, the kept current states."""
     segments = hskit.load(capture, progress=False).segments
     classified, current = Classified(**thresholds), CurrentStates()
-    ends = np.unique(np.linspace(0, len(segments), PIECES + 1).astype(int))[1:]
-    start = 0
-    for end in ends:
-        rows = _rows_so_far(segments, end)
-        touched = np.unique(rows["stream"].to_numpy(np.int64)[start:])
-        connections, states = classified.update(rows, touched if start else None)
+    for rows, touched in growing(segments, PIECES):
+        connections, states = classified.update(rows, touched)
         current.update(states, classified.replaced, classified.end)
         assert_rule_holds(current, connections, states, float(rows["time"].max()))
-        start = end
     connections, states = classified.exact(rows)
     current.update(states, classified.replaced, classified.end)
     assert_rule_holds(current, connections, states, float(rows["time"].max()))

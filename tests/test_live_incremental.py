@@ -8,7 +8,9 @@ column of connections and states.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,9 @@ import hskit
 from hskit.direction import from_client
 from hskit.live.incremental import Classified, _classified_apart
 from tests.conftest import SAMPLE_CAPTURES
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 #: pieces each capture is cut into (rows, about evenly).
 PIECES = 12
@@ -35,21 +40,31 @@ def _rows_so_far(segments: pd.DataFrame, end: int) -> pd.DataFrame:
     return rows
 
 
-def _equal_to_the_whole_after_every_piece(
-    segments: pd.DataFrame, tables: Classified, pieces: int
-) -> None:
-    """Feed ``segments`` to ``tables`` in ``pieces`` and check, after each, that its
-    tables equal ``hskit.classify`` of every row so far."""
+def growing(
+    segments: pd.DataFrame, pieces: int
+) -> Iterator[tuple[pd.DataFrame, npt.NDArray[np.int64] | None]]:
+    """``segments`` grown in ``pieces`` steps, as a live capture sees them: the rows so
+    far (:func:`_rows_so_far`) and the streams the step's new rows touched (None at the
+    first step: everything is new)."""
     ends = np.unique(np.linspace(0, len(segments), pieces + 1).astype(int))[1:]
     start = 0
     for end in ends:
         rows = _rows_so_far(segments, end)
         touched = np.unique(rows["stream"].to_numpy(np.int64)[start:])
-        connections, states = tables.update(rows, touched if start else None)
+        yield rows, touched if start else None
+        start = end
+
+
+def _equal_to_the_whole_after_every_piece(
+    segments: pd.DataFrame, tables: Classified, pieces: int
+) -> None:
+    """Feed ``segments`` to ``tables`` in ``pieces`` and check, after each, that its
+    tables equal ``hskit.classify`` of every row so far."""
+    for rows, touched in growing(segments, pieces):
+        connections, states = tables.update(rows, touched)
         truth_connections, truth_states = hskit.classify(rows)
         pd.testing.assert_frame_equal(connections, truth_connections)
         pd.testing.assert_frame_equal(states, truth_states)
-        start = end
 
 
 @pytest.mark.parametrize("capture", SAMPLE_CAPTURES, ids=lambda p: p.name)

@@ -12,7 +12,10 @@ True
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+
+from hskit.errors import NotExactWarning
 
 #: bytes per row ``hskit.classify`` of one long connection takes beyond its rows (213
 #: measured on a 3.9M-segment connection), plus the copy of the rows it is given (73).
@@ -69,3 +72,21 @@ def needed_text(rows: int, per_row: int) -> str:
     available = available_memory()
     have = "unknown" if available is None else f"{available / 1e9:.1f} GB"
     return f"about {rows * per_row / 1e9:.1f} GB for {rows:,} segments, {have} available"
+
+
+def fits_whole(rows: int, per_row: int, *, skipped: str, kept: str) -> bool:
+    """Whether a whole computation of ``rows`` fits (:func:`affordable`); where it does
+    not, a :class:`~hskit.errors.NotExactWarning` to the caller's caller: ``skipped``,
+    what it needs and has, then ``kept``.
+
+    >>> fits_whole(10, 300, skipped="the tables were not computed", kept="kept")
+    True
+    """
+    if affordable(rows, per_row):
+        return True
+    warnings.warn(
+        f"{skipped}: that needs {needed_text(rows, per_row)}; {kept}",
+        NotExactWarning,
+        stacklevel=3,
+    )
+    return False

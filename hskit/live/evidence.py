@@ -15,7 +15,6 @@ connection is followed from a window of its rows instead (see the class), as
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -25,8 +24,7 @@ import pandas as pd
 from hskit.analysis import analyze
 from hskit.diagnose.evidence import Evidence, concat_evidence, stream_evidence
 from hskit.diagnose.window import segment_signs, stall_gaps
-from hskit.errors import NotExactWarning
-from hskit.live.budget import EVIDENCE_BYTES_PER_ROW, affordable, needed_text
+from hskit.live.budget import EVIDENCE_BYTES_PER_ROW, fits_whole
 from hskit.live.incremental import (
     CONTEXT,
     HEAD,
@@ -158,15 +156,13 @@ class KeptEvidence:
             return evidence
         again = np.array(sorted(self._gaps), dtype=np.int64)
         rows = self._rows_of(segments["stream"].to_numpy(), again)
-        if not affordable(len(rows), EVIDENCE_BYTES_PER_ROW):
-            warnings.warn(
-                f"the evidence of the {counted(len(again), 'long connection')} followed "
-                f"from windows was not computed whole again: that needs "
-                f"{needed_text(len(rows), EVIDENCE_BYTES_PER_ROW)}; it stays grown from "
-                "windows",
-                NotExactWarning,
-                stacklevel=2,
-            )
+        if not fits_whole(
+            len(rows),
+            EVIDENCE_BYTES_PER_ROW,
+            skipped=f"the evidence of the {counted(len(again), 'long connection')} followed "
+            "from windows was not computed whole again",
+            kept="it stays grown from windows",
+        ):
             return evidence
         self._windows, self._gaps = {}, {}
         fresh = _evidence_of(segments.iloc[rows])

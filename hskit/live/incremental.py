@@ -15,7 +15,6 @@ new capture end, and puts the rows back in stream order: the tables equal
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,8 +22,7 @@ import pandas as pd
 
 from hskit.capture import Capture
 from hskit.classify import classify
-from hskit.errors import NotExactWarning
-from hskit.live.budget import CLASSIFY_BYTES_PER_ROW, affordable, needed_text
+from hskit.live.budget import CLASSIFY_BYTES_PER_ROW, fits_whole
 from hskit.schema import SYN, TCP_STATES
 from hskit.wording import counted
 
@@ -171,15 +169,14 @@ class Classified:
             return self.tables
         again = np.array(sorted(self.followed), dtype=np.int64)
         rows = self._rows_of(segments["stream"].to_numpy(), again)
-        if not affordable(len(rows), CLASSIFY_BYTES_PER_ROW):
-            warnings.warn(
-                f"the {counted(len(again), 'long connection')} followed from windows "
-                "were not classified whole again: that needs "
-                f"{needed_text(len(rows), CLASSIFY_BYTES_PER_ROW)}; their rows stay grown "
-                "from windows (hskit.load of the ring needs as much to classify them)",
-                NotExactWarning,
-                stacklevel=2,
-            )
+        if not fits_whole(
+            len(rows),
+            CLASSIFY_BYTES_PER_ROW,
+            skipped=f"the {counted(len(again), 'long connection')} followed from windows "
+            "were not classified whole again",
+            kept="their rows stay grown from windows (hskit.load of the ring needs as "
+            "much to classify them)",
+        ):
             return self.tables
         self.followed, self._windows = set(), {}
         fresh = classify(segments.iloc[rows])
