@@ -32,6 +32,7 @@ from hskit.live.incremental import (
     counted_rows,
     first_rows,
     followable,
+    rows_from_first,
     trimmed,
     window_of,
 )
@@ -135,7 +136,7 @@ class KeptEvidence:
             self._gaps.pop(number, None)
         new = np.flatnonzero(np.isin(stream[before:], long)) + before
         window = np.sort(np.concatenate([np.zeros(0, np.int64), *(windows[n] for n in long)]))
-        grown = np.sort(np.concatenate([self._rows_of(stream, again), window, new]))
+        grown = np.sort(np.concatenate([rows_from_first(stream, self._first, again), window, new]))
         now, was = _evidence_apart(segments, grown, window)
         fresh = _of_streams(now, again)
         if len(long):
@@ -155,7 +156,7 @@ class KeptEvidence:
         if not self._gaps:
             return evidence
         again = np.array(sorted(self._gaps), dtype=np.int64)
-        rows = self._rows_of(segments["stream"].to_numpy(), again)
+        rows = rows_from_first(segments["stream"].to_numpy(), self._first, again)
         if not fits_whole(
             len(rows),
             EVIDENCE_BYTES_PER_ROW,
@@ -168,16 +169,6 @@ class KeptEvidence:
         fresh = _evidence_of(segments.iloc[rows])
         self.evidence = concat_evidence([_of_streams(evidence, again, keep=False), fresh])
         return self.evidence
-
-    def _rows_of(
-        self, stream: npt.NDArray[np.unsignedinteger], numbers: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.int64]:
-        """The positions of the rows of the streams ``numbers``, found from the first row
-        of the earliest of them on."""
-        if not len(numbers):
-            return np.zeros(0, np.int64)
-        start = int(self._first[numbers].min())
-        return np.flatnonzero(np.isin(stream[start:], numbers)) + start
 
     def _fits(
         self,
@@ -200,7 +191,7 @@ class KeptEvidence:
             return False
         if number not in self._gaps:
             stream = segments["stream"].to_numpy()
-            mine = self._rows_of(stream, np.array([number]))
+            mine = rows_from_first(stream, self._first, np.array([number]))
             self._gaps[number] = _open_gap(segments, mine[mine <= window[-1]])
         return bool(np.isin(self._gaps[number].first, window))
 

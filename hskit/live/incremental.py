@@ -138,7 +138,7 @@ class Classified:
         long = followable(segments, touched, counts, before, self.long)
         new = np.flatnonzero(np.isin(stream[before:], long)) + before
         base = self._base(stream, long, before)
-        short = self._rows_of(stream, np.setdiff1d(touched, long))
+        short = rows_from_first(stream, self._first, np.setdiff1d(touched, long))
         fresh, was, now = _classified_apart(segments, [short, base, np.concatenate([base, new])])
         grown = self._grown(stream, new, was, now)
         followed = grown[0].index.to_numpy(np.int64)
@@ -168,7 +168,7 @@ class Classified:
         if not self.followed:
             return self.tables
         again = np.array(sorted(self.followed), dtype=np.int64)
-        rows = self._rows_of(segments["stream"].to_numpy(), again)
+        rows = rows_from_first(segments["stream"].to_numpy(), self._first, again)
         if not fits_whole(
             len(rows),
             CLASSIFY_BYTES_PER_ROW,
@@ -216,16 +216,6 @@ class Classified:
             _open_ends_moved(_in_stream_order(kept_states, fresh_states, grown_states), self._end),
         )
         return self.tables
-
-    def _rows_of(
-        self, stream: npt.NDArray[np.unsignedinteger], numbers: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.int64]:
-        """The positions of the rows of the streams ``numbers`` (each seen already), found
-        from the first row of the earliest of them on, not in the whole table."""
-        if not len(numbers):
-            return np.zeros(0, np.int64)
-        start = int(self._first[numbers].min())
-        return np.flatnonzero(np.isin(stream[start:], numbers)) + start
 
     def _base(
         self, stream: npt.NDArray[np.int64], long: npt.NDArray[np.int64], before: int
@@ -384,6 +374,24 @@ def _classified_apart(
             pieces.append(piece.assign(stream=(numbers[low:high] - k * span).astype(np.uint32)))
         apart.append((pieces[0], pieces[1]))
     return apart
+
+
+def rows_from_first(
+    stream: npt.NDArray[np.unsignedinteger],
+    first: npt.NDArray[np.int64],
+    numbers: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """The positions of the rows of the streams ``numbers`` (each seen already) in a
+    table's ``stream`` column, found from the first row of the earliest of them on
+    (``first``: each stream's first row, :func:`first_rows`), not in the whole table.
+
+    >>> rows_from_first(np.array([0, 1, 0, 2, 1]), np.array([0, 1, 3]), np.array([1])).tolist()
+    [1, 4]
+    """
+    if not len(numbers):
+        return np.zeros(0, np.int64)
+    start = int(first[numbers].min())
+    return np.flatnonzero(np.isin(stream[start:], numbers)) + start
 
 
 def counted_rows(
