@@ -142,7 +142,7 @@ def test_a_loop_refuses_arguments_of_another_type(arguments: tuple, message: str
 
 
 def test_scalars_and_tuples_are_checked_too() -> None:
-    slots, keys = np.full(8, -1, np.int64), np.zeros(4, np.int64)
+    slots, keys = np.full(8, -1, np.int32), np.zeros(4, np.int64)
     ids = np.empty(1, np.int64)
     args = (np.array([5]), np.array([1]), slots, keys, keys.copy())
     assert numbering.pair_ids(*args, np.int64(0), ids) == 1

@@ -22,6 +22,9 @@ Int = npt.NDArray[np.int64]
 
 #: keys reserved at first
 _FIRST_CAPACITY = 16
+#: the most keys a registry holds: its hash table's slots are int32 ids (half the memory
+#: of int64 slots; the table has at least twice as many slots as keys)
+_MOST_KEYS = 2**30
 
 
 class KeyIds:
@@ -35,7 +38,7 @@ class KeyIds:
     def __init__(self) -> None:
         self._first = np.zeros(_FIRST_CAPACITY, dtype=np.int64)
         self._second = np.zeros(_FIRST_CAPACITY, dtype=np.int64)
-        self._slots = np.full(2 * _FIRST_CAPACITY, -1, dtype=np.int64)
+        self._slots = np.full(2 * _FIRST_CAPACITY, -1, dtype=np.int32)
         self._count = 0
 
     def __len__(self) -> int:
@@ -70,10 +73,12 @@ class KeyIds:
         if keys <= len(self._first):
             return
         capacity = max(keys, 2 * len(self._first))
+        if capacity > _MOST_KEYS:
+            raise OverflowError(f"more than {_MOST_KEYS} distinct keys: ids are 32-bit")
         first, second = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
         first[: self._count] = self._first[: self._count]
         second[: self._count] = self._second[: self._count]
         self._first, self._second = first, second
-        self._slots = np.full(1 << (2 * capacity - 1).bit_length(), -1, dtype=np.int64)
+        self._slots = np.full(1 << (2 * capacity - 1).bit_length(), -1, dtype=np.int32)
         if numbering.rehash(self._first, self._second, self._count, self._slots) != self._count:
             raise RuntimeError("key table out of bounds (a bug in hskit.native.keys)")

@@ -11,7 +11,7 @@ The loops are compiled ahead of time (:mod:`hskit.compiled`); the modules that u
 them import this module on first use (where the loops are not built, numba: half a second).
 
 >>> import numpy as np
->>> slots, first, second = np.full(8, EMPTY), np.zeros(4, np.int64), np.zeros(4, np.int64)
+>>> slots, first, second = np.full(8, EMPTY, np.int32), np.zeros(4, np.int64), np.zeros(4, np.int64)
 >>> ids = np.empty(3, np.int64)
 >>> pair_ids(np.array([5, 6, 5]), np.array([1, 1, 1]), slots, first, second, 0, ids)
 2
@@ -29,6 +29,10 @@ from hskit.schema import ACK, SYN
 
 Int = npt.NDArray[np.int64]
 Bool = npt.NDArray[np.bool_]
+#: hash table slots: key ids (:data:`EMPTY` for none)
+Slots = npt.NDArray[np.int32]
+#: sequence numbers kept per endpoint pair and direction
+Seq = npt.NDArray[np.uint32]
 
 #: a free slot of a hash table
 EMPTY = -1
@@ -55,9 +59,9 @@ def _slot(first: int, second: int, mask: int) -> int:
     return (h ^ (h >> 31)) & mask
 
 
-@exported("int64(int64[::1], int64[::1], int64[::1], int64[::1], int64[::1], int64, int64[::1])")
+@exported("int64(int64[::1], int64[::1], int32[::1], int64[::1], int64[::1], int64, int64[::1])")
 def pair_ids(
-    first: Int, second: Int, slots: Int, key_first: Int, key_second: Int, count: int, out: Int
+    first: Int, second: Int, slots: Slots, key_first: Int, key_second: Int, count: int, out: Int
 ) -> int:
     """Write the id of each ``(first[i], second[i])`` to ``out[i]``, registering new pairs
     as ids ``count, count + 1, ...`` in ``key_first``/``key_second``; return the new count.
@@ -105,8 +109,8 @@ def pair_ids(
     return count
 
 
-@exported("int64(int64[::1], int64[::1], int64, int64[::1])")
-def rehash(key_first: Int, key_second: Int, count: int, slots: Int) -> int:
+@exported("int64(int64[::1], int64[::1], int64, int32[::1])")
+def rehash(key_first: Int, key_second: Int, count: int, slots: Slots) -> int:
     """Fill empty ``slots`` with the ``count`` registered pairs; return ``count``."""
     mask = len(slots) - 1
     if len(slots) < 2 * count or count > min(len(key_first), len(key_second)):
@@ -121,12 +125,12 @@ def rehash(key_first: Int, key_second: Int, count: int, slots: Int) -> int:
 
 @exported(
     "int64(int64[::1], boolean[::1], int64[::1], int64[::1], int64[::1], boolean[::1], "
-    "int64[::1], boolean[:, ::1], int64[:, ::1], int64[:, ::1], int64, int64[::1], int64[::1], "
+    "int64[::1], boolean[:, ::1], uint32[:, ::1], uint32[:, ::1], int64, int64[::1], int64[::1], "
     "int64[::1])"
 )
 def number_streams(
     pair: Int, direction: Bool, flags: Int, seq: Int, ack: Int, analyzed: Bool,
-    pair_stream: Int, base_set: Bool, base: Int, rel_base: Int, count: int,
+    pair_stream: Int, base_set: Bool, base: Seq, rel_base: Seq, count: int,
     stream: Int, rel_seq: Int, rel_ack: Int,
 ) -> int:  # fmt: skip
     """Number the conversations of rows in capture order, as Wireshark's TCP dissector does;

@@ -81,8 +81,8 @@ class StreamCarry:
         #: per endpoint pair and direction: is the latest conversation's base set, to what,
         #: and what its relative numbers subtract
         self._base_set = np.zeros((0, 2), dtype=bool)
-        self._base = np.zeros((0, 2), dtype=np.int64)
-        self._rel_base = np.zeros((0, 2), dtype=np.int64)
+        self._base = np.zeros((0, 2), dtype=np.uint32)
+        self._rel_base = np.zeros((0, 2), dtype=np.uint32)
         #: streams numbered so far
         self.count = 0
 
@@ -127,7 +127,7 @@ class StreamCarry:
         stream = np.full(capacity, -1, dtype=np.int64)
         stream[:known] = self._stream
         self._stream = stream
-        for name, dtype in (("_base_set", bool), ("_base", np.int64), ("_rel_base", np.int64)):
+        for name, dtype in (("_base_set", bool), ("_base", np.uint32), ("_rel_base", np.uint32)):
             grown = np.zeros((capacity, 2), dtype=dtype)
             grown[:known] = getattr(self, name)
             setattr(self, name, grown)
