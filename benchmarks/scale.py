@@ -36,7 +36,10 @@ fresh call per size, above, is at the mercy of the minute it runs in).
 loaded in turn in one process after a warm-up, R rounds of two loads each: best and
 median µs/segment, the large/small ratios (time per segment flat?) and the pcapng/pcap
 rates, measured in the same minutes (single steady figures in separate processes, in
-the table, vary by 20-40 % from run to run).
+the table, vary by 20-40 % from run to run). Beside the wall time, each load's user and
+system CPU time per segment and its page faults per MB of table (``getrusage``): the
+kernel's share, first touching the table's pages, depends on the page size it gives,
+and NumPy asks for huge pages (``madvise``) only for arrays of 4 MB or more.
 
 ``--convert-cap MB`` also runs ``hskit summary`` and ``hskit convert`` of the
 ``--cap-sizes`` captures (default: the two largest sizes), with their defaults, inside a
@@ -327,23 +330,30 @@ def fresh_first_calls(small: int, large: int, rounds: int) -> list[str]:
 
 
 #: one process: each kind at both sizes loaded once, then ``rounds`` rounds of two loads
-#: of each, sizes and kinds in turn; prints µs/segment lists as JSON.
+#: of each, sizes and kinds in turn; prints, as JSON, each load's wall time, user and
+#: system CPU time per segment (µs) and its page faults per MB of the segments table.
 INTERLEAVED = """
-import json, sys, time, hskit
+import json, resource, sys, time, hskit
 rounds, small, large = (int(a) for a in sys.argv[1:4])
 paths = {(n, kind): sys.argv[4].format(n=n, kind=kind) for n in (small, large)
          for kind in ("pcap", "pcapng")}
 def per_segment(path):
+    before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     cap = hskit.load(path, backend="native", progress=False)
-    return (time.perf_counter() - start) / len(cap.segments) * 1e6
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    rows, table_mb = len(cap.segments), cap.segments.memory_usage(deep=True).sum() / 2**20
+    return {"wall": wall / rows * 1e6, "user": (after.ru_utime - before.ru_utime) / rows * 1e6,
+            "system": (after.ru_stime - before.ru_stime) / rows * 1e6,
+            "faults_per_mb": (after.ru_minflt - before.ru_minflt) / table_mb}
 for path in paths.values():
     per_segment(path)
-times = {f"{n} {kind}": [] for n, kind in paths}
+loads = {f"{n} {kind}": [] for n, kind in paths}
 for _ in range(rounds):
     for (n, kind), path in paths.items():
-        times[f"{n} {kind}"] += [per_segment(path), per_segment(path)]
-print(json.dumps(times))
+        loads[f"{n} {kind}"] += [per_segment(path), per_segment(path)]
+print(json.dumps(loads))
 """
 
 
@@ -354,17 +364,26 @@ def steady_interleaved(small: int, large: int, rounds: int) -> list[str]:
     pattern = str(CACHE / "copies-{n}x.{kind}")
     output = run([sys.executable, "-c", PRELUDE + INTERLEAVED, str(rounds), str(small),
                   str(large), pattern]).output  # fmt: skip
-    times = json.loads(output)
+    loads = json.loads(output)
+    times = {key: [load["wall"] for load in values] for key, values in loads.items()}
     best = {key: min(values) for key, values in times.items()}
     middle = {key: statistics.median(values) for key, values in times.items()}
+    cpu = {key: {what: statistics.median(load[what] for load in values)
+                 for what in ("user", "system", "faults_per_mb")}
+           for key, values in loads.items()}  # fmt: skip
     lines = [
-        f"{key.replace(' ', 'x ')}: best {best[key]:.3f}, median {middle[key]:.3f} us/seg"
+        f"{key.replace(' ', 'x ')}: best {best[key]:.3f}, median {middle[key]:.3f} us/seg; "
+        f"CPU median user {cpu[key]['user']:.3f}, system {cpu[key]['system']:.3f} us/seg; "
+        f"{cpu[key]['faults_per_mb']:.0f} page faults per MB of table"
         for key in times
     ]
     for kind in ("pcap", "pcapng"):
         low, high = f"{small} {kind}", f"{large} {kind}"
         ratios = f"best {best[high] / best[low]:.2f}, median {middle[high] / middle[low]:.2f}"
-        lines.append(f"{kind} {large}x / {small}x time per segment: {ratios}")
+        user = cpu[high]["user"] / cpu[low]["user"]
+        system = cpu[high]["system"] / cpu[low]["system"]
+        lines.append(f"{kind} {large}x / {small}x time per segment: {ratios}; "
+                     f"CPU median user {user:.2f}, system {system:.2f}")  # fmt: skip
     for n in (small, large):
         pcap, pcapng = f"{n} pcap", f"{n} pcapng"
         lines.append(f"{n}x pcapng / pcap rate: best {best[pcap] / best[pcapng]:.2f}, "
