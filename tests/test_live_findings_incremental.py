@@ -154,3 +154,23 @@ def test_live_findings_after_every_ring_file_equal_those_of_the_files_so_far_loa
     live.stop()
     assert len(ring) > 10 and {"refused", "no_answer", "syn_flood", "loss", "zero_window",
                                "retransmissions", "slow_handshake"} <= kinds  # fmt: skip
+
+
+def test_a_ring_that_keeps_every_file_holds_a_file_s_table_only_until_it_is_merged(
+    ring: list[Path], tmp_path: Path
+) -> None:
+    # ``files=None``: nothing is merged again, so the merged table is the only copy of
+    # the segments (each file's own table was held beside it before)
+    recorder = ReplayedRing(tmp_path)
+    live = LiveCapture(recorder)  # type: ignore[arg-type]
+    for count, path in enumerate(ring, start=1):
+        recorder.hand(path)
+        assert live.wait(since=count - 1, timeout=TIMEOUT)
+        segments = live.segments
+        assert live._parts == []
+        whole = tmp_path / f"first{count}.pcapng"
+        subprocess.run(["mergecap", "-a", "-w", str(whole), *map(str, ring[:count])],
+                       check=True)  # fmt: skip
+        pd.testing.assert_frame_equal(segments, hskit.load(whole, progress=False).segments)
+    live.stop()
+    assert live.snapshot().final and live._parts == []

@@ -128,6 +128,8 @@ class LiveCapture:
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.folder = recorder.settings.folder
+        #: the loaded ring files' tables not merged yet; with ``files=N``, the last N
+        #: (merged again from the first when the ring drops one).
         self._parts: list[Capture] = []
         self._files: list[RingFile] = []
         self._files_seen = 0
@@ -140,7 +142,8 @@ class LiveCapture:
         self._ended = False
         self._snapshot: Snapshot | None = None
         self._snapshot_lock = threading.Lock()
-        #: the parts merged and classified so far (guarded by the snapshot lock).
+        #: with ``files=N``, the parts merged and classified so far (guarded by the
+        #: snapshot lock).
         self._merged: list[Capture] = []
         self._merger = Merger(name=str(self.folder))
         self._classified = Classified()
@@ -269,22 +272,33 @@ class LiveCapture:
     def _appended(self, parts: list[Capture], *, final: bool) -> Capture:
         """``parts`` merged and classified, appending what is new since the last call
         (everything again when the ring dropped a part merged before), and the current
-        states taken in; ``final``: the followed long connections classified whole too."""
+        states taken in; ``final``: the followed long connections classified whole too.
+
+        With a ring that keeps every file (``files=None``) nothing is ever merged again,
+        so a part is let go once merged (the merger holds its rows): ``parts`` are then
+        only those not merged yet, and the segments are not held twice."""
+        keeps_all = self.recorder.settings.files is None
         merged = self._merged
-        grown = len(parts) >= len(merged) and all(
-            a is b for a, b in zip(parts, merged, strict=False)
+        grown = keeps_all or (
+            len(parts) >= len(merged) and all(a is b for a, b in zip(parts, merged, strict=False))
         )
         if not grown:
             self._merger, self._classified, merged = Merger(name=str(self.folder)), Classified(), []
             self._generation += 1
-        touched = [self._merger.add(part)[2] for part in parts[len(merged) :]]
+        first = self._merger.parts == 0
+        new = parts if keeps_all else parts[len(merged) :]
+        touched = [self._merger.add(part)[2] for part in new]
         streams = np.unique(np.concatenate([np.zeros(0, np.int64), *touched]))
-        tables = self._classified.update(self._merger.segments, streams if merged else None)
+        tables = self._classified.update(self._merger.segments, None if first else streams)
         self._current.update(tables[1], self._classified.replaced, self._classified.end)
         if final:
             tables = self._classified.exact(self._merger.segments)
             self._current.update(tables[1], self._classified.replaced, self._classified.end)
-        self._merged = list(parts)
+        if keeps_all:
+            with self._changed:  # the loader only appends to the list meanwhile
+                del self._parts[: len(new)]
+        else:
+            self._merged = list(parts)
         return ClassifiedCapture(self._merger.segments, self._merger.report, tables)
 
     @property

@@ -204,6 +204,11 @@ class Merger:
         self._clients = _Clients()
 
     @property
+    def parts(self) -> int:
+        """How many parts were added so far."""
+        return len(self._reports)
+
+    @property
     def segments(self) -> pd.DataFrame:
         """The merged segments table so far (its columns are views of the buffers)."""
         return self._table.frame() if self._table.rows else schema.empty_segments()
