@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import hskit
+from hskit.cli.live_commands import summary_text
 from hskit.errors import NotExactWarning
 from hskit.live import budget
 from hskit.live.evidence import KeptEvidence
@@ -138,6 +139,7 @@ def test_a_live_capture_that_could_not_classify_whole_says_so_in_its_view(
     snapshot = live.snapshot()
     assert snapshot.final and not snapshot.exact
     assert "long connections not classified whole" in view.status.value
+    assert "long connections not classified whole" in summary_text(live).splitlines()[1]
     _memory(tmp_path, monkeypatch, available_kb=10**9)
     whole = hskit.load(hskit.samples.path(SAMPLE), progress=False)
     assert len(snapshot.connections) == len(whole.connections)

@@ -335,6 +335,7 @@ def test_watch_prints_the_scripted_counts(lab: dict[str, str], tmp_path: Path) -
     summary = out[out.index(f"{ring}: ") :]
     total = COMPLETE + HALF_OPEN + 2
     assert f"{total} connections, 0 dropped by the capture" in summary.splitlines()[0]
+    assert "not classified whole" not in summary
     handshakes = summary.split("\n\n")[1].splitlines()
     assert handshakes[0].split() == ["handshake", "count"]
     assert {line.split()[0]: int(line.split()[1]) for line in handshakes[1:]} == {

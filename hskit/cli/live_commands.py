@@ -148,14 +148,22 @@ def latest_table(connections: pd.DataFrame) -> Table:
 
 
 def summary_text(live: LiveCapture) -> str:
-    """What ``hskit summary`` prints, for everything the live capture saw, and its drops."""
-    connections = live.connections
+    """What ``hskit summary`` prints, for everything the live capture saw, and its drops;
+    and, where the memory to classify its long connections whole was short at the end
+    (a ``NotExactWarning`` said how much), that their rows are grown from windows."""
+    snapshot = live.snapshot()
+    connections = snapshot.connections
     drops = live.drops
     lines = [
-        f"{live.folder}: {counted(len(live.segments), 'TCP segment')}, "
+        f"{live.folder}: {counted(len(snapshot.capture.segments), 'TCP segment')}, "
         f"{counted(len(connections), 'connection')}, "
         f"{'unknown' if drops is None else drops} dropped by the capture"
     ]
+    if not snapshot.exact:
+        lines.append(
+            "long connections not classified whole (not enough memory): their rows are "
+            "grown from windows of their segments"
+        )
     for column in COUNTED:
         lines += ["", format_counts(connections[column])]
     complete = connections.loc[connections["handshake"] == "complete", "handshake_time"]
