@@ -96,7 +96,7 @@ atexit.register(lambda: print("PEAK_KB=%d" % resource.getrusage(resource.RUSAGE_
 LOAD = (
     PRELUDE
     + """
-import gc, json, sys, time, hskit
+import gc, json, resource, sys, time, hskit
 paths = sys.argv[1:]
 repeats = 1
 if paths[0].startswith("--best-of="):  # time this many loads, keep the fastest
@@ -109,10 +109,13 @@ if "--warm-up" in paths:  # load these first: time (or measure) the steady state
                    progress=False)
 gc.collect()
 rss_before = own_peak_kb("VmRSS", reset=True)
+cpu = resource.getrusage(resource.RUSAGE_SELF)
 start = time.perf_counter()
 cap = hskit.load(paths[0] if len(paths) == 1 else paths, backend="native", progress=False)
 seconds = time.perf_counter() - start
+after = resource.getrusage(resource.RUSAGE_SELF)
 facts = {"seconds": seconds, "segments": len(cap.segments),
+         "user": after.ru_utime - cpu.ru_utime, "system": after.ru_stime - cpu.ru_stime,
          "own_peak_kb": own_peak_kb("VmHWM") - rss_before,
          "table_bytes": int(cap.segments.memory_usage(deep=True).sum())}
 for _ in range(repeats - 1):
@@ -308,23 +311,30 @@ def measure(n: int, only: tuple[str, ...] = MEASURES) -> list[tuple[str, ...]]:
 def fresh_first_calls(small: int, large: int, rounds: int) -> list[str]:
     """Each kind's load as the first call of a fresh process, at the ``small`` and the
     ``large`` size taken in turn, ``rounds`` times (so a busy minute weighs on both):
-    lines with the median and best µs/segment and the large/small ratio of the medians."""
-    per_segment: dict[tuple[int, str], list[float]] = {}
+    lines with the median and best µs/segment and the large/small ratio of the medians,
+    and the same ratio of the median user and system CPU time per segment."""
+    per_segment: dict[tuple[int, str], dict[str, list[float]]] = {}
     for _ in range(rounds):
         for n in (small, large):
             for what, paths in _inputs(n).items():
                 facts = json.loads(run([sys.executable, "-c", LOAD, *paths]).output)
-                per_segment.setdefault((n, what), []).append(
-                    facts["seconds"] / facts["segments"] * 1e6
-                )
+                times = per_segment.setdefault((n, what), {"wall": [], "user": [], "system": []})
+                for kind, seconds in times.items():
+                    key = "seconds" if kind == "wall" else kind
+                    seconds.append(facts[key] / facts["segments"] * 1e6)
     lines = []
     for what in _inputs(small):
         low, high = per_segment[(small, what)], per_segment[(large, what)]
-        ratio = statistics.median(high) / statistics.median(low)
+        ratio = {kind: statistics.median(high[kind]) / statistics.median(low[kind])
+                 for kind in low}  # fmt: skip
         lines.append(
-            f"{what}: {small}x {statistics.median(low):.3f} (best {min(low):.3f}) us/seg, "
-            f"{large}x {statistics.median(high):.3f} (best {min(high):.3f}); "
-            f"{large}x / {small}x {ratio:.2f}"
+            f"{what}: {small}x {statistics.median(low['wall']):.3f} "
+            f"(best {min(low['wall']):.3f}) us/seg, {large}x "
+            f"{statistics.median(high['wall']):.3f} (best {min(high['wall']):.3f}); "
+            f"{large}x / {small}x {ratio['wall']:.2f}; CPU median user "
+            f"{statistics.median(low['user']):.3f} -> {statistics.median(high['user']):.3f} "
+            f"({ratio['user']:.2f}), system {statistics.median(low['system']):.3f} -> "
+            f"{statistics.median(high['system']):.3f} ({ratio['system']:.2f})"
         )
     return lines
 
