@@ -175,8 +175,9 @@ def test_a_refused_reservation_falls_back_to_a_room_that_doubles(
         table.append(pd.DataFrame({"n": np.arange(step * 5, step * 5 + 5, dtype=np.int64)}))
     assert table.frame()["n"].tolist() == list(range(150))
     assert table.capacity == 256
-    with pytest.raises(OSError):  # rows past what the system gives at all: said
-        table.append(pd.DataFrame({"n": np.zeros(1000, dtype=np.int64)}))
+    with pytest.raises(MemoryError, match=r"refused room for 1,150 rows .* holds 150 rows"):
+        table.append(pd.DataFrame({"n": np.zeros(1000, dtype=np.int64)}))  # past what it gives
+    assert table.frame()["n"].tolist() == list(range(150))  # the rows before are kept
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")

@@ -449,13 +449,18 @@ class GrowingTable:
 
     def _moved_to(self, capacity: int, end: int) -> None:
         """The rows so far in new buffers of ``capacity`` rows; of fewer (twice the room,
-        :data:`FALLBACK_ROWS`, at least ``end``) where the system refuses that many."""
+        :data:`FALLBACK_ROWS`, at least ``end``) where the system refuses that many, and
+        a ``MemoryError`` that says so where it refuses even those."""
         try:
             buffers = {column: _zeroed(dtype, capacity) for column, dtype in self.dtypes.items()}
-        except OSError:
+        except OSError as error:
             fewer = max(2 * self.capacity, FALLBACK_ROWS, end)
             if fewer >= capacity:
-                raise
+                raise MemoryError(
+                    f"the system refused room for {capacity:,} rows of the merged table "
+                    f"({error.strerror or error}); it holds {self.rows:,} rows and needs "
+                    f"{end:,}"
+                ) from error
             self._moved_to(fewer, end)
             return
         for column, parts in self.buffers.items():
