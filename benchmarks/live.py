@@ -15,9 +15,10 @@ redraw of the same files would only measure how late the capture program closed 
 next file), and asks for the findings on their own thread.
 
 Prints the load average, the packets offered and captured and their rate, the frames
-dumpcap reported dropped, the longest connection's size, and how far the drawn view
-lagged behind the ring: for every redraw, the seconds from the newest file it shows
-being closed to the redraw being done, in ring periods (max, p95, median), and how
+dumpcap reported dropped, the longest connection's size, the segments table's size and
+this process's memory (its RSS when the traffic ended, and its peak), and how far the
+drawn view lagged behind the ring: for every redraw, the seconds from the newest file it
+shows being closed to the redraw being done, in ring periods (max, p95, median), and how
 many closed files were not drawn yet when a redraw ended; the findings run every
 ``FINDINGS_EVERY`` files on their own thread, as the view's: for every run, the seconds
 from the newest file they cover being closed to the run being done, in ring periods
@@ -257,6 +258,7 @@ def measure(
     finally:
         generator.wait(30)
         traffic_over.set()
+        rss_at_end = _status_mb("VmRSS")
         live.stop()
     received, dropped = live.recorder.counts()
     segments = live.segments
@@ -277,6 +279,10 @@ def measure(
     print(f"segments loaded: {live.segments_seen:,} in {live.files_seen} ring files; "
           f"{len(live.connections):,} connections; the longest has "
           f"{int(longest['packets'].iloc[0]) if len(longest) else 0:,} packets")  # fmt: skip
+    table_mb = segments.memory_usage(deep=True).sum() / 2**20
+    print(f"memory: segments table {table_mb:,.0f} MB; this process's RSS when the traffic "
+          f"ended {rss_at_end:,.0f} MB, peak {_status_mb('VmHWM'):,.0f} MB (with the last, "
+          "whole classification)")  # fmt: skip
     print(f"view lag (tables and figures drawn, behind the newest file's closing) over "
           f"{len(lags)} redraws, ring periods: max {np.max(lag):.2f}, "
           f"p95 {np.percentile(lag, 95):.2f}, median {np.median(lag):.2f}; closed files "
@@ -321,6 +327,13 @@ def measure(
     if findings:
         met = findings_lags and np.max(findings_lags) <= 1.0
         print(f"  findings at most one ring period behind: {'met' if met else 'NOT met'}")
+
+
+def _status_mb(field: str) -> float:
+    """This process's ``VmRSS`` or ``VmHWM`` (peak) from ``/proc/self/status``, in MB."""
+    with open("/proc/self/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith(f"{field}:"))
+    return kb / 1024
 
 
 def _print_breakdown(redraws: list[Redraw], steps: FindingsSteps, period: int, worst: int) -> None:
