@@ -27,19 +27,21 @@ process (the compiled loops' first load included), *warm* in a third process aft
 loading small sample captures of both formats (the interpreter, pandas and the loops
 are then the baseline, not the load's). ``peak RSS MB`` is the whole process's.
 
-``--fresh-rounds R`` (default 3): each kind's load as a fresh process's first call at the
+``--fresh-rounds R`` (default 15): each kind's load as a fresh process's first call at the
 smallest and the largest size, taken in turn R times; the median µs/segment of each and
 their ratio say whether a first call's time per segment is flat with the size (one
 fresh call per size, above, is at the mercy of the minute it runs in).
 
-``--steady-rounds R`` (default 6): pcap and pcapng at the smallest and the largest size
+``--steady-rounds R`` (default 20): pcap and pcapng at the smallest and the largest size
 loaded in turn in one process after a warm-up, R rounds of two loads each: best and
 median µs/segment, the large/small ratios (time per segment flat?) and the pcapng/pcap
 rates, measured in the same minutes (single steady figures in separate processes, in
-the table, vary by 20-40 % from run to run). Beside the wall time, each load's user and
-system CPU time per segment and its page faults per MB of table (``getrusage``): the
-kernel's share, first touching the table's pages, depends on the page size it gives,
-and NumPy asks for huge pages (``madvise``) only for arrays of 4 MB or more.
+the table, vary by 20-40 % from run to run; with 5 and 6 rounds the 8x / 1x medians
+still swung from 0.73 to 1.25 within one run, hence the defaults). Beside the wall
+time, each load's user and system CPU time per segment and its page faults per MB of
+table (``getrusage``): the kernel's share, first touching the table's pages, depends on
+the page size it gives, and NumPy asks for huge pages (``madvise``) only for arrays of
+4 MB or more.
 
 ``--convert-cap MB`` also runs ``hskit summary`` and ``hskit convert`` of the
 ``--cap-sizes`` captures (default: the two largest sizes), with their defaults, inside a
@@ -464,9 +466,9 @@ def main() -> None:
                         help="also summary, convert of --cap-sizes in a cgroup of MB")  # fmt: skip
     parser.add_argument("--cap-sizes", default=None, metavar="N,M",
                         help="sizes converted under the cap (default: 2 largest)")  # fmt: skip
-    parser.add_argument("--fresh-rounds", type=int, default=3, metavar="R",
+    parser.add_argument("--fresh-rounds", type=int, default=15, metavar="R",
                         help="fresh first loads, smallest and largest size in turn")  # fmt: skip
-    parser.add_argument("--steady-rounds", type=int, default=6, metavar="R",
+    parser.add_argument("--steady-rounds", type=int, default=20, metavar="R",
                         help="steady loads, both sizes and kinds in turn, one process")  # fmt: skip
     parser.add_argument("--only", default=",".join(MEASURES), metavar="WHAT,…",
                         help=f"measure only these of {', '.join(MEASURES)}")  # fmt: skip
