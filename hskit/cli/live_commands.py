@@ -63,15 +63,24 @@ def watch(
                 screen.refresh()
                 live.wait(files=1, timeout=min(period, _left(started, duration)))
             live.stop()
+            _say_last_pass(live, console)
             screen.update(display(live, interface, bpf, time.monotonic() - started))
             screen.refresh()
     except KeyboardInterrupt:
         live.stop()
+        _say_last_pass(live, console)
     click.echo("\n" + summary_text(live))
     if write is None:
         shutil.rmtree(live.folder, ignore_errors=True)
     else:
         click.echo(f"ring kept: {counted(len(live.ring_files), 'file')} in {live.folder}")
+
+
+def _say_last_pass(live: LiveCapture, console: Console) -> None:
+    """Once the capture has ended: that its long connections are classified whole now,
+    where it has any (the last pass takes seconds per million of their segments)."""
+    if whole := live.classifying_whole:
+        console.print(f"stopped: classifying {counted(whole, 'long connection')} whole…")
 
 
 def _left(started: float, duration: float | None) -> float:

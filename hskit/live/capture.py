@@ -150,6 +150,8 @@ class LiveCapture:
         #: the endpoints' current states, kept as the classifier replaces streams.
         self._current = CurrentStates()
         self._generation = 0
+        #: called with the count of long connections before they are classified whole.
+        self._last_pass_hooks: list[Callable[[int], None]] = []
         #: the findings' evidence of the tables' segments, kept from file to file, and
         #: the generation of the snapshots it follows (guarded by the findings lock).
         self._evidence = KeptEvidence()
@@ -292,6 +294,8 @@ class LiveCapture:
         tables = self._classified.update(self._merger.segments, None if first else streams)
         self._current.update(tables[1], self._classified.replaced, self._classified.end)
         if final:
+            for hook in self._last_pass_hooks if self._classified.followed else ():
+                hook(len(self._classified.followed))
             tables = self._classified.exact(self._merger.segments)
             self._current.update(tables[1], self._classified.replaced, self._classified.end)
         if keeps_all:
@@ -438,6 +442,35 @@ class LiveCapture:
         """
         self.recorder.stop()
         self._loader.join(FINAL_LOAD_TIMEOUT)
+
+    def before_last_pass(self, hook: Callable[[int], None]) -> None:
+        """Call ``hook(long_connections)`` once the capture has ended, just before its
+        long connections (followed from windows while it ran) are classified whole, on
+        the thread that runs that pass; not called where there are none.
+
+        >>> live.before_last_pass(lambda count: print(count, "to classify"))  # doctest: +SKIP
+        """
+        self._last_pass_hooks.append(hook)
+
+    @property
+    def loaded_all(self) -> bool:
+        """The capture has ended and its last ring file is loaded (or failed to load): the
+        next snapshot is the final one."""
+        with self._changed:
+            return self._ended
+
+    @property
+    def classifying_whole(self) -> int:
+        """How many long connections, followed from windows while the capture ran, the
+        first snapshot after it has ended still has to classify whole (0 once it has):
+        that last pass takes seconds per million of their segments, and the view and
+        ``hskit watch`` say so while it runs.
+
+        >>> live.stop(); live.classifying_whole  # doctest: +SKIP
+        1
+        """
+        last = self._snapshot
+        return 0 if last is not None and last.final else len(self._classified.followed)
 
     @property
     def drops(self) -> int | None:

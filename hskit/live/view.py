@@ -55,9 +55,12 @@ class LiveView(Quiet, widgets.VBox):
         #: how many times the view was redrawn, and the ring files it showed last.
         self.updates = 0
         self.files_shown = -1
+        #: the tables drawn last are those of the ended capture.
+        self.final_shown = False
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self.latest.observe(self._on_latest, names="value")
+        live.before_last_pass(self._announce_last_pass)
         super().__init__(
             [
                 self.status,
@@ -77,14 +80,17 @@ class LiveView(Quiet, widgets.VBox):
 
     def _follow(self) -> None:
         """Redraw as soon as a ring file newer than the drawn ones is loaded (at most once
-        per ``refresh`` seconds) until the capture has ended and is drawn."""
+        per ``refresh`` seconds) until the capture has ended and is drawn: once no newer
+        file comes, the tables of the ended capture (its final snapshot) are drawn."""
         drawn_at = time.monotonic()
         while not self._closing.wait(max(0.0, drawn_at + self.refresh - time.monotonic())):
             ended = not self.live.running
             if self.live.wait(files=1, timeout=self.refresh, since=self.files_shown):
                 drawn_at = time.monotonic()
                 self.update()
-            elif ended:
+            elif ended and self.live.loaded_all:
+                if not self.final_shown:
+                    self.update()
                 return
 
     def update(self) -> None:
@@ -98,8 +104,18 @@ class LiveView(Quiet, widgets.VBox):
             self._update_latest(connections)
             self.status.value = self._status_html(snapshot)
             self.files_shown = snapshot.files
+            self.final_shown = snapshot.final
             self.updates += 1
         self.live.findings_later(FINDINGS_EVERY, self._show_findings)
+
+    def _announce_last_pass(self, long_connections: int) -> None:
+        """Say in the status line that the ended capture's long connections are being
+        classified whole, until the final snapshot is drawn. Called by the live capture
+        on the thread that runs that pass (this view's redraw or the findings thread)."""
+        self.status.value = (
+            f"<b>{html.escape(self.live.recorder.settings.interface)}</b> (stopped): "
+            f"classifying {counted(long_connections, 'long connection')} whole…"
+        )
 
     def _show_findings(self, findings: pd.DataFrame, files: int) -> None:
         """Draw the findings (called on the findings thread, which runs ``diagnose``
