@@ -144,3 +144,19 @@ def test_key_ids_are_first_appearance_numbers_of_runs_and_alternating_keys() -> 
         expected = [seen.setdefault((int(a), int(b)), len(seen)) for a, b in keys]
         assert ids.ids(keys[:, 0], keys[:, 1]).tolist() == expected
     assert len(ids) == len(seen)
+
+
+def test_a_key_registry_holds_up_to_its_most_keys_then_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ids are 32-bit: the registry's room stops at ``_MOST_KEYS`` (here made 100) rather
+    than doubling past it, every key up to it gets its id, and one more key is refused
+    with an ``OverflowError``."""
+    from hskit.native import keys as registry
+
+    monkeypatch.setattr(registry, "_MOST_KEYS", 100)
+    ids = registry.KeyIds()
+    assert ids.ids(np.arange(60), np.zeros(60, np.int64)).tolist() == list(range(60))
+    assert ids.ids(np.arange(60, 100), np.zeros(40, np.int64)).tolist() == list(range(60, 100))
+    with pytest.raises(OverflowError, match="more than 100 keys"):
+        ids.ids(np.array([100]), np.array([0]))

@@ -72,9 +72,9 @@ class KeyIds:
 
         if keys <= len(self._first):
             return
-        capacity = max(keys, 2 * len(self._first))
-        if capacity > _MOST_KEYS:
-            raise OverflowError(f"more than {_MOST_KEYS} distinct keys: ids are 32-bit")
+        if keys > _MOST_KEYS:
+            raise OverflowError(f"room for more than {_MOST_KEYS} keys: ids are 32-bit")
+        capacity = min(max(keys, 2 * len(self._first)), _MOST_KEYS)
         first, second = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
         first[: self._count] = self._first[: self._count]
         second[: self._count] = self._second[: self._count]
