@@ -113,8 +113,8 @@ class LiveView(Quiet, widgets.VBox):
         classified whole, until the final snapshot is drawn. Called by the live capture
         on the thread that runs that pass (this view's redraw or the findings thread)."""
         self.status.value = (
-            f"<b>{html.escape(self.live.recorder.settings.interface)}</b> (stopped): "
-            f"classifying {counted(long_connections, 'long connection')} whole…"
+            f"{self._headline('stopped')}classifying "
+            f"{counted(long_connections, 'long connection')} whole…"
         )
 
     def _show_findings(self, findings: pd.DataFrame, files: int) -> None:
@@ -133,11 +133,14 @@ class LiveView(Quiet, widgets.VBox):
             else ""
         )
         return (
-            f"<b>{html.escape(self.live.recorder.settings.interface)}</b> ({state}): "
-            f"{counted(snapshot.files, 'ring file')}, "
+            f"{self._headline(state)}{counted(snapshot.files, 'ring file')}, "
             f"{counted(len(connections), 'connection')}, "
             f"{int((connections['termination'] == 'open').sum())} open{short}"
         )
+
+    def _headline(self, state: str) -> str:
+        """The status line's start: the interface and ``state``."""
+        return f"<b>{html.escape(self.live.recorder.settings.interface)}</b> ({state}): "
 
     def _findings_html(self, findings: pd.DataFrame, files: int) -> str:
         now = datetime.now(UTC)
