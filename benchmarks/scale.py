@@ -111,13 +111,13 @@ if "--warm-up" in paths:  # load these first: time (or measure) the steady state
                    progress=False)
 gc.collect()
 rss_before = own_peak_kb("VmRSS", reset=True)
-cpu = resource.getrusage(resource.RUSAGE_SELF)
+before = resource.getrusage(resource.RUSAGE_SELF)
 start = time.perf_counter()
 cap = hskit.load(paths[0] if len(paths) == 1 else paths, backend="native", progress=False)
 seconds = time.perf_counter() - start
 after = resource.getrusage(resource.RUSAGE_SELF)
 facts = {"seconds": seconds, "segments": len(cap.segments),
-         "user": after.ru_utime - cpu.ru_utime, "system": after.ru_stime - cpu.ru_stime,
+         "user": after.ru_utime - before.ru_utime, "system": after.ru_stime - before.ru_stime,
          "own_peak_kb": own_peak_kb("VmHWM") - rss_before,
          "table_bytes": int(cap.segments.memory_usage(deep=True).sum())}
 for _ in range(repeats - 1):
