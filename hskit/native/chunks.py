@@ -684,19 +684,25 @@ class _Clients:
             raise RuntimeError("client state out of bounds (a bug in hskit.native.chunks)")
 
 
-_OCTETS = np.array([str(octet) for octet in range(256)])
+#: the text of each octet, looked up rather than formatted.
+_OCTETS = [str(octet) for octet in range(256)]
 
 
 def _ipv4_text(addresses: Int) -> list[str]:
-    """Dotted-quad text of IPv4 addresses, built with vectorized string operations.
+    """Dotted-quad text of IPv4 addresses (each distinct address once, so few).
 
-    >>> _ipv4_text(np.array([0x7F000001]))
-    ['127.0.0.1']
+    Formatting in Python is as fast as ``numpy.char`` from 1 address to 100,000, without
+    its import (about 1 ms in a fresh process's first load).
+
+    >>> _ipv4_text(np.array([0x7F000001, 0xC0A80A01]))
+    ['127.0.0.1', '192.168.10.1']
     """
-    text = _OCTETS[(addresses >> 24) & 0xFF]
-    for shift in (16, 8, 0):
-        text = np.char.add(np.char.add(text, "."), _OCTETS[(addresses >> shift) & 0xFF])
-    return text.tolist()
+    octet = _OCTETS
+    return [
+        f"{octet[value >> 24]}.{octet[value >> 16 & 0xFF]}.{octet[value >> 8 & 0xFF]}"
+        f".{octet[value & 0xFF]}"
+        for value in addresses.tolist()
+    ]
 
 
 def _ipv6_text(hi: int, lo: int) -> str:
