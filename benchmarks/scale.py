@@ -30,7 +30,9 @@ are then the baseline, not the load's). ``peak RSS MB`` is the whole process's.
 ``--fresh-rounds R`` (default 15): each kind's load as a fresh process's first call at the
 smallest and the largest size, taken in turn R times; the median µs/segment of each and
 their ratio say whether a first call's time per segment is flat with the size (one
-fresh call per size, above, is at the mercy of the minute it runs in).
+fresh call per size, above, is at the mercy of the minute it runs in). Each median comes
+with the range of the R calls, the system CPU time's too: on a VM, the kernel's time to
+provide a fresh process's memory varies far more than the reader's own (user) time.
 
 ``--steady-rounds R`` (default 20): pcap and pcapng at the smallest and the largest size
 loaded in turn in one process after a warm-up, R rounds of two loads each: best and
@@ -330,15 +332,29 @@ def fresh_first_calls(small: int, large: int, rounds: int) -> list[str]:
         ratio = {kind: statistics.median(high[kind]) / statistics.median(low[kind])
                  for kind in low}  # fmt: skip
         lines.append(
-            f"{what}: {small}x {statistics.median(low['wall']):.3f} "
-            f"(best {min(low['wall']):.3f}) us/seg, {large}x "
-            f"{statistics.median(high['wall']):.3f} (best {min(high['wall']):.3f}); "
+            f"{what}: {small}x {_spread(low['wall'])} us/seg, {large}x {_spread(high['wall'])}; "
             f"{large}x / {small}x {ratio['wall']:.2f}; CPU median user "
             f"{statistics.median(low['user']):.3f} -> {statistics.median(high['user']):.3f} "
-            f"({ratio['user']:.2f}), system {statistics.median(low['system']):.3f} -> "
-            f"{statistics.median(high['system']):.3f} ({ratio['system']:.2f})"
+            f"({ratio['user']:.2f}), system {_spread(low['system'])} -> "
+            f"{_spread(high['system'])} ({ratio['system']:.2f})"
+        )
+    for n in (small, large):
+        pcap, pcapng = per_segment[(n, "load pcap")], per_segment[(n, "load pcapng")]
+        lines.append(
+            f"{n}x pcapng / pcap rate from the medians: "
+            f"{statistics.median(pcap['wall']) / statistics.median(pcapng['wall']):.2f}, user CPU "
+            f"{statistics.median(pcap['user']) / statistics.median(pcapng['user']):.2f}"
         )
     return lines
+
+
+def _spread(values: list[float]) -> str:
+    """The median of ``values`` and, in brackets, their range.
+
+    >>> _spread([0.2, 0.1, 0.4])
+    '0.200 (0.100-0.400)'
+    """
+    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
 #: one process: each kind at both sizes loaded once, then ``rounds`` rounds of two loads
@@ -507,7 +523,7 @@ def main() -> None:
             print(" | ".join(row), flush=True)
     if args.fresh_rounds and "load" in only and len(sizes) > 1:
         print(f"load as a fresh process's first call, {sizes[0]}x and {sizes[-1]}x in turn, "
-              f"{args.fresh_rounds} rounds (median, best):")  # fmt: skip
+              f"{args.fresh_rounds} rounds (median (range)):")  # fmt: skip
         for line in fresh_first_calls(sizes[0], sizes[-1], args.fresh_rounds):
             print("  " + line, flush=True)
     if args.steady_rounds and "load" in only and len(sizes) > 1:
