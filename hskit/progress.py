@@ -35,7 +35,7 @@ class SilentBar:
     """A bar that counts and shows nothing, for ``enabled=False``.
 
     A disabled ``tqdm`` still starts tqdm's monitor thread and, on its first use in a
-    process, imports ``multiprocessing`` for its lock: work a load that shows no bar (a
+    process, imports ``multiprocessing`` for its lock, which a load that shows no bar (a
     Dask task, a live capture's ring file) has no use for.
 
     >>> with SilentBar(10) as bar:
